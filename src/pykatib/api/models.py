@@ -1,0 +1,381 @@
+"""kubeflow.org/v1beta1 resources: Experiment, Trial and Suggestion.
+
+Plain data, no I/O. Field names are Katib's (camelCase on the wire, snake_case in Python);
+unknown fields are rejected so that a typo in a YAML file is an error, not a silent no-op.
+Kubernetes objects that Katib keeps unstructured (``trialSpec``, ``runSpec``, a custom collector
+container, ``httpGet``) stay plain dicts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "kubeflow.org/v1beta1"
+UNAVAILABLE_METRIC_VALUE = "unavailable"
+
+
+def now() -> datetime:
+    """Current time, truncated to seconds as Kubernetes' metav1.Time is."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+class KatibModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_assignment=False,
+        use_enum_values=True,
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resource as Katib's JSON shape (camelCase, empty fields left out)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def _rfc3339(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- common -------------------------------------------------------------------------------
+
+
+class ObjectiveType(str, Enum):
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+
+class MetricStrategyType(str, Enum):
+    MIN = "min"
+    MAX = "max"
+    LATEST = "latest"
+
+
+class ObjectMeta(KatibModel):
+    name: str | None = None
+    generate_name: str | None = None
+    namespace: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    uid: str | None = None
+    resource_version: str | None = None
+    generation: int | None = None
+    creation_timestamp: datetime | None = None
+    deletion_timestamp: datetime | None = None
+    finalizers: list[str] | None = None
+    owner_references: list[dict[str, Any]] | None = None
+    managed_fields: list[dict[str, Any]] | None = None
+
+    @field_serializer("creation_timestamp", "deletion_timestamp")
+    def _ser_time(self, value: datetime | None) -> str | None:
+        return _rfc3339(value)
+
+
+class AlgorithmSetting(KatibModel):
+    name: str | None = None
+    value: str | None = None
+
+
+class AlgorithmSpec(KatibModel):
+    algorithm_name: str | None = None
+    algorithm_settings: list[AlgorithmSetting] | None = None
+
+
+class EarlyStoppingSetting(AlgorithmSetting):
+    pass
+
+
+class EarlyStoppingSpec(KatibModel):
+    algorithm_name: str | None = None
+    algorithm_settings: list[EarlyStoppingSetting] | None = None
+
+
+class ComparisonType(str, Enum):
+    EQUAL = "equal"
+    LESS = "less"
+    GREATER = "greater"
+
+
+class EarlyStoppingRule(KatibModel):
+    name: str | None = None
+    value: str | None = None
+    comparison: ComparisonType | None = None
+    start_step: int | None = None
+
+
+class MetricStrategy(KatibModel):
+    name: str | None = None
+    value: MetricStrategyType | None = None
+
+
+class ObjectiveSpec(KatibModel):
+    type: ObjectiveType | None = None
+    goal: float | None = None
+    objective_metric_name: str | None = None
+    additional_metric_names: list[str] | None = None
+    metric_strategies: list[MetricStrategy] | None = None
+
+
+class ParameterAssignment(KatibModel):
+    name: str | None = None
+    value: str | None = None
+
+
+class Metric(KatibModel):
+    name: str | None = None
+    min: str | None = None
+    max: str | None = None
+    latest: str | None = None
+
+
+class Observation(KatibModel):
+    metrics: list[Metric] | None = None
+
+
+class FileSystemPath(KatibModel):
+    path: str | None = None
+    kind: str | None = None  # File | Directory
+    format: str | None = None  # TEXT | JSON
+
+
+class FilterSpec(KatibModel):
+    metrics_format: list[str] | None = None
+
+
+class SourceSpec(KatibModel):
+    http_get: dict[str, Any] | None = None
+    file_system_path: FileSystemPath | None = None
+    filter: FilterSpec | None = None
+
+
+class CollectorSpec(KatibModel):
+    kind: str | None = None
+    custom_collector: dict[str, Any] | None = None
+
+
+class MetricsCollectorSpec(KatibModel):
+    source: SourceSpec | None = None
+    collector: CollectorSpec | None = None
+
+
+# --- conditions ---------------------------------------------------------------------------
+
+
+class Condition(KatibModel):
+    type: str
+    status: str  # "True" | "False" | "Unknown"
+    reason: str | None = None
+    message: str | None = None
+    last_update_time: datetime | None = None
+    last_transition_time: datetime | None = None
+
+    @field_serializer("last_update_time", "last_transition_time")
+    def _ser_time(self, value: datetime | None) -> str | None:
+        return _rfc3339(value)
+
+
+class _TimedStatus(KatibModel):
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    last_reconcile_time: datetime | None = None
+    conditions: list[Condition] | None = None
+
+    @field_serializer("start_time", "completion_time", "last_reconcile_time")
+    def _ser_time(self, value: datetime | None) -> str | None:
+        return _rfc3339(value)
+
+    def condition(self, type_: str) -> Condition | None:
+        for c in self.conditions or []:
+            if c.type == type_:
+                return c
+        return None
+
+    def has(self, type_: str) -> bool:
+        c = self.condition(type_)
+        return c is not None and c.status == "True"
+
+
+# --- experiment ---------------------------------------------------------------------------
+
+
+class FeasibleSpace(KatibModel):
+    max: str | None = None
+    min: str | None = None
+    list_: list[str] | None = Field(default=None, alias="list")
+    step: str | None = None
+    distribution: str | None = None
+
+
+class ParameterSpec(KatibModel):
+    name: str | None = None
+    parameter_type: str | None = None  # double | int | discrete | categorical
+    feasible_space: FeasibleSpace = Field(default_factory=FeasibleSpace)
+
+
+class ConfigMapSource(KatibModel):
+    config_map_name: str | None = None
+    config_map_namespace: str | None = None
+    template_path: str | None = None
+
+
+class TrialParameterSpec(KatibModel):
+    name: str | None = None
+    description: str | None = None
+    reference: str | None = None
+
+
+class TrialTemplate(KatibModel):
+    retain: bool | None = None
+    trial_spec: dict[str, Any] | None = None
+    config_map: ConfigMapSource | None = None
+    trial_parameters: list[TrialParameterSpec] | None = None
+    primary_pod_labels: dict[str, str] | None = None
+    primary_container_name: str | None = None
+    success_condition: str | None = None
+    failure_condition: str | None = None
+
+
+class GraphConfig(KatibModel):
+    num_layers: int | None = None
+    input_sizes: list[int] | None = None
+    output_sizes: list[int] | None = None
+
+
+class Operation(KatibModel):
+    operation_type: str | None = None
+    parameters: list[ParameterSpec] | None = None
+
+
+class NasConfig(KatibModel):
+    graph_config: GraphConfig | None = None
+    operations: list[Operation] | None = None
+
+
+class ExperimentSpec(KatibModel):
+    parameters: list[ParameterSpec] | None = None
+    objective: ObjectiveSpec | None = None
+    algorithm: AlgorithmSpec | None = None
+    early_stopping: EarlyStoppingSpec | None = None
+    trial_template: TrialTemplate | None = None
+    parallel_trial_count: int | None = None
+    max_trial_count: int | None = None
+    max_failed_trial_count: int | None = None
+    metrics_collector_spec: MetricsCollectorSpec | None = None
+    nas_config: NasConfig | None = None
+    resume_policy: str | None = None  # Never | LongRunning | FromVolume
+
+
+class OptimalTrial(KatibModel):
+    best_trial_name: str | None = None
+    parameter_assignments: list[ParameterAssignment] | None = None
+    observation: Observation | None = None
+
+
+class ExperimentStatus(_TimedStatus):
+    current_optimal_trial: OptimalTrial | None = None
+    running_trial_list: list[str] | None = None
+    pending_trial_list: list[str] | None = None
+    failed_trial_list: list[str] | None = None
+    succeeded_trial_list: list[str] | None = None
+    killed_trial_list: list[str] | None = None
+    early_stopped_trial_list: list[str] | None = None
+    metrics_unavailable_trial_list: list[str] | None = None
+    trials: int | None = None
+    trials_succeeded: int | None = None
+    trials_failed: int | None = None
+    trials_killed: int | None = None
+    trials_pending: int | None = None
+    trials_running: int | None = None
+    trials_early_stopped: int | None = None
+    trial_metrics_unavailable: int | None = None
+
+
+class Experiment(KatibModel):
+    api_version: str | None = API_VERSION
+    kind: str | None = "Experiment"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: ExperimentSpec = Field(default_factory=ExperimentSpec)
+    status: ExperimentStatus = Field(default_factory=ExperimentStatus)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name or ""
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace or "default"
+
+
+# --- trial --------------------------------------------------------------------------------
+
+
+class TrialSpec(KatibModel):
+    objective: ObjectiveSpec | None = None
+    parameter_assignments: list[ParameterAssignment] | None = None
+    early_stopping_rules: list[EarlyStoppingRule] | None = None
+    run_spec: dict[str, Any] | None = None
+    retain_run: bool | None = None
+    metrics_collector: MetricsCollectorSpec | None = None
+    primary_pod_labels: dict[str, str] | None = None
+    primary_container_name: str | None = None
+    success_condition: str | None = None
+    failure_condition: str | None = None
+    labels: dict[str, str] | None = None
+
+
+class TrialStatus(_TimedStatus):
+    observation: Observation | None = None
+
+
+class Trial(KatibModel):
+    api_version: str | None = API_VERSION
+    kind: str | None = "Trial"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: TrialSpec = Field(default_factory=TrialSpec)
+    status: TrialStatus = Field(default_factory=TrialStatus)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name or ""
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace or "default"
+
+
+# --- suggestion ---------------------------------------------------------------------------
+
+
+class TrialAssignment(KatibModel):
+    parameter_assignments: list[ParameterAssignment] | None = None
+    name: str | None = None
+    early_stopping_rules: list[EarlyStoppingRule] | None = None
+    labels: dict[str, str] | None = None
+
+
+class SuggestionSpec(KatibModel):
+    algorithm: AlgorithmSpec | None = None
+    early_stopping: EarlyStoppingSpec | None = None
+    requests: int | None = None
+    resume_policy: str | None = None
+
+
+class SuggestionStatus(_TimedStatus):
+    algorithm_settings: list[AlgorithmSetting] | None = None
+    suggestion_count: int | None = None
+    suggestions: list[TrialAssignment] | None = None
+
+
+class Suggestion(KatibModel):
+    api_version: str | None = API_VERSION
+    kind: str | None = "Suggestion"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: SuggestionSpec = Field(default_factory=SuggestionSpec)
+    status: SuggestionStatus = Field(default_factory=SuggestionStatus)
