@@ -4,6 +4,8 @@ Lifecycle, as the suggestion reconciler drives it:
 
 1. ``validate_settings`` is called when an experiment is applied (before anything is stored);
    it returns every problem as ``path: message`` strings, empty when the settings are valid.
+   When it finds none, ``validate_experiment`` is called with the whole experiment, for checks
+   that need more than the settings (grid's ``maxTrialCount``).
 2. The algorithm is constructed once per experiment per control-plane process, then
    ``restore(state)`` is called with what ``state()`` returned last time, if anything was stored.
 3. ``suggest(history, n)`` is called whenever the experiment wants ``n`` more trials. ``history`` holds
@@ -25,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pykatib.api.models import ObjectiveSpec
+from pykatib.api.models import Experiment, ObjectiveSpec
 from pykatib.suggest.space import SearchSpace
 
 
@@ -79,6 +81,12 @@ class Algorithm(ABC):
         cls, space: SearchSpace, objective: ObjectiveSpec, settings: dict[str, str]
     ) -> list[str]:
         """Problems with the algorithm settings or search space, as ``path: message``."""
+        return []
+
+    @classmethod
+    def validate_experiment(cls, experiment: Experiment, space: SearchSpace) -> list[str]:
+        """Problems that need the whole experiment, as ``path: message``; called after
+        :meth:`validate_settings` found none."""
         return []
 
     @abstractmethod
