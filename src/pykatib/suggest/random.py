@@ -1,10 +1,7 @@
 """Katib's ``random``: independent draws from each parameter's distribution.
 
-Every ``distribution`` is honoured: ``uniform`` and ``logUniform`` between min and max; ``normal``
-with mean (min + max) / 2 and standard deviation (max - min) / 6, as Katib's hyperopt service
-has it, and ``logNormal`` the same in log space, both truncated to [min, max]. A stepped parameter
-(every ``int``) is drawn over [min - step/2, top + step/2] and rounded to the nearest step point,
-so that ``uniform`` gives every point the same chance.
+Every ``distribution`` is honoured, as :mod:`pykatib.suggest.unit` defines them (``normal`` and
+``logNormal`` truncated to [min, max], stepped parameters rounded to their step points).
 
 The ``k``-th trial of an experiment is drawn from a generator seeded with (seed, k), so the same
 ``random_state`` gives the same assignments however the trials are batched and across restarts;
@@ -13,7 +10,6 @@ without ``random_state`` a seed is drawn once and kept through :meth:`RandomSear
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +20,7 @@ from pykatib.api.models import ObjectiveSpec
 from pykatib.suggest import settings as algorithm_settings
 from pykatib.suggest.base import Algorithm, Proposal, TrialResult
 from pykatib.suggest.space import Parameter, SearchSpace, Value
+from pykatib.suggest.unit import from_unit
 
 SCHEMA = (algorithm_settings.RANDOM_STATE,)
 
@@ -31,40 +28,9 @@ SCHEMA = (algorithm_settings.RANDOM_STATE,)
 _MAX_DRAWS = 100
 
 
-def _truncated_normal(
-    rng: np.random.Generator, mu: float, sigma: float, lo: float, hi: float
-) -> float:
-    if sigma <= 0:
-        return min(max(mu, lo), hi)
-    for _ in range(1000):  # within +-3 sigma of the middle, 99.7% of draws are accepted
-        x = float(rng.normal(mu, sigma))
-        if lo <= x <= hi:
-            return x
-    return min(max(mu, lo), hi)
-
-
 def sample_value(parameter: Parameter, rng: np.random.Generator) -> Value:
     """One value of ``parameter`` drawn from its distribution."""
-    p = parameter
-    if not p.is_numeric:
-        return p.choices[int(rng.integers(len(p.choices)))]
-    lo, hi = p.low, p.high
-    if p.step is not None:
-        # Widen by half a step so that rounding gives the end points their full share.
-        lo, hi = p.low - p.step / 2, p.low + (p.n_steps - 1) * p.step + p.step / 2
-        if p.is_log and lo <= 0:
-            lo = p.low
-    if p.distribution == "uniform":
-        x = float(rng.uniform(lo, hi))
-    elif p.distribution == "logUniform":
-        x = math.exp(float(rng.uniform(math.log(lo), math.log(hi))))
-    elif p.distribution == "normal":
-        x = _truncated_normal(rng, (p.low + p.high) / 2, (p.high - p.low) / 6, lo, hi)
-    else:  # logNormal
-        log_low, log_high = math.log(p.low), math.log(p.high)
-        mu, sigma = (log_low + log_high) / 2, (log_high - log_low) / 6
-        x = math.exp(_truncated_normal(rng, mu, sigma, math.log(lo), math.log(hi)))
-    return p.snap(x)
+    return from_unit(parameter, float(rng.random()))
 
 
 def sample_assignments(space: SearchSpace, rng: np.random.Generator) -> dict[str, str]:
