@@ -18,3 +18,18 @@ class ObservationPoint:
     value: str
     timestamp: datetime
     step: int = 0
+
+
+def parse_value(value: str) -> float | None:
+    """The number a reported value stands for, or None when it is not a plain decimal float.
+
+    Katib keeps values as strings and parses them with Go's ``strconv.ParseFloat``; this accepts
+    the same decimal shapes (``-1``, ``.333``, ``888.``, ``1E-5``, ``inf``, ``nan``) and rejects
+    what Python's ``float`` allows beyond them (``1_000``, non-ASCII digits).
+    """
+    if not value.isascii() or "_" in value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None

@@ -1,0 +1,149 @@
+"""The Push collector: the trial reports its metrics itself with :func:`report_metrics`.
+
+In Katib, ``report_metrics`` sends the metrics to the DB manager over gRPC. In pykatib the trial
+runner gives the trial process a file in ``PYKATIB_METRICS_FILE``; ``report_metrics`` appends
+one JSON line per metric to it and the runner tails it with :class:`PushRecordParser`::
+
+    {"metric": "loss", "value": "0.12", "timestamp": "2024-03-04T17:55:08.123456Z", "step": 3}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from numbers import Integral
+from typing import Any
+
+from pykatib.metrics.observation import ObservationPoint, parse_value
+from pykatib.metrics.timestamps import format_rfc3339, from_epoch, parse_rfc3339, utc_now
+
+METRICS_FILE_ENV = "PYKATIB_METRICS_FILE"
+
+# Next automatic step per (metrics file, metric): the reports of this process so far.
+_next_steps: dict[tuple[str, str], int] = {}
+
+
+def _value_string(name: Any, value: Any) -> str:
+    """``value`` as the string Katib stores, or ValueError naming the metric."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"Invalid metric name {name!r}: metric names must be non-empty strings")
+    if isinstance(value, str):
+        text = value.strip()
+        if parse_value(text) is not None:
+            return text
+    elif not isinstance(value, bool):  # float(True) works, but "True" is no metric value
+        if isinstance(value, Integral):
+            return str(int(value))
+        if not isinstance(value, float):
+            text = str(value)  # Katib's str(value): numpy.float32(0.1) is "0.1", not its float
+            if parse_value(text) is not None:
+                return text
+        try:
+            return repr(float(value))  # float, Fraction, 1-element tensor ("tensor(0.1000)"), ...
+        except (TypeError, ValueError, OverflowError):
+            pass
+    raise ValueError(
+        f"Invalid value {value!r} for metric {name!r}: "
+        "the metrics value should be a number or convertible to type float"
+    )
+
+
+def report_metrics(
+    metrics: Mapping[str, Any],
+    step: int | None = None,
+    timestamp: datetime | float | None = None,
+) -> None:
+    """Report ``metrics`` (e.g. ``{"loss": 0.01, "accuracy": 0.99}``) of the running trial.
+
+    ``step`` numbers the report (default: one more than this process's last report of each
+    metric, from 0); ``timestamp`` is a datetime (naive means local time) or epoch seconds
+    (default: now). All metrics are validated before any is written.
+
+    Raises:
+        ValueError: a metric name is empty or a value cannot be converted to float.
+        RuntimeError: not running inside a pykatib trial with the Push metrics collector.
+    """
+    values = {name: _value_string(name, value) for name, value in metrics.items()}
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+        raise ValueError(f"Invalid step {step!r}: it should be a non-negative integer")
+    path = os.environ.get(METRICS_FILE_ENV)
+    if not path:
+        raise RuntimeError(
+            "report_metrics must run inside a pykatib trial whose experiment uses the Push "
+            f"metrics collector (metricsCollectorSpec.collector.kind: Push); {METRICS_FILE_ENV} "
+            "is not set"
+        )
+    if timestamp is None:
+        moment = utc_now()
+    elif isinstance(timestamp, datetime):
+        moment = timestamp
+    else:
+        converted = from_epoch(timestamp)
+        if converted is None:
+            raise ValueError(f"Invalid timestamp {timestamp!r}: out of range epoch seconds")
+        moment = converted
+    stamp = format_rfc3339(moment)
+    lines = []
+    for name, value in values.items():
+        key = (path, name)
+        n = _next_steps.get(key, 0) if step is None else step
+        _next_steps[key] = n + 1
+        record = {"metric": name, "value": value, "timestamp": stamp, "step": n}
+        lines.append(json.dumps(record) + "\n")
+    # One write per report, so that reports of concurrent processes do not interleave lines.
+    with open(path, "a", encoding="utf-8") as file:
+        file.write("".join(lines))
+
+
+class PushRecordParser:
+    """Runner side: turns the lines of a ``PYKATIB_METRICS_FILE`` into observations.
+
+    Keeps the metrics in ``metric_names`` (all when None). A record without a valid step gets
+    the metric's report count; without a valid timestamp, the clock's time. Malformed lines
+    (not JSON, no metric name, a value that is not a number) are skipped and counted in
+    ``malformed_lines``.
+    """
+
+    def __init__(
+        self,
+        metric_names: Sequence[str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.metric_names = None if metric_names is None else frozenset(metric_names)
+        self.malformed_lines = 0
+        self._counts: dict[str, int] = {}
+        self._clock = clock
+
+    def feed(self, line: str) -> list[ObservationPoint]:
+        """The observation of one line: a list of zero or one."""
+        if not line or line.isspace():
+            return []
+        try:
+            record = json.loads(line)
+            name = record["metric"]
+            value = record["value"]
+        except (ValueError, TypeError, KeyError):
+            self.malformed_lines += 1
+            return []
+        if not isinstance(name, str) or not isinstance(value, str) or parse_value(value) is None:
+            self.malformed_lines += 1
+            return []
+        if self.metric_names is not None and name not in self.metric_names:
+            return []
+        count = self._counts.get(name, 0)
+        self._counts[name] = count + 1
+        step = record.get("step")
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            step = count
+        raw_time = record.get("timestamp")
+        timestamp = parse_rfc3339(raw_time) if isinstance(raw_time, str) else None
+        return [ObservationPoint(name, value, timestamp or self._clock(), step)]
+
+    def feed_lines(self, lines: Iterable[str]) -> list[ObservationPoint]:
+        """The observations of many lines."""
+        points: list[ObservationPoint] = []
+        for line in lines:
+            points.extend(self.feed(line))
+        return points

@@ -1,0 +1,144 @@
+"""Katib's TEXT metrics format: ``name=value`` pairs that regular expressions find in log lines.
+
+This is what the StdOut collector and the File collector with ``format: TEXT`` parse. The rules
+follow Katib's file-metricscollector:
+
+* a line that mentions none of the metric names is skipped before any regular expression runs;
+* when the text before the first space is an RFC 3339 timestamp, every metric of the line gets
+  that timestamp; otherwise the clock's time when the line is fed (Katib writes the zero time);
+* each filter (``metricsCollectorSpec.source.filter.metricsFormat``; default
+  :data:`DEFAULT_METRICS_FORMAT`) is applied with find-all; its first group is the metric name
+  and its second the value, both stripped of spaces;
+* only names in ``metric_names`` are kept, and only values that parse as a float (so
+  ``loss=`` and ``loss=abc`` report nothing, where Katib would store an unusable string).
+
+Like Go's regexp, ``\\w``, ``\\d`` and ``\\s`` match ASCII only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from pykatib.metrics.observation import ObservationPoint
+from pykatib.metrics.timestamps import parse_rfc3339, utc_now
+
+DEFAULT_METRICS_FORMAT = r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
+
+_EQUALS_NEXT = re.compile(r"\s*=", re.ASCII).match
+
+
+def compile_filter(metrics_format: str) -> re.Pattern[str]:
+    """A ``metricsFormat`` regular expression, checked as Katib's webhook checks it.
+
+    Raises ValueError when it does not compile or has fewer than two groups.
+    """
+    try:
+        pattern = re.compile(metrics_format, re.ASCII)
+    except re.error as exc:
+        raise ValueError(f"invalid metrics format {metrics_format!r}: {exc}") from exc
+    if pattern.groups < 2:
+        raise ValueError(
+            f"invalid metrics format {metrics_format!r}: it needs two groups, "
+            "the first for the metric name and the second for its value"
+        )
+    return pattern
+
+
+class TextMetricsParser:
+    """Turns a trial's log lines into observations, one line at a time.
+
+    Feed every line in the order the trial wrote it (with or without its newline): steps count
+    each metric's reports from 0, so a parser belongs to one trial and one log.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_default_format",
+        "_last_prefix",
+        "_last_time",
+        "_mentions",
+        "_patterns",
+        "_steps",
+        "filters",
+        "metric_names",
+    )
+
+    def __init__(
+        self,
+        metric_names: Sequence[str],
+        filters: Sequence[str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        if not metric_names or not all(metric_names):
+            raise ValueError("metric_names must name at least one metric, and no empty name")
+        self.metric_names: tuple[str, ...] = tuple(metric_names)
+        self.filters: tuple[str, ...] = tuple(filters) if filters else (DEFAULT_METRICS_FORMAT,)
+        self._patterns = tuple(compile_filter(f) for f in self.filters)
+        self._steps: dict[str, int] = dict.fromkeys(self.metric_names, 0)
+        # One C-level scan for "does the line mention any metric?" (longest name first).
+        names = sorted(set(self.metric_names), key=len, reverse=True)
+        self._mentions = re.compile("|".join(map(re.escape, names))).search
+        self._default_format = all(f == DEFAULT_METRICS_FORMAT for f in self.filters)
+        self._clock = clock
+        self._last_prefix: str | None = None
+        self._last_time: datetime | None = None
+
+    def feed(self, line: str) -> list[ObservationPoint]:
+        """The observations in ``line``, in the order they appear (filter by filter)."""
+        if self._default_format and "=" not in line:
+            return []
+        if self._mentions(line) is None:
+            return []
+        timestamp = None
+        start = 0
+        if line[:1].isdigit():
+            timestamp = self._line_timestamp(line)
+            # The default format cannot match inside a timestamp unless "=" follows it, so its
+            # scan starts after it: the timestamp's digit runs are the regex's slowest input.
+            if timestamp is not None and self._default_format:
+                start = len(self._last_prefix)  # type: ignore[arg-type]
+                if _EQUALS_NEXT(line, start) is not None:
+                    start = 0
+        steps = self._steps
+        points: list[ObservationPoint] = []
+        for pattern in self._patterns:
+            for groups in pattern.findall(line, start):
+                name = groups[0].strip()
+                step = steps.get(name)
+                if step is None:
+                    continue
+                value = groups[1].strip()
+                # parse_value, inlined: this loop is the collector's hot path.
+                if "_" in value or not value.isascii():
+                    continue
+                try:
+                    float(value)
+                except ValueError:
+                    continue
+                if timestamp is None:
+                    timestamp = self._clock()
+                steps[name] = step + 1
+                points.append(ObservationPoint(name, value, timestamp, step))
+        return points
+
+    def feed_lines(self, lines: Iterable[str]) -> list[ObservationPoint]:
+        """The observations of many lines, e.g. a whole log file read after the trial ended."""
+        points: list[ObservationPoint] = []
+        for line in lines:
+            points.extend(self.feed(line))
+        return points
+
+    def _line_timestamp(self, line: str) -> datetime | None:
+        # Katib: the text before the first space, when it parses as RFC 3339. Lines of one log
+        # often share a second, so the last parsed token is remembered.
+        last = self._last_prefix
+        if last is not None and line.startswith(last):
+            return self._last_time
+        end = line.find(" ")
+        if end < 0:
+            return None
+        self._last_prefix = line[: end + 1]
+        self._last_time = parse_rfc3339(line[:end])
+        return self._last_time
