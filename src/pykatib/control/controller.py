@@ -1,0 +1,373 @@
+"""The control plane: level-triggered reconcile loops for experiments, suggestions and trials.
+
+A reconcile step reads the desired state (the experiment's spec) and the observed state (its
+trials, their processes, their observations), acts on the difference and writes the result in one
+transaction. It remembers no event: after a crash or Ctrl-C the next step finds trials marked
+Running that no runner knows and starts them again, so nothing is lost or run twice.
+
+Every face (CLI, REST server, SDK) drives experiments through :class:`Controller`; the
+foreground ``pykatib run`` is :meth:`Controller.run` for the experiments of one file, and a server
+calls the same :meth:`Controller.reconcile` for many.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pykatib.api.errors import ConflictError, InvalidExperimentError, NotFoundError
+from pykatib.api.models import (
+    Experiment,
+    ObjectMeta,
+    Observation,
+    Trial,
+    TrialAssignment,
+    TrialSpec,
+)
+from pykatib.control import status as st
+from pykatib.control import suggestion as sg
+from pykatib.control.state import ExperimentState
+from pykatib.control.template import TemplateError, render_run_spec
+from pykatib.metrics.summary import MetricSummary
+from pykatib.runtime.base import RunRequest, TrialRunner
+from pykatib.runtime.local import LocalJobRunner
+from pykatib.store import Changes, Store, default_home
+
+log = logging.getLogger("pykatib.control")
+
+Key = tuple[str, str]
+EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
+MUTABLE_FIELDS = ("parallel_trial_count", "max_trial_count", "max_failed_trial_count")
+# A safety net only: every change that matters wakes the loop at once.
+RESYNC_SECONDS = 5.0
+
+
+class Controller:
+    """Drives experiments stored in ``store``, running their trials with ``runner``."""
+
+    def __init__(
+        self,
+        store: Store,
+        home: Path | None = None,
+        runner_factory: Callable[[Callable[[], None]], TrialRunner] = LocalJobRunner,
+    ) -> None:
+        self.store = store
+        self.home = Path(home) if home is not None else default_home()
+        self._wakeup = threading.Event()
+        self.runner = runner_factory(self._wakeup.set)
+        self._states: dict[Key, ExperimentState] = {}
+        self._generations: dict[Key, int] = {}
+
+    # --- applying specs ------------------------------------------------------------------------
+
+    def apply(self, exp: Experiment, source_dir: Path | None = None) -> str:
+        """Create ``exp``, or update the mutable fields of the stored one.
+
+        Returns "created", "configured" or "unchanged". The experiment must already have been
+        defaulted and validated (``pykatib.api.yaml.parse_experiments``).
+        """
+        key = (exp.namespace, exp.name)
+        exp.metadata.namespace = exp.namespace
+        try:
+            old = self.store.get_experiment(*key)
+        except NotFoundError:
+            exp.status = type(exp.status)()
+            exp.metadata.generation = 1
+            self.store.create_experiment(exp, str(source_dir) if source_dir else None)
+            self._init_suggestion(exp)
+            return "created"
+        changed = [f for f in MUTABLE_FIELDS if getattr(exp.spec, f) != getattr(old.spec, f)]
+        immutable = self._immutable_changes(old, exp)
+        if immutable:
+            raise InvalidExperimentError(
+                [f"spec.{p}: can't be changed after the experiment is created; only "
+                 "parallelTrialCount, maxTrialCount and maxFailedTrialCount can be "
+                 f"(delete the experiment to change {p})" for p in immutable]
+            )
+        if not changed:
+            return "unchanged"
+        for f in changed:
+            setattr(old.spec, f, getattr(exp.spec, f))
+        self.store.update_experiment_spec(old)
+        return "configured"
+
+    @staticmethod
+    def _immutable_changes(old: Experiment, new: Experiment) -> list[str]:
+        a = old.spec.model_dump(by_alias=True, exclude=set(MUTABLE_FIELDS))
+        b = new.spec.model_dump(by_alias=True, exclude=set(MUTABLE_FIELDS))
+        return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+    def _init_suggestion(self, exp: Experiment) -> None:
+        changes = Changes(suggestion=sg.new_suggestion(exp))
+        self.store.commit(exp.namespace, exp.name, changes)
+
+    def delete(self, namespace: str, name: str) -> None:
+        state = self._states.pop((namespace, name), None)
+        if state is not None:
+            for trial in state.active():
+                self.runner.stop((namespace, trial.name), "the experiment was deleted")
+        self.store.delete_experiment(namespace, name)
+
+    # --- the cache -----------------------------------------------------------------------------
+
+    def state(self, key: Key) -> ExperimentState:
+        state = self._states.get(key)
+        if state is None:
+            exp = self.store.get_experiment(*key)
+            suggestion, algorithm_state = self.store.get_suggestion(*key)
+            source = self.store.experiment_source_dir(*key)
+            state = ExperimentState(
+                experiment=exp,
+                suggestion=suggestion or sg.new_suggestion(exp),
+                source_dir=Path(source) if source else Path.cwd(),
+                algorithm_state=algorithm_state,
+            )
+            for trial in self.store.list_trials(key[0], key[1]):
+                state.add_trial(trial)
+            state.last_written = exp.status.to_dict()
+            self._states[key] = state
+            self._generations[key] = self.store.experiment_generation(*key)
+        else:
+            generation = self.store.experiment_generation(*key)
+            if generation != self._generations[key]:
+                # `apply` changed the spec in the store: take the new mutable fields.
+                fresh = self.store.get_experiment(*key)
+                for f in MUTABLE_FIELDS:
+                    setattr(state.experiment.spec, f, getattr(fresh.spec, f))
+                self._generations[key] = generation
+        return state
+
+    # --- reconciling ---------------------------------------------------------------------------
+
+    def reconcile(self, key: Key) -> ExperimentState:
+        """One level-triggered step for one experiment; idempotent."""
+        state = self.state(key)
+        exp = state.experiment
+        changes = Changes()
+        if not exp.status.has("Created"):
+            st.mark_experiment_created(exp)
+        if st.is_completed(exp):
+            completed, _, _ = st.counts(exp)
+            max_trials = exp.spec.max_trial_count
+            if st.is_restartable(exp) and max_trials is not None and max_trials > completed:
+                st.mark_experiment_restarting(exp)
+        self._sync_trials(state, changes)
+        goal_reached = self._summarize(state)
+        if not st.is_completed(exp):
+            st.update_experiment_condition(exp, goal_reached, sg.is_done(state))
+        if not st.is_completed(exp):
+            self._add_trials(state, changes)
+        if st.is_completed(exp):
+            self._kill_active(state, changes)
+        self._write(state, changes)
+        return state
+
+    def _summarize(self, state: ExperimentState) -> bool:
+        return st.update_trials_summary(
+            state.experiment, list(state.trials.values()), state.phases, state.values
+        )
+
+    def _sync_trials(self, state: ExperimentState, changes: Changes) -> None:
+        """Start pending trials; take in the observations and ends of running ones."""
+        exp = state.experiment
+        for trial in state.active():
+            key = (exp.namespace, trial.name)
+            run = self.runner.status(key)
+            if run is None:
+                if state.phases[trial.name] == st.RUNNING:
+                    # Started by a process that is gone (crash or Ctrl-C): run it again.
+                    st.reset_trial(trial)
+                    changes.reset_observations.append(trial.name)
+                self._start(state, trial, changes)
+                continue
+            changed = self._take_observations(state, trial, changes)
+            if run.finished:
+                if trial.status.observation is None:
+                    names = _metric_names(state)
+                    trial.status.observation = Observation(
+                        metrics=MetricSummary().to_metrics(names)
+                    )
+                if run.phase == "succeeded":
+                    if st.has_objective(trial):
+                        st.mark_trial_succeeded(trial)
+                    else:
+                        st.mark_trial_metrics_unavailable(trial)
+                elif run.phase == "failed":
+                    st.mark_trial_failed(trial, run.reason, run.message)
+                else:
+                    st.mark_trial_killed(trial, run.message)
+                self.runner.forget(key)
+                state.summaries.pop(trial.name, None)
+                changed = True
+            if changed:
+                state.refresh(trial)
+                changes.trials.append(trial)
+
+    def _take_observations(
+        self, state: ExperimentState, trial: Trial, changes: Changes
+    ) -> bool:
+        points = self.runner.drain((trial.namespace, trial.name))
+        if not points:
+            return False
+        summary = state.summaries.get(trial.name)
+        if summary is None:
+            summary = state.summaries[trial.name] = MetricSummary()
+        for point in points:
+            summary.add(point)
+        changes.observations.setdefault(trial.name, []).extend(points)
+        trial.status.observation = Observation(metrics=summary.to_metrics(_metric_names(state)))
+        return True
+
+    def _start(self, state: ExperimentState, trial: Trial, changes: Changes) -> None:
+        exp = state.experiment
+        request = RunRequest(
+            key=(exp.namespace, trial.name),
+            run_spec=trial.spec.run_spec or {},
+            primary_container_name=trial.spec.primary_container_name,
+            metrics_collector=trial.spec.metrics_collector or exp.spec.metrics_collector_spec,  # type: ignore[arg-type]
+            metric_names=_metric_names(state),
+            working_dir=state.source_dir,
+            log_path=self.log_path(exp.namespace, exp.name, trial.name),
+        )
+        self.runner.start(request)
+        st.mark_trial_running(trial)
+        state.summaries.pop(trial.name, None)
+        state.refresh(trial)
+        changes.trials.append(trial)
+
+    def _add_trials(self, state: ExperimentState, changes: Changes) -> None:
+        exp = state.experiment
+        completed, _, active = st.counts(exp)
+        parallel = exp.spec.parallel_trial_count or 3
+        wanted = parallel
+        if exp.spec.max_trial_count is not None:
+            wanted = min(parallel, exp.spec.max_trial_count - completed)
+        try:
+            assignments = sg.request(state, wanted - active, changes)
+        except sg.SuggestionFailed as exc:
+            st.mark_experiment_failed(exp, st.EXPERIMENT_FAILED, f"Suggestion has failed: {exc}")
+            return
+        for assignment in assignments:
+            trial = self._new_trial(state, assignment)
+            state.add_trial(trial)
+            if state.phases[trial.name] == st.PENDING:
+                self._start(state, trial, changes)
+            else:
+                changes.trials.append(trial)
+        goal_reached = self._summarize(state)
+        if assignments or sg.is_done(state):
+            st.update_experiment_condition(exp, goal_reached, sg.is_done(state))
+
+    def _new_trial(self, state: ExperimentState, assignment: TrialAssignment) -> Trial:
+        exp = state.experiment
+        template = exp.spec.trial_template
+        assert template is not None
+        labels = {EXPERIMENT_LABEL: exp.name, **(assignment.labels or {})}
+        trial = Trial(
+            metadata=ObjectMeta(name=assignment.name, namespace=exp.namespace, labels=labels),
+            spec=TrialSpec(
+                objective=exp.spec.objective,
+                parameter_assignments=assignment.parameter_assignments,
+                early_stopping_rules=assignment.early_stopping_rules,
+                metrics_collector=exp.spec.metrics_collector_spec,
+                primary_pod_labels=template.primary_pod_labels,
+                primary_container_name=template.primary_container_name,
+                success_condition=template.success_condition,
+                failure_condition=template.failure_condition,
+                retain_run=template.retain,
+                labels=assignment.labels,
+            ),
+        )
+        st.mark_trial_created(trial)
+        values = {a.name or "": a.value or "" for a in assignment.parameter_assignments or []}
+        try:
+            trial.spec.run_spec = render_run_spec(exp, trial.name, exp.namespace, values)
+        except TemplateError as exc:
+            st.mark_trial_failed(trial, "InvalidTemplate", str(exc))
+        return trial
+
+    def _kill_active(self, state: ExperimentState, changes: Changes) -> None:
+        """Katib leaves trials running after the experiment ends; pykatib stops them."""
+        exp = state.experiment
+        killed = False
+        for trial in state.active():
+            self.runner.stop((exp.namespace, trial.name), "the experiment has completed")
+            self._take_observations(state, trial, changes)
+            st.mark_trial_killed(trial, "Trial is killed because the experiment has completed")
+            state.refresh(trial)
+            changes.trials.append(trial)
+            killed = True
+        if killed:
+            self._summarize(state)
+
+    def _write(self, state: ExperimentState, changes: Changes) -> None:
+        current = state.experiment.status.to_dict()
+        if current != state.last_written:
+            changes.experiment = state.experiment
+        self.store.commit(state.experiment.namespace, state.experiment.name, changes)
+        state.last_written = current
+
+    # --- the foreground loop -------------------------------------------------------------------
+
+    def run(
+        self,
+        keys: Iterable[Key],
+        on_step: Callable[[list[ExperimentState]], None] | None = None,
+    ) -> list[Experiment]:
+        """Reconcile ``keys`` until every one has completed and its trials have exited.
+
+        Ctrl-C (KeyboardInterrupt) stops the running trials, puts them back to Pending and
+        re-raises: running the same experiments again resumes them.
+        """
+        keys = list(keys)
+        try:
+            while True:
+                self._wakeup.clear()
+                states = [self.reconcile(key) for key in keys]
+                if on_step is not None:
+                    on_step(states)
+                if all(st.is_completed(s.experiment) for s in states):
+                    break
+                self._wakeup.wait(RESYNC_SECONDS)
+        except KeyboardInterrupt:
+            self.interrupt(keys)
+            raise
+        self.runner.shutdown()
+        return [self._states[k].experiment for k in keys]
+
+    def interrupt(self, keys: Iterable[Key]) -> None:
+        """Stop every running trial and leave the experiments resumable."""
+        self.runner.shutdown()
+        for key in keys:
+            state = self._states.get(key)
+            if state is None:
+                continue
+            changes = Changes()
+            for trial in state.active():
+                if state.phases[trial.name] == st.RUNNING:
+                    st.reset_trial(trial)
+                    changes.reset_observations.append(trial.name)
+                    state.refresh(trial)
+                    changes.trials.append(trial)
+                self.runner.forget((key[0], trial.name))
+            self._summarize(state)
+            self._write(state, changes)
+
+    # --- paths ---------------------------------------------------------------------------------
+
+    def log_path(self, namespace: str, experiment: str, trial: str) -> Path:
+        return self.home / "logs" / namespace / experiment / f"{trial}.log"
+
+
+def _metric_names(state: ExperimentState) -> tuple[str, ...]:
+    objective = state.experiment.spec.objective
+    if objective is None:
+        return ()
+    names = [objective.objective_metric_name or ""]
+    names += [n for n in objective.additional_metric_names or [] if n not in names]
+    return tuple(names)
+
+
+__all__ = ["Controller", "ConflictError"]

@@ -1,0 +1,79 @@
+"""The control plane's in-memory view of one experiment (an informer cache, in Kubernetes terms).
+
+Loaded from the store when the controller first looks at an experiment; every change the
+reconcilers make is written to the store and kept here, so a reconcile step never re-reads what
+it already knows. Phases and objective values are cached per trial because every step
+summarises every trial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pykatib.api.models import Experiment, Suggestion, Trial
+from pykatib.control import status as st
+from pykatib.metrics.summary import MetricSummary
+from pykatib.suggest.base import Algorithm, TrialResult
+
+
+@dataclass
+class ExperimentState:
+    experiment: Experiment
+    suggestion: Suggestion
+    source_dir: Path
+    trials: dict[str, Trial] = field(default_factory=dict)
+    phases: dict[str, str] = field(default_factory=dict)
+    values: dict[str, float | None] = field(default_factory=dict)
+    # Running trials' metrics, accumulated as observations arrive.
+    summaries: dict[str, MetricSummary] = field(default_factory=dict)
+    algorithm: Algorithm | None = None
+    algorithm_state: Any = None
+    results: dict[str, TrialResult] = field(default_factory=dict)
+    last_written: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.experiment.namespace, self.experiment.name
+
+    def add_trial(self, trial: Trial) -> None:
+        self.trials[trial.name] = trial
+        self.refresh(trial)
+
+    def refresh(self, trial: Trial) -> None:
+        """Recompute the cached phase and objective value after a trial changed."""
+        self.phases[trial.name] = st.trial_phase(trial)
+        self.values[trial.name] = st.objective_value(trial)
+        self.results.pop(trial.name, None)
+
+    def active(self) -> list[Trial]:
+        return [self.trials[n] for n, p in self.phases.items() if p in st.ACTIVE_PHASES]
+
+    def history(self) -> list[TrialResult]:
+        """Every trial as the algorithm sees it; completed trials' views are cached."""
+        out = []
+        for name, trial in self.trials.items():
+            result = self.results.get(name)
+            if result is None:
+                result = _trial_result(trial, self.phases[name], self.values[name])
+                if self.phases[name] in st.COMPLETED_PHASES:
+                    self.results[name] = result
+            out.append(result)
+        return out
+
+
+def _trial_result(trial: Trial, phase: str, value: float | None) -> TrialResult:
+    metrics: dict[str, float] = {}
+    for metric in (trial.status.observation.metrics or []) if trial.status.observation else []:
+        v = st.metric_value(trial, metric.name or "")
+        if v is not None:
+            metrics[metric.name or ""] = v
+    return TrialResult(
+        name=trial.name,
+        assignments={a.name or "": a.value or "" for a in trial.spec.parameter_assignments or []},
+        state=phase,
+        value=value,
+        metrics=metrics,
+        labels=dict(trial.spec.labels or {}),
+    )

@@ -1,0 +1,347 @@
+"""The one place where conditions, trial phases, counters and the optimal trial are decided.
+
+Every condition change goes through :func:`set_condition`, so the rules about
+``lastTransitionTime`` and "Running flips to False on completion" live here only (as in Katib's
+``status_util.go`` and the ``Mark*`` helpers of its API types).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pykatib.api.models import (
+    UNAVAILABLE_METRIC_VALUE,
+    Condition,
+    Experiment,
+    Metric,
+    Observation,
+    OptimalTrial,
+    ParameterAssignment,
+    Trial,
+    _TimedStatus,
+    now,
+)
+
+# Experiment condition reasons, as Katib writes them.
+EXPERIMENT_CREATED = "ExperimentCreated"
+EXPERIMENT_RUNNING = "ExperimentRunning"
+EXPERIMENT_RESTARTING = "ExperimentRestarting"
+EXPERIMENT_GOAL_REACHED = "ExperimentGoalReached"
+EXPERIMENT_MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
+EXPERIMENT_SUGGESTION_END_REACHED = "ExperimentSuggestionEndReached"
+EXPERIMENT_FAILED = "ExperimentFailed"
+
+# Trial condition reasons.
+TRIAL_CREATED = "TrialCreated"
+TRIAL_RUNNING = "TrialRunning"
+TRIAL_SUCCEEDED = "TrialSucceeded"
+TRIAL_FAILED = "TrialFailed"
+TRIAL_METRICS_UNAVAILABLE = "MetricsUnavailable"
+TRIAL_KILLED = "TrialKilled"
+TRIAL_EARLY_STOPPED = "TrialEarlyStopped"
+
+# Trial phases, in the order Katib's status summary tests them.
+PENDING, RUNNING, SUCCEEDED, FAILED, KILLED = "pending", "running", "succeeded", "failed", "killed"
+EARLY_STOPPED, METRICS_UNAVAILABLE = "early_stopped", "metrics_unavailable"
+COMPLETED_PHASES = frozenset({SUCCEEDED, FAILED, KILLED, EARLY_STOPPED, METRICS_UNAVAILABLE})
+ACTIVE_PHASES = frozenset({PENDING, RUNNING})
+ALL_PHASES = (PENDING, RUNNING, SUCCEEDED, FAILED, KILLED, EARLY_STOPPED, METRICS_UNAVAILABLE)
+
+
+def set_condition(
+    status: _TimedStatus, type_: str, value: str, reason: str, message: str
+) -> bool:
+    """Set one condition; returns whether anything changed."""
+    conditions = status.conditions if status.conditions is not None else []
+    current = next((c for c in conditions if c.type == type_), None)
+    if current is not None and current.status == value and current.reason == reason:
+        return False
+    stamp = now()
+    transition = current.last_transition_time if current and current.status == value else stamp
+    new = Condition(
+        type=type_,
+        status=value,
+        reason=reason,
+        message=message,
+        last_update_time=stamp,
+        last_transition_time=transition,
+    )
+    status.conditions = [c for c in conditions if c.type != type_] + [new]
+    return True
+
+
+def remove_condition(status: _TimedStatus, type_: str) -> None:
+    if status.conditions:
+        status.conditions = [c for c in status.conditions if c.type != type_]
+
+
+def _finish(status: _TimedStatus, type_: str, value: str, reason: str, message: str) -> None:
+    running = status.condition("Running")
+    if running is not None:
+        set_condition(status, "Running", "False", running.reason or "", running.message or "")
+    set_condition(status, type_, value, reason, message)
+    if status.completion_time is None:
+        status.completion_time = now()
+
+
+# --- experiments ------------------------------------------------------------------------------
+
+
+def is_completed(exp: Experiment) -> bool:
+    return exp.status.has("Succeeded") or exp.status.has("Failed")
+
+
+def completion_reason(exp: Experiment) -> str | None:
+    for type_ in ("Succeeded", "Failed"):
+        c = exp.status.condition(type_)
+        if c is not None and c.status == "True":
+            return c.reason
+    return None
+
+
+def mark_experiment_created(exp: Experiment) -> None:
+    set_condition(exp.status, "Created", "True", EXPERIMENT_CREATED, "Experiment is created")
+    if exp.status.start_time is None:
+        exp.status.start_time = now()
+
+
+def mark_experiment_running(exp: Experiment) -> None:
+    # Katib leaves Restarting in place forever; once running again it is no longer restarting.
+    remove_condition(exp.status, "Restarting")
+    set_condition(exp.status, "Running", "True", EXPERIMENT_RUNNING, "Experiment is running")
+
+
+def mark_experiment_restarting(exp: Experiment) -> None:
+    remove_condition(exp.status, "Succeeded")
+    remove_condition(exp.status, "Failed")
+    exp.status.completion_time = None
+    set_condition(
+        exp.status, "Restarting", "True", EXPERIMENT_RESTARTING, "Experiment is restarted"
+    )
+
+
+def mark_experiment_succeeded(exp: Experiment, reason: str, message: str) -> None:
+    _finish(exp.status, "Succeeded", "True", reason, message)
+
+
+def mark_experiment_failed(exp: Experiment, reason: str, message: str) -> None:
+    _finish(exp.status, "Failed", "True", reason, message)
+
+
+def is_restartable(exp: Experiment) -> bool:
+    """Katib: only Succeeded by max trials, with resumePolicy LongRunning or FromVolume."""
+    succeeded = exp.status.condition("Succeeded")
+    return (
+        succeeded is not None
+        and succeeded.status == "True"
+        and succeeded.reason == EXPERIMENT_MAX_TRIALS_REACHED
+        and exp.spec.resume_policy in ("LongRunning", "FromVolume")
+    )
+
+
+# --- trials -----------------------------------------------------------------------------------
+
+
+def trial_phase(trial: Trial) -> str:
+    """The trial's phase, tested in the order of Katib's status summary."""
+    status = trial.status
+    if status.has("Killed"):
+        return KILLED
+    if status.has("Failed"):
+        return FAILED
+    if status.has("Succeeded"):
+        return SUCCEEDED
+    if status.has("EarlyStopped"):
+        return EARLY_STOPPED
+    if status.has("Running"):
+        return RUNNING
+    if status.has("MetricsUnavailable"):
+        return METRICS_UNAVAILABLE
+    return PENDING
+
+
+def mark_trial_created(trial: Trial) -> None:
+    set_condition(trial.status, "Created", "True", TRIAL_CREATED, "Trial is created")
+
+
+def mark_trial_running(trial: Trial) -> None:
+    set_condition(trial.status, "Running", "True", TRIAL_RUNNING, "Trial is running")
+    if trial.status.start_time is None:
+        trial.status.start_time = now()
+
+
+def mark_trial_succeeded(trial: Trial) -> None:
+    _finish(trial.status, "Succeeded", "True", TRIAL_SUCCEEDED, "Trial has succeeded")
+
+
+def mark_trial_metrics_unavailable(trial: Trial) -> None:
+    _finish(
+        trial.status,
+        "MetricsUnavailable",
+        "True",
+        TRIAL_METRICS_UNAVAILABLE,
+        "Metrics are not available",
+    )
+
+
+def mark_trial_failed(trial: Trial, job_reason: str = "", job_message: str = "") -> None:
+    reason, message = TRIAL_FAILED, "Trial has failed"
+    if job_message:
+        message = f"{message}. Job message: {job_message}"
+    if job_reason:
+        reason = f"{reason}. Job reason: {job_reason}"
+    _finish(trial.status, "Failed", "True", reason, message)
+
+
+def mark_trial_killed(trial: Trial, message: str) -> None:
+    _finish(trial.status, "Killed", "True", TRIAL_KILLED, message)
+
+
+def mark_trial_early_stopped(trial: Trial, message: str) -> None:
+    _finish(trial.status, "EarlyStopped", "True", TRIAL_EARLY_STOPPED, message)
+
+
+def reset_trial(trial: Trial) -> None:
+    """Back to pending (an interrupted run is started again from scratch)."""
+    trial.status.conditions = [c for c in trial.status.conditions or [] if c.type == "Created"]
+    trial.status.start_time = None
+    trial.status.completion_time = None
+    trial.status.observation = None
+
+
+def objective_value(trial: Trial) -> float | None:
+    """The objective metric of a trial, extracted with its strategy (Katib's rule)."""
+    return metric_value(trial, (trial.spec.objective.objective_metric_name or "") if trial.spec.objective else "")
+
+
+def metric_value(trial: Trial, name: str) -> float | None:
+    observation = trial.status.observation
+    objective = trial.spec.objective
+    if observation is None or objective is None:
+        return None
+    strategy = next(
+        (s.value for s in objective.metric_strategies or [] if s.name == name), "latest"
+    )
+    for metric in observation.metrics or []:
+        if metric.name != name:
+            continue
+        raw = metric.latest
+        if strategy == "min" and metric.min != UNAVAILABLE_METRIC_VALUE:
+            raw = metric.min
+        elif strategy == "max" and metric.max != UNAVAILABLE_METRIC_VALUE:
+            raw = metric.max
+        if raw is None or raw == UNAVAILABLE_METRIC_VALUE:
+            return None
+        try:
+            return float(raw)
+        except ValueError:
+            return None
+    return None
+
+
+def has_objective(trial: Trial) -> bool:
+    return objective_value(trial) is not None
+
+
+# --- the experiment's summary -----------------------------------------------------------------
+
+
+def update_trials_summary(
+    exp: Experiment,
+    trials: Sequence[Trial],
+    phases: Mapping[str, str] | None = None,
+    values: Mapping[str, float | None] | None = None,
+) -> bool:
+    """Counters, trial lists and the optimal trial; returns whether the goal is reached.
+
+    ``phases`` and ``values`` are caches of :func:`trial_phase` and :func:`objective_value`.
+    """
+    lists: dict[str, list[str]] = {p: [] for p in ALL_PHASES}
+    objective = exp.spec.objective
+    maximize = objective is not None and objective.type == "maximize"
+    goal = objective.goal if objective is not None else None
+    best: Trial | None = None
+    best_value = 0.0
+    for trial in trials:
+        name = trial.name
+        lists[phases[name] if phases is not None else trial_phase(trial)].append(name)
+        value = values[name] if values is not None else objective_value(trial)
+        if value is None:
+            continue
+        if best is None or (value > best_value if maximize else value < best_value):
+            best, best_value = trial, value
+    s = exp.status
+    s.trials = len(trials)
+    s.pending_trial_list = lists[PENDING] or None
+    s.running_trial_list = lists[RUNNING] or None
+    s.succeeded_trial_list = lists[SUCCEEDED] or None
+    s.failed_trial_list = lists[FAILED] or None
+    s.killed_trial_list = lists[KILLED] or None
+    s.early_stopped_trial_list = lists[EARLY_STOPPED] or None
+    s.metrics_unavailable_trial_list = lists[METRICS_UNAVAILABLE] or None
+    s.trials_pending = len(lists[PENDING])
+    s.trials_running = len(lists[RUNNING])
+    s.trials_succeeded = len(lists[SUCCEEDED])
+    s.trials_failed = len(lists[FAILED])
+    s.trials_killed = len(lists[KILLED])
+    s.trials_early_stopped = len(lists[EARLY_STOPPED])
+    s.trial_metrics_unavailable = len(lists[METRICS_UNAVAILABLE])
+    if best is not None:
+        s.current_optimal_trial = OptimalTrial(
+            best_trial_name=best.name,
+            parameter_assignments=[
+                ParameterAssignment(name=a.name, value=a.value)
+                for a in best.spec.parameter_assignments or []
+            ],
+            observation=Observation(
+                metrics=[Metric(**m.model_dump()) for m in (best.status.observation.metrics or [])]
+                if best.status.observation
+                else None
+            ),
+        )
+    if best is None or goal is None:
+        return False
+    return best_value >= goal if maximize else best_value <= goal
+
+
+def counts(exp: Experiment) -> tuple[int, int, int]:
+    """(completed, failed for maxFailedTrialCount, active) from the status counters."""
+    s = exp.status
+    completed = (
+        (s.trials_succeeded or 0)
+        + (s.trials_failed or 0)
+        + (s.trials_killed or 0)
+        + (s.trials_early_stopped or 0)
+        + (s.trial_metrics_unavailable or 0)
+    )
+    failed = (s.trials_failed or 0) + (s.trial_metrics_unavailable or 0)
+    active = (s.trials_pending or 0) + (s.trials_running or 0)
+    return completed, failed, active
+
+
+def update_experiment_condition(exp: Experiment, goal_reached: bool, suggestion_done: bool) -> None:
+    """Katib's UpdateExperimentStatusCondition: goal, then failures, then budget, then the end."""
+    completed, failed, active = counts(exp)
+    spec = exp.spec
+    if goal_reached:
+        mark_experiment_succeeded(
+            exp, EXPERIMENT_GOAL_REACHED, "Experiment has succeeded because Objective goal has reached"
+        )
+    elif spec.max_failed_trial_count is not None and failed != 0 and failed >= spec.max_failed_trial_count:
+        mark_experiment_failed(
+            exp, EXPERIMENT_FAILED, "Experiment has failed because max failed count has reached"
+        )
+    elif spec.max_trial_count is not None and completed >= spec.max_trial_count:
+        mark_experiment_succeeded(
+            exp,
+            EXPERIMENT_MAX_TRIALS_REACHED,
+            "Experiment has succeeded because max trial count has reached",
+        )
+    elif suggestion_done and active == 0:
+        mark_experiment_succeeded(
+            exp,
+            EXPERIMENT_SUGGESTION_END_REACHED,
+            "Experiment has succeeded because suggestion service has reached the end",
+        )
+    else:
+        mark_experiment_running(exp)
