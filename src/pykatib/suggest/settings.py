@@ -18,7 +18,8 @@ SETTINGS_PATH = "spec.algorithm.algorithmSettings"
 class Setting:
     """One algorithm setting: how to parse its string, what values are allowed, its default.
 
-    ``check`` returns whether a parsed value is allowed; ``message`` is reported when it is not.
+    ``check`` returns whether a parsed value is allowed; ``message`` is reported when it is not,
+    with ``{name}`` replaced by the name the user wrote.
     ``aliases`` are other names that set the same thing (hyperopt's ``n_EI_candidates``).
     """
 
@@ -36,9 +37,14 @@ def non_negative_int(name: str, message: str | None = None, default: Any = None)
         name,
         int,
         lambda v: v >= 0,
-        message or f"{name} should be great or equal than zero",
+        message or "{name} should be great or equal than zero",
         default,
     )
+
+
+def positive(name: str, parse: Callable[[str], Any], default: Any = None) -> Setting:
+    """A number that must be > 0, with Katib's hyperopt message."""
+    return Setting(name, parse, lambda v: v > 0, "{name} should be great than zero", default)
 
 
 RANDOM_STATE = non_negative_int("random_state")
@@ -60,7 +66,7 @@ def validate(algorithm: str, schema: Sequence[Setting], settings: Mapping[str, s
             problems.append(f"{path}: failed to validate {name}({value}): {e}")
             continue
         if setting.check is not None and not setting.check(parsed):
-            problems.append(f"{path}: {setting.message}")
+            problems.append(f"{path}: {setting.message.format(name=name)}")
     return problems
 
 

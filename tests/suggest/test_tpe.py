@@ -1,0 +1,147 @@
+"""tpe and multivariate-tpe: Katib's settings, determinism, distinct batches, every parameter kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from pykatib.suggest.base import TrialResult
+from pykatib.suggest.registry import create_algorithm, validate_algorithm
+
+from ._helpers import experiment, finished, param, running
+
+MIXED = [
+    param("lr", "double", min="0.001", max="0.1", distribution="logUniform"),
+    param("m", "double", min="0", max="1", distribution="normal"),
+    param("w", "double", min="1", max="100", step="0.5", distribution="logNormal"),
+    param("n", "int", min="1", max="9", step="2"),
+    param("b", "int", min="8", max="64", distribution="logUniform"),
+    param("opt", "categorical", list_=["sgd", "adam", "rmsprop"]),
+    param("d", "discrete", list_=["16", "32"]),
+]
+QUADRATIC = [param("x", "double", min="-5", max="5"), param("y", "double", min="-5", max="5")]
+
+
+def quadratic(assignments: dict[str, str]) -> float:
+    return (float(assignments["x"]) - 1.0) ** 2 + (float(assignments["y"]) + 2.0) ** 2
+
+
+def optimise(
+    algorithm_name: str, settings: dict[str, str], rounds: int, batch: int
+) -> list[TrialResult]:
+    exp = experiment(algorithm_name, QUADRATIC, settings, objective_type="minimize")
+    algorithm = create_algorithm(exp)
+    history: list[TrialResult] = []
+    for _ in range(rounds):
+        new = algorithm.suggest(history, batch)
+        history += finished(new, [quadratic(p.assignments) for p in new], start=len(history))
+    return history
+
+
+@pytest.mark.parametrize("name", ["tpe", "multivariate-tpe"])
+def test_every_parameter_kind_stays_in_its_space(name: str) -> None:
+    exp = experiment(name, MIXED, {"random_state": "3", "n_startup_trials": "4"})
+    algorithm = create_algorithm(exp)
+    history: list[TrialResult] = []
+    for _ in range(4):
+        new = algorithm.suggest(history, 3)
+        assert len(new) == 3
+        history += finished(new, [float(p.assignments["m"]) for p in new], start=len(history))
+    space = algorithm.space
+    for t in history:
+        a = t.assignments
+        assert space.key(a) == tuple(a.values())  # already written the canonical way
+        assert 0.001 <= float(a["lr"]) <= 0.1 and 0 <= float(a["m"]) <= 1
+        assert (float(a["w"]) - 1) / 0.5 == int((float(a["w"]) - 1) / 0.5)
+        assert a["n"] in {"1", "3", "5", "7", "9"} and 8 <= int(a["b"]) <= 64
+        assert a["opt"] in {"sgd", "adam", "rmsprop"} and a["d"] in {"16", "32"}
+
+
+@pytest.mark.parametrize("name", ["tpe", "multivariate-tpe"])
+def test_beats_its_random_start(name: str) -> None:
+    history = optimise(name, {"random_state": "1", "n_startup_trials": "10"}, rounds=12, batch=5)
+    startup = min(t.value for t in history[:10] if t.value is not None)
+    best = min(t.value for t in history if t.value is not None)
+    assert best < startup / 5 and best < 0.1
+
+
+@pytest.mark.parametrize("name", ["tpe", "multivariate-tpe"])
+def test_same_random_state_same_assignments_across_restarts(name: str) -> None:
+    first = optimise(name, {"random_state": "5", "n_startup_trials": "3"}, rounds=4, batch=2)
+    again = optimise(name, {"random_state": "5", "n_startup_trials": "3"}, rounds=4, batch=2)
+    assert [t.assignments for t in first] == [t.assignments for t in again]
+    other = optimise(name, {"random_state": "6", "n_startup_trials": "3"}, rounds=4, batch=2)
+    assert [t.assignments for t in first] != [t.assignments for t in other]
+
+
+def test_without_random_state_the_seed_is_kept_in_state() -> None:
+    exp = experiment("tpe", QUADRATIC, objective_type="minimize")
+    algorithm = create_algorithm(exp)
+    history = finished(algorithm.suggest([], 3), [1.0, 2.0, 3.0])
+    expected = algorithm.suggest(history, 2)
+    restarted = create_algorithm(exp)
+    state = algorithm.state()
+    assert state is not None
+    restarted.restore(state)
+    assert restarted.suggest(history, 2) == expected
+
+
+def test_parallel_batch_after_startup_is_distinct_and_avoids_running() -> None:
+    exp = experiment(
+        "tpe", [param("n", "int", min="1", max="6")], {"random_state": "1", "n_startup_trials": "2"}
+    )
+    algorithm = create_algorithm(exp)
+    done = finished(algorithm.suggest([], 2), [1.0, 2.0])
+    batch = algorithm.suggest(done, 3)
+    values = [p.assignments["n"] for p in batch]
+    assert len(set(values)) == 3 and not set(values) & {t.assignments["n"] for t in done}
+    more = algorithm.suggest(done + running(batch, start=2), 3)
+    assert {p.assignments["n"] for p in more}.isdisjoint(values)
+    # Everything is running or done: a finished value may come again, a running one may not.
+    rest = algorithm.suggest(done + running(batch + more, start=2), 2)
+    assert {p.assignments["n"] for p in rest} <= {t.assignments["n"] for t in done}
+
+
+def test_failed_and_unknown_trials_are_tolerated() -> None:
+    algorithm = create_algorithm(experiment("tpe", QUADRATIC, {"random_state": "1"}))
+    history = [
+        TrialResult("a", {"x": "0.5", "y": "1"}, "failed"),
+        TrialResult("b", {"x": "0.5", "y": "1"}, "succeeded", value=None),
+        TrialResult("c", {"z": "1"}, "succeeded", value=1.0),
+        TrialResult("d", {"x": "0.1", "y": "0.2"}, "early_stopped", intermediate=(3.0, 2.0)),
+    ]
+    assert len(algorithm.suggest(history, 2)) == 2
+
+
+S = "spec.algorithm.algorithmSettings"
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "problems"),
+    [
+        ("tpe", {"n_startup_trials": "5", "n_ei_candidates": "24", "random_state": "1"}, []),
+        ("tpe", {"random_state": "10", "gamma": "0.25", "prior_weight": "1.0", "n_EI_candidates": "24"}, []),
+        ("multivariate-tpe", {"n_startup_trials": "5", "n_ei_candidates": "24", "random_state": "1"}, []),
+        ("tpe", {"invalid": "5"}, [f"{S}.invalid: unknown setting invalid for algorithm tpe"]),
+        ("tpe", {"n_startup_trials": "-1"}, [f"{S}.n_startup_trials: n_startup_trials should be greate or equal than zero"]),
+        ("tpe", {"n_ei_candidate": "-1"}, [f"{S}.n_ei_candidate: unknown setting n_ei_candidate for algorithm tpe"]),
+        ("tpe", {"random_state": "-1"}, [f"{S}.random_state: random_state should be great or equal than zero"]),
+        ("tpe", {"gamma": "1.5"}, [f"{S}.gamma: gamma should be in the range of (0, 1)"]),
+        ("tpe", {"prior_weight": "0"}, [f"{S}.prior_weight: prior_weight should be great than zero"]),
+        ("tpe", {"n_EI_candidates": "0"}, [f"{S}.n_EI_candidates: n_EI_candidates should be great than zero"]),
+        ("multivariate-tpe", {"gamma": "0.2"}, [f"{S}.gamma: unknown setting gamma for algorithm multivariate-tpe"]),
+    ],
+)  # fmt: skip
+def test_katib_settings_validation(
+    name: str, settings: dict[str, str], problems: list[str]
+) -> None:
+    assert validate_algorithm(name, experiment(name, QUADRATIC, settings)) == problems
+
+
+def test_hyperopt_settings_are_used() -> None:
+    history = optimise(
+        "tpe",
+        {"random_state": "2", "gamma": "0.5", "prior_weight": "2", "n_EI_candidates": "8"},
+        5,
+        4,
+    )
+    assert len(history) == 20
