@@ -19,7 +19,7 @@ class Setting:
     """One algorithm setting: how to parse its string, what values are allowed, its default.
 
     ``check`` returns whether a parsed value is allowed; ``message`` is reported when it is not,
-    with ``{name}`` replaced by the name the user wrote.
+    with ``{name}`` and ``{value}`` replaced by the name and value the user wrote.
     ``aliases`` are other names that set the same thing (hyperopt's ``n_EI_candidates``).
     """
 
@@ -66,7 +66,7 @@ def validate(algorithm: str, schema: Sequence[Setting], settings: Mapping[str, s
             problems.append(f"{path}: failed to validate {name}({value}): {e}")
             continue
         if setting.check is not None and not setting.check(parsed):
-            problems.append(f"{path}: {setting.message.format(name=name)}")
+            problems.append(f"{path}: {setting.message.format(name=name, value=value)}")
     return problems
 
 
