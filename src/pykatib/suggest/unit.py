@@ -48,8 +48,8 @@ def from_unit(p: Parameter, u: float) -> Value:
         return p.choices[min(int(u * len(p.choices)), len(p.choices) - 1)]
     if p.distribution in ("normal", "logNormal"):
         normal, lo, hi = _normal(p)
-        if normal is None:
-            x = lo
+        if normal is None or u in (0.0, 1.0):  # the ends exactly, not through inv_cdf
+            x = lo if normal is None or u == 0.0 else hi
         else:
             a, b = normal.cdf(lo), normal.cdf(hi)
             q = min(max(a + u * (b - a), 1e-15), 1 - 1e-15)
