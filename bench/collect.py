@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO
 
 import sqlalchemy as sa
 
@@ -44,7 +45,7 @@ TRIAL_CODE = (
 )
 
 
-def run_trial(n: int, consume: Callable[[object], int]) -> tuple[float, int]:
+def run_trial(n: int, consume: Callable[[IO[str]], int]) -> tuple[float, int]:
     """Seconds from spawning the trial to its exit, and what ``consume(stdout)`` returned."""
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -60,14 +61,14 @@ def run_trial(n: int, consume: Callable[[object], int]) -> tuple[float, int]:
     return time.perf_counter() - start, count
 
 
-def raw_floor(stdout) -> int:  # type: ignore[no-untyped-def]
+def raw_floor(stdout: IO[str]) -> int:
     lines = 0
     for _ in stdout:
         lines += 1
     return lines * len(METRICS)
 
 
-def parse_only(stdout) -> int:  # type: ignore[no-untyped-def]
+def parse_only(stdout: IO[str]) -> int:
     parser = TextMetricsParser(METRICS)
     summary = MetricSummary()
     feed, add = parser.feed, summary.add
@@ -96,8 +97,8 @@ def make_store(path: str) -> tuple[sa.Engine, sa.Table]:
     return engine, table
 
 
-def parse_and_store(batch: int) -> Callable[[object], int]:
-    def consume(stdout) -> int:  # type: ignore[no-untyped-def]
+def parse_and_store(batch: int) -> Callable[[IO[str]], int]:
+    def consume(stdout: IO[str]) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             engine, table = make_store(os.path.join(tmp, "katib.db"))
             insert = table.insert()
