@@ -18,18 +18,43 @@ from pykatib.cli import views
 from pykatib.cli.describe import describe
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
+DEFAULT_NAMESPACE = "default"
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
 
 
 class _Ctx:
-    def __init__(self, db: str | None, namespace: str) -> None:
+    def __init__(self, db: str | None, namespace: str | None) -> None:
         self.db = db
-        self.namespace = namespace
+        self.explicit_namespace = namespace
         self._store = None
+
+    @property
+    def namespace(self) -> str:
+        return self.explicit_namespace or DEFAULT_NAMESPACE
+
+    def find(self, kind: str, name: str) -> Any:
+        """The experiment or trial called ``name``: in ``-n``'s namespace when given, else in
+        ``default``, else in the one namespace that has it."""
+        getter = self.store.get_experiment if kind == "experiment" else self.store.get_trial
+        if self.explicit_namespace:
+            return getter(self.explicit_namespace, name)
+        try:
+            return getter(DEFAULT_NAMESPACE, name)
+        except NotFoundError:
+            lister = self.store.list_experiments if kind == "experiment" else self.store.list_trials
+            matches = [r for r in lister() if r.name == name]
+            if len(matches) == 1:
+                return matches[0]
+            if matches:
+                spaces = ", ".join(sorted(r.namespace for r in matches))
+                raise NotFoundError(
+                    f'{kind} "{name}" exists in namespaces {spaces}: pick one with -n'
+                ) from None
+            raise
 
     @property
     def store(self):  # type: ignore[no-untyped-def]
@@ -43,32 +68,41 @@ class _Ctx:
 pass_ctx = click.make_pass_decorator(_Ctx)
 
 
+def _set_namespace(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(_Ctx).explicit_namespace = value
+
+
+namespace_option = click.option(
+    "-n", "--namespace", expose_value=False, callback=_set_namespace,
+    help="Namespace (default: the experiment's own, else default).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="PYKATIB_DB", help="Database URL (default: SQLite in $PYKATIB_HOME).")
-@click.option("-n", "--namespace", default="default", show_default=True, help="Namespace.")
+@click.option("-n", "--namespace", help="Namespace (default: default).")
 @click.version_option(package_name="pykatib")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, namespace: str) -> None:
+def cli(ctx: click.Context, db: str | None, namespace: str | None) -> None:
     """Katib's hyperparameter tuning, on this machine: apply Katib v1beta1 Experiments and run them."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = _Ctx(db, namespace)
 
 
 def _load(path: str, configmaps: Sequence[str]) -> list[tuple[Experiment, list[str]]]:
-    from pykatib.api.validation import resolve_configmap
+    """Parse, default and validate the experiments in ``path``; every problem at once."""
     from pykatib.api.yaml import parse_configmaps, parse_experiments
     from pykatib.runtime.local import LocalJobRunner
 
     text = Path(path).read_text(encoding="utf-8")
-    cms = parse_configmaps(text, path)
-    for extra in configmaps:
-        cms += parse_configmaps(Path(extra).read_text(encoding="utf-8"), extra)
-    parsed = parse_experiments(text, path, configmaps=cms)
+    extra: list[dict[str, Any]] = []
+    for cm_path in configmaps:
+        extra += parse_configmaps(Path(cm_path).read_text(encoding="utf-8"), cm_path)
+    parsed = parse_experiments(text, path, configmaps=extra)
     errors: list[str] = []
     for exp, _ in parsed:
         template = exp.spec.trial_template
-        if template is not None and template.config_map is not None and template.trial_spec is None:
-            resolve_configmap(exp, cms)
         if template is not None and template.trial_spec is not None:
             errors += LocalJobRunner.check(template.trial_spec, template.primary_container_name)
     if errors:
@@ -89,8 +123,8 @@ def _controller(ctx: _Ctx):  # type: ignore[no-untyped-def]
     return Controller(ctx.store)
 
 
-def _namespaced(ctx: _Ctx, exp: Experiment, explicit: bool) -> None:
-    if explicit or not exp.metadata.namespace:
+def _namespaced(ctx: _Ctx, exp: Experiment) -> None:
+    if ctx.explicit_namespace or not exp.metadata.namespace:
         exp.metadata.namespace = ctx.namespace
 
 
@@ -99,20 +133,19 @@ def _namespaced(ctx: _Ctx, exp: Experiment, explicit: bool) -> None:
 @click.option("--configmap", "configmaps", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="YAML file with the ConfigMap a trialTemplate.configMap names (repeatable).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress, just the result.")
+@namespace_option
 @pass_ctx
-@click.pass_context
-def run(click_ctx: click.Context, ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
+def run(ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
     """Create (or resume) the experiments in FILE and run them to completion."""
     try:
         parsed = _load(path, configmaps)
     except InvalidExperimentError as exc:
         _invalid(exc, path)
-    explicit_ns = click_ctx.parent is not None and _ns_given(click_ctx.parent)
     controller = _controller(ctx)
     keys = []
     source_dir = Path(path).resolve().parent
     for exp, warnings in parsed:
-        _namespaced(ctx, exp, explicit_ns)
+        _namespaced(ctx, exp)
         for w in warnings:
             err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
         try:
@@ -138,17 +171,12 @@ def run(click_ctx: click.Context, ctx: _Ctx, path: str, configmaps: tuple[str, .
         sys.exit(EXIT_FAILED)
 
 
-def _ns_given(ctx: click.Context) -> bool:
-    source = ctx.get_parameter_source("namespace")
-    return source is not None and source.name != "DEFAULT"
-
-
 @cli.command()
 @click.option("-f", "--filename", "path", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--configmap", "configmaps", multiple=True, type=click.Path(exists=True, dir_okay=False))
+@namespace_option
 @pass_ctx
-@click.pass_context
-def apply(click_ctx: click.Context, ctx: _Ctx, path: str, configmaps: tuple[str, ...]) -> None:
+def apply(ctx: _Ctx, path: str, configmaps: tuple[str, ...]) -> None:
     """Create the experiments in FILE, or update their mutable fields.
 
     Only parallelTrialCount, maxTrialCount and maxFailedTrialCount can change. A running
@@ -159,10 +187,9 @@ def apply(click_ctx: click.Context, ctx: _Ctx, path: str, configmaps: tuple[str,
         parsed = _load(path, configmaps)
     except InvalidExperimentError as exc:
         _invalid(exc, path)
-    explicit_ns = click_ctx.parent is not None and _ns_given(click_ctx.parent)
     controller = _controller(ctx)
     for exp, warnings in parsed:
-        _namespaced(ctx, exp, explicit_ns)
+        _namespaced(ctx, exp)
         for w in warnings:
             err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
         try:
@@ -181,32 +208,37 @@ _OUTPUT = click.Choice(["wide", "json", "yaml"])
 @click.argument("name", required=False)
 @click.option("-e", "--experiment", help="Only the trials of this experiment.")
 @click.option("-o", "--output", type=_OUTPUT, help="wide, json or yaml.")
+@namespace_option
 @pass_ctx
 def get(ctx: _Ctx, kind: str, name: str | None, experiment: str | None, output: str | None) -> None:
     """List or show experiments, trials, a suggestion, or a trial's metrics."""
     store = ctx.store
-    ns = ctx.namespace
+    # Lists without -n cover every namespace (Katib's examples live in "kubeflow").
+    ns = ctx.explicit_namespace
     try:
         if kind in ("experiments", "experiment"):
-            items = [store.get_experiment(ns, name)] if name else store.list_experiments(ns)
+            items = [ctx.find("experiment", name)] if name else store.list_experiments(ns)
             _emit(items, output, views.experiments_table, single=bool(name))
         elif kind in ("trials", "trial"):
             if name:
-                items = [store.get_trial(ns, name)]
+                items = [ctx.find("trial", name)]
+            elif experiment:
+                exp = ctx.find("experiment", experiment)
+                items = store.list_trials(exp.namespace, exp.name)
             else:
-                if experiment:
-                    store.get_experiment(ns, experiment)  # a clear error for a wrong name
-                items = store.list_trials(ns, experiment)
+                items = store.list_trials(ns)
             _emit(items, output, views.trials_table, single=bool(name))
         elif kind == "suggestion":
             if not name:
                 raise click.UsageError("get suggestion needs the experiment's name")
-            suggestion, _ = store.get_suggestion(ns, name)
+            exp = ctx.find("experiment", name)
+            suggestion, _ = store.get_suggestion(exp.namespace, exp.name)
             _emit([suggestion] if suggestion else [], output or "yaml", None, single=True)
         else:
             if not name:
                 raise click.UsageError("get metrics needs a trial name")
-            points = store.list_observations(ns, name)
+            trial = ctx.find("trial", name)
+            points = store.list_observations(trial.namespace, trial.name)
             views.print_metrics(console, name, points, output)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
@@ -236,14 +268,12 @@ def _emit(items: list[Any], output: str | None, table: Any, single: bool) -> Non
 @cli.command(name="describe")
 @click.argument("kind", type=click.Choice(["experiment", "trial"]))
 @click.argument("name")
+@namespace_option
 @pass_ctx
 def describe_cmd(ctx: _Ctx, kind: str, name: str) -> None:
     """Show one experiment or trial in detail, as kubectl describe does."""
     try:
-        if kind == "experiment":
-            resource = ctx.store.get_experiment(ctx.namespace, name).to_dict()
-        else:
-            resource = ctx.store.get_trial(ctx.namespace, name).to_dict()
+        resource = ctx.find(kind, name).to_dict()
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
@@ -253,11 +283,13 @@ def describe_cmd(ctx: _Ctx, kind: str, name: str) -> None:
 @cli.command()
 @click.argument("trial")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the trial ends.")
+@namespace_option
 @pass_ctx
 def logs(ctx: _Ctx, trial: str, follow: bool) -> None:
     """Print a trial's output (stdout and stderr)."""
     try:
-        views.print_logs(ctx.store, ctx.namespace, trial, follow)
+        found = ctx.find("trial", trial)
+        views.print_logs(ctx.store, found.namespace, found.name, follow)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
@@ -266,11 +298,13 @@ def logs(ctx: _Ctx, trial: str, follow: bool) -> None:
 @cli.command()
 @click.argument("kind", type=click.Choice(["experiment"]))
 @click.argument("name")
+@namespace_option
 @pass_ctx
 def delete(ctx: _Ctx, kind: str, name: str) -> None:
     """Delete an experiment with its trials, suggestion and observation logs."""
     try:
-        _controller(ctx).delete(ctx.namespace, name)
+        exp = ctx.find("experiment", name)
+        _controller(ctx).delete(exp.namespace, exp.name)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)

@@ -124,7 +124,7 @@ def trials_table(items: Sequence[Trial], wide: bool = False) -> Table:
             metrics[m.name or ""] = f"{value:.6g}" if value is not None else "-"
         row = [trial.name, trial_status(trial)]
         row += [metrics.get(n, "-") for n in metric_names]
-        row += [str(values.get(n, "")) for n in names]
+        row += [_short(values.get(n)) for n in names]
         row.append(_age(trial.status.start_time))
         if wide:
             last = (trial.status.conditions or [None])[-1]
@@ -134,6 +134,17 @@ def trials_table(items: Sequence[Trial], wide: bool = False) -> Table:
             ]
         table.add_row(*row)
     return table
+
+
+def _short(value: str | None) -> str:
+    """A parameter value for a table cell: doubles to 6 significant digits."""
+    if value is None:
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return value if number.is_integer() and "." not in value else f"{number:.6g}"
 
 
 class Progress:

@@ -254,6 +254,8 @@ def update_trials_summary(
 ) -> bool:
     """Counters, trial lists and the optimal trial; returns whether the goal is reached.
 
+    Zero counters and empty lists are left out, as Katib's ``omitempty`` fields are.
+
     ``phases`` and ``values`` are caches of :func:`trial_phase` and :func:`objective_value`.
     """
     lists: dict[str, list[str]] = {p: [] for p in ALL_PHASES}
@@ -271,7 +273,7 @@ def update_trials_summary(
         if best is None or (value > best_value if maximize else value < best_value):
             best, best_value = trial, value
     s = exp.status
-    s.trials = len(trials)
+    s.trials = len(trials) or None
     s.pending_trial_list = lists[PENDING] or None
     s.running_trial_list = lists[RUNNING] or None
     s.succeeded_trial_list = lists[SUCCEEDED] or None
@@ -279,13 +281,13 @@ def update_trials_summary(
     s.killed_trial_list = lists[KILLED] or None
     s.early_stopped_trial_list = lists[EARLY_STOPPED] or None
     s.metrics_unavailable_trial_list = lists[METRICS_UNAVAILABLE] or None
-    s.trials_pending = len(lists[PENDING])
-    s.trials_running = len(lists[RUNNING])
-    s.trials_succeeded = len(lists[SUCCEEDED])
-    s.trials_failed = len(lists[FAILED])
-    s.trials_killed = len(lists[KILLED])
-    s.trials_early_stopped = len(lists[EARLY_STOPPED])
-    s.trial_metrics_unavailable = len(lists[METRICS_UNAVAILABLE])
+    s.trials_pending = len(lists[PENDING]) or None
+    s.trials_running = len(lists[RUNNING]) or None
+    s.trials_succeeded = len(lists[SUCCEEDED]) or None
+    s.trials_failed = len(lists[FAILED]) or None
+    s.trials_killed = len(lists[KILLED]) or None
+    s.trials_early_stopped = len(lists[EARLY_STOPPED]) or None
+    s.trial_metrics_unavailable = len(lists[METRICS_UNAVAILABLE]) or None
     if best is not None:
         s.current_optimal_trial = OptimalTrial(
             best_trial_name=best.name,
