@@ -1,0 +1,50 @@
+"""The errors pykatib raises at its edges (loading, validating, storing), as one small hierarchy.
+
+Every message says what is wrong and what to do; callers (the CLI, the REST API) print ``str(err)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+
+class PykatibError(Exception):
+    """Base of every error pykatib raises on purpose."""
+
+
+class InvalidExperimentError(PykatibError):
+    """An experiment (or the file it came from) is invalid.
+
+    ``errors`` holds every problem found, each as ``path: message`` where the path uses Katib's
+    wire names (``spec.parameters[0].feasibleSpace.min``), prefixed by the document when the file
+    holds several. ``str()`` lists them one per line.
+    """
+
+    def __init__(self, errors: Iterable[str], source: str | None = None):
+        self.errors: list[str] = list(errors)
+        self.source = source
+        super().__init__("\n".join(self.errors))
+
+    def __str__(self) -> str:
+        return "\n".join(self.errors)
+
+
+def unknown_field(name: str, allowed: Iterable[str]) -> str:
+    """The message for a field that does not exist: the closest allowed name, or all of them."""
+    allowed = list(allowed)
+    # Katib's names are camelCase; a snake_case spelling of one is the likeliest slip.
+    camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
+    close = [camel] if camel in allowed else difflib.get_close_matches(name, allowed, n=1)
+    if close:
+        return f'unknown field "{name}"; did you mean "{close[0]}"?'
+    return f'unknown field "{name}"; allowed: {", ".join(allowed)}'
+
+
+class NotFoundError(PykatibError):
+    """A named resource (experiment, trial, suggestion) does not exist."""
+
+
+class ConflictError(PykatibError):
+    """A write lost a race or would overwrite something that already exists."""
