@@ -1,0 +1,375 @@
+"""Control-plane overhead of ``pykatib run``: N trivial trials against a bare process pool.
+
+Both sides run the same N processes, ``<python> -c "print('loss=0.5')" <x>`` (``python3``
+resolved to this interpreter, ``sys.executable``, on both sides), P at a time:
+
+* **pykatib**: ``pykatib run -f <experiment.yaml>`` in a subprocess, with ``PYKATIB_HOME`` set
+  to a fresh temporary folder (a new SQLite store each run). The experiment: algorithm random
+  over one double parameter ``x`` in [0, 1] (passed to the trial as its argument), objective
+  minimize ``loss`` with no goal, ``parallelTrialCount`` P, ``maxTrialCount`` N. Wall clock from
+  spawning ``pykatib`` to its exit: start-up, store creation, suggestions, trial processes,
+  metrics collection, status updates, final report.
+* **floor**: the same N processes run by ``concurrent.futures.ThreadPoolExecutor(P)``, each with
+  ``subprocess.run`` capturing its stdout (checked to be ``loss=0.5``), each with a random x.
+  Wall clock from creating the pool to its shutdown.
+
+The two sides alternate (floor first on even repetitions, pykatib first on odd ones) K times;
+the report takes the median of each side and gives:
+
+* ratio = pykatib / floor (target: <= 1.5);
+* extra wall time per trial = (pykatib - floor) / N;
+* extra time per trial per worker slot = (pykatib - floor) * P / N: how much longer each trial
+  holds one of the P slots than a bare process does, i.e. the control plane's cost per trial
+  as a trial sees it (with P slots busy in parallel, a slot's extra time is P times the extra
+  wall time per trial).
+
+    python bench/overhead.py [--trials 500] [--repeat 3] [--parallel 2] [--out PATH]
+    python bench/overhead.py --floor-only --trials 100     # the floor side alone
+
+Exits 1 when a ``pykatib run`` fails (its exit code and the tail of its stderr are printed).
+Writes the markdown report to ``--out`` (default ``bench/results/overhead.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import shlex
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "results" / "overhead.md"
+TARGET_RATIO = 1.5
+TRIAL_CODE = "print('loss=0.5')"
+EXPECTED_OUTPUT = "loss=0.5\n"
+EXPERIMENT_NAME = "overhead"
+
+
+def trial_command(python: str) -> list[str]:
+    """The trial's command line before substitution (pykatib fills in the parameter)."""
+    return [python, "-c", TRIAL_CODE, "${trialParameters.x}"]
+
+
+def experiment(trials: int, parallel: int, python: str) -> dict[str, object]:
+    return {
+        "apiVersion": "kubeflow.org/v1beta1",
+        "kind": "Experiment",
+        "metadata": {"name": EXPERIMENT_NAME, "namespace": "default"},
+        "spec": {
+            "objective": {"type": "minimize", "objectiveMetricName": "loss"},
+            "algorithm": {"algorithmName": "random"},
+            "parallelTrialCount": parallel,
+            "maxTrialCount": trials,
+            "maxFailedTrialCount": 0,
+            "parameters": [
+                {
+                    "name": "x",
+                    "parameterType": "double",
+                    "feasibleSpace": {"min": "0", "max": "1"},
+                }
+            ],
+            "trialTemplate": {
+                "primaryContainerName": "training-container",
+                "trialParameters": [{"name": "x", "reference": "x"}],
+                "trialSpec": {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "containers": [
+                                    {
+                                        "name": "training-container",
+                                        "image": "python:3.11-slim",
+                                        "command": trial_command(python),
+                                    }
+                                ],
+                                "restartPolicy": "Never",
+                            }
+                        }
+                    },
+                },
+            },
+        },
+    }
+
+
+@dataclass
+class Measurements:
+    floor: list[float] = field(default_factory=list)
+    pykatib: list[float] = field(default_factory=list)
+    trials_recorded: list[int | None] = field(default_factory=list)
+
+
+# ---- the floor ---------------------------------------------------------------------------------
+
+
+def _one_process(python: str, cwd: Path, x: float) -> None:
+    proc = subprocess.run(
+        [python, "-c", TRIAL_CODE, repr(x)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0 or proc.stdout != EXPECTED_OUTPUT:
+        raise RuntimeError(
+            f"floor process failed (exit {proc.returncode}): {proc.stdout!r} {proc.stderr!r}"
+        )
+
+
+def run_floor(trials: int, parallel: int, python: str, workdir: Path) -> float:
+    """Seconds to run ``trials`` processes with a ``parallel``-worker thread pool."""
+    rng = random.Random(0)
+    xs = [rng.random() for _ in range(trials)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        for future in [pool.submit(_one_process, python, workdir, x) for x in xs]:
+            future.result()
+    return time.perf_counter() - start
+
+
+# ---- pykatib -------------------------------------------------------------------------------------
+
+
+def default_pykatib_command() -> list[str]:
+    """The ``pykatib`` console script of this interpreter's environment, else one on PATH."""
+    beside = Path(sys.executable).parent / "pykatib"
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("pykatib")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from pykatib.cli.main import main; main()"]
+
+
+def check_cli(pykatib: list[str]) -> None:
+    """Exit with a clear message if ``pykatib run`` is not there yet."""
+    try:
+        proc = subprocess.run(
+            [*pykatib, "--help"], capture_output=True, text=True, check=False, timeout=60
+        )
+    except OSError as error:
+        sys.exit(f"cannot start {shlex.join(pykatib)}: {error}")
+    if proc.returncode != 0 or " run " not in proc.stdout:
+        sys.exit(
+            f"{shlex.join(pykatib)} --help exited {proc.returncode} without a 'run' command:\n"
+            f"{proc.stdout}{proc.stderr}\n(use --floor-only to measure the floor alone)"
+        )
+
+
+def count_trials(home: Path) -> int | None:
+    """Best effort: rows of the trials table of the SQLite store(s) under ``home``."""
+    total: int | None = None
+    for db in sorted(home.rglob("*.db")) + sorted(home.rglob("*.sqlite*")):
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                tables = [
+                    name
+                    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                    if name.lower() in ("trial", "trials")
+                ]
+                for table in tables:
+                    (rows,) = conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
+                    total = (total or 0) + int(rows)
+        except sqlite3.Error:
+            continue
+    return total
+
+
+def run_pykatib(
+    pykatib: list[str], experiment_file: Path, home: Path, timeout: float
+) -> tuple[float, int | None]:
+    """Seconds for ``pykatib run -f experiment_file`` with a fresh ``PYKATIB_HOME``."""
+    home.mkdir(parents=True)
+    env = {**os.environ, "PYKATIB_HOME": str(home)}
+    out_path, err_path = home.parent / f"{home.name}.out", home.parent / f"{home.name}.err"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                [*pykatib, "run", "-q", "-f", str(experiment_file)],
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=experiment_file.parent,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            sys.stderr.write(_tail(err_path))
+            sys.exit(f"pykatib run did not finish within {timeout:.0f} s")
+        elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.stderr.write(f"--- stdout ---\n{_tail(out_path)}--- stderr ---\n{_tail(err_path)}")
+        print(f"pykatib run exited {proc.returncode} (expected 0: Succeeded)", file=sys.stderr)
+        sys.exit(1)
+    return elapsed, count_trials(home)
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    text = path.read_text(errors="replace").splitlines()[-lines:]
+    return "\n".join(text) + "\n" if text else ""
+
+
+# ---- the report ----------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs (nproc), {platform.system()} {platform.release()}"
+
+
+def versions() -> str:
+    try:
+        from importlib.metadata import version
+
+        pykatib_version = version("pykatib")
+    except Exception:  # noqa: BLE001 - a report line, never fatal
+        pykatib_version = "?"
+    return f"Python {platform.python_version()}, pykatib {pykatib_version}"
+
+
+def git_commit() -> str:
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return proc.stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
+def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
+    n, p = args.trials, args.parallel
+    floor, pk = statistics.median(m.floor), statistics.median(m.pykatib)
+    ratio = pk / floor
+    extra = pk - floor
+    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+    recorded = ", ".join("?" if c is None else str(c) for c in m.trials_recorded)
+    rows = "\n".join(
+        f"| {i + 1} | {f:.2f} | {k:.2f} | {k / f:.2f} |"
+        for i, (f, k) in enumerate(zip(m.floor, m.pykatib, strict=True))
+    )
+    return f"""# Control-plane overhead of `pykatib run` (bench/overhead.py)
+
+- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}
+- Machine: {machine()}
+- {versions()}
+- Command: `{command}`
+- Workload: {n} trials of `{Path(sys.executable).name} -c "{TRIAL_CODE}" <x>`, {p} at a time;
+  experiment: random over one double `x` in [0, 1], minimize `loss`, no goal
+- Floor: the same {n} processes run by `ThreadPoolExecutor({p})` + `subprocess.run`
+  (stdout captured); pykatib: `pykatib run -q -f <yaml>` with a fresh `PYKATIB_HOME`,
+  wall clock including its start-up
+- {args.repeat} runs of each side, alternating; medians below
+
+| | seconds (median) | per trial |
+|---|---:|---:|
+| floor (bare {p}-worker pool) | {floor:.2f} | {floor * 1000 / n:.1f} ms wall, {floor * p * 1000 / n:.1f} ms per slot |
+| pykatib run | {pk:.2f} | {pk * 1000 / n:.1f} ms wall, {pk * p * 1000 / n:.1f} ms per slot |
+
+- **Ratio pykatib / floor: {ratio:.2f}** (target <= {TARGET_RATIO}: {verdict})
+- Extra wall time per trial: (pykatib - floor) / {n} = **{extra * 1000 / n:.1f} ms**
+- Extra time per trial per worker slot: (pykatib - floor) x {p} / {n} = **{extra * p * 1000 / n:.1f} ms**
+  (how much longer each trial holds one of the {p} slots than a bare process does)
+- Trials recorded in the store after each pykatib run: {recorded}
+
+| run | floor s | pykatib s | ratio |
+|---:|---:|---:|---:|
+{rows}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=500, help="trials per run (default 500)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side (default 3)")
+    parser.add_argument("--parallel", type=int, default=2, help="parallelTrialCount (default 2)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"report (default {RESULTS})")
+    parser.add_argument(
+        "--pykatib", help="the pykatib command, shell-quoted (default: this environment's)"
+    )
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per pykatib run")
+    parser.add_argument("--floor-only", action="store_true", help="measure the floor alone")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    if args.trials < 1 or args.repeat < 1 or args.parallel < 1:
+        parser.error("--trials, --repeat and --parallel must be positive")
+
+    python = sys.executable
+    pykatib = shlex.split(args.pykatib) if args.pykatib else default_pykatib_command()
+    if not args.floor_only:
+        check_cli(pykatib)
+
+    tmp = Path(tempfile.mkdtemp(prefix="pykatib-overhead-"))
+    experiment_file = tmp / "experiment.yaml"
+    experiment_file.write_text(
+        yaml.safe_dump(experiment(args.trials, args.parallel, python), sort_keys=False)
+    )
+    m = Measurements()
+    try:
+        for rep in range(args.repeat):
+            sides = ["floor", "pykatib"] if rep % 2 == 0 else ["pykatib", "floor"]
+            for side in sides:
+                if side == "floor":
+                    seconds = run_floor(args.trials, args.parallel, python, tmp)
+                    m.floor.append(seconds)
+                elif not args.floor_only:
+                    seconds, recorded = run_pykatib(
+                        pykatib, experiment_file, tmp / f"home-{rep}", args.timeout
+                    )
+                    m.pykatib.append(seconds)
+                    m.trials_recorded.append(recorded)
+                else:
+                    continue
+                print(f"run {rep + 1}/{args.repeat} {side:8s} {seconds:8.2f} s", flush=True)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    floor = statistics.median(m.floor)
+    print(
+        f"floor: median {floor:.2f} s for {args.trials} processes, {args.parallel} at a time "
+        f"({floor * 1000 / args.trials:.1f} ms wall per trial)"
+    )
+    if args.floor_only:
+        return 0
+    command = "python bench/overhead.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    text = report(args, m, command.strip())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
