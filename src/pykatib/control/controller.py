@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -41,7 +42,8 @@ Key = tuple[str, str]
 EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
 MUTABLE_FIELDS = ("parallel_trial_count", "max_trial_count", "max_failed_trial_count")
 # A safety net only: every change that matters wakes the loop at once.
-RESYNC_SECONDS = 5.0
+RESYNC_SECONDS = 1.0
+SPEC_CHECK_SECONDS = 1.0
 
 
 class Controller:
@@ -59,6 +61,7 @@ class Controller:
         self.runner = runner_factory(self._wakeup.set)
         self._states: dict[Key, ExperimentState] = {}
         self._generations: dict[Key, int] = {}
+        self._next_spec_check: dict[Key, float] = {}
 
     # --- applying specs ------------------------------------------------------------------------
 
@@ -91,6 +94,7 @@ class Controller:
         for f in changed:
             setattr(old.spec, f, getattr(exp.spec, f))
         self.store.update_experiment_spec(old)
+        self._next_spec_check.pop(key, None)
         return "configured"
 
     @staticmethod
@@ -129,7 +133,9 @@ class Controller:
             state.last_written = exp.status.to_dict()
             self._states[key] = state
             self._generations[key] = self.store.experiment_generation(*key)
-        else:
+        elif time.monotonic() >= self._next_spec_check.get(key, 0.0):
+            # `apply` from another process bumps the generation; look at most once a second.
+            self._next_spec_check[key] = time.monotonic() + SPEC_CHECK_SECONDS
             generation = self.store.experiment_generation(*key)
             if generation != self._generations[key]:
                 # `apply` changed the spec in the store: take the new mutable fields.

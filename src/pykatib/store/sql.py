@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from pykatib.api.errors import ConflictError, NotFoundError
-from pykatib.api.models import Experiment, Suggestion, Trial
+from pykatib.api.models import Experiment, Suggestion, Trial, TrialAssignment
 from pykatib.metrics.observation import ObservationPoint
 
 metadata = MetaData()
@@ -301,7 +301,11 @@ class Store:
         return Trial.model_validate(json.loads(row[0]))
 
     def get_suggestion(self, namespace: str, name: str) -> tuple[Suggestion | None, Any]:
-        """The experiment's suggestion and its algorithm state (``None`` when never written)."""
+        """The experiment's suggestion and its algorithm state (``None`` when never written).
+
+        ``status.suggestions`` is not stored twice: each assignment is its trial's, so it is
+        rebuilt from the trials (in creation order), which are written in the same transaction.
+        """
         with self.engine.connect() as conn:
             exp_id = self._experiment_id(conn, namespace, name)
             row = conn.execute(
@@ -309,10 +313,32 @@ class Store:
                     suggestions.c.experiment_id == exp_id
                 )
             ).first()
-        if row is None:
-            return None, None
+            if row is None:
+                return None, None
+            trial_rows = conn.execute(
+                select(trials.c.resource)
+                .where(trials.c.experiment_id == exp_id)
+                .order_by(trials.c.id)
+            ).all()
         state = json.loads(row[1]) if row[1] is not None else None
-        return Suggestion.model_validate(json.loads(row[0])), state
+        suggestion = Suggestion.model_validate(json.loads(row[0]))
+        assignments = []
+        for (resource,) in trial_rows:
+            trial = json.loads(resource)
+            spec = trial.get("spec", {})
+            assignments.append(
+                TrialAssignment.model_validate(
+                    {
+                        "name": trial["metadata"]["name"],
+                        "parameterAssignments": spec.get("parameterAssignments"),
+                        "earlyStoppingRules": spec.get("earlyStoppingRules"),
+                        "labels": spec.get("labels"),
+                    }
+                )
+            )
+        suggestion.status.suggestions = assignments or None
+        suggestion.status.suggestion_count = len(assignments)
+        return suggestion, state
 
     def list_observations(self, namespace: str, trial: str) -> list[ObservationPoint]:
         with self.engine.connect() as conn:
@@ -390,7 +416,13 @@ class Store:
 
     def _upsert_suggestion(self, conn: Any, exp_id: int, changes: Changes) -> None:
         assert changes.suggestion is not None
-        values: dict[str, Any] = {"resource": _dumps(changes.suggestion.to_dict())}
+        resource = changes.suggestion.model_dump(
+            by_alias=True,
+            exclude_none=True,
+            mode="json",
+            exclude={"status": {"suggestions"}},  # rebuilt from the trials on read
+        )
+        values: dict[str, Any] = {"resource": _dumps(resource)}
         if changes.save_algorithm_state:
             state = changes.algorithm_state
             values["algorithm_state"] = None if state is None else _dumps(state)

@@ -58,8 +58,13 @@ class RandomSearch(Algorithm):
 
     def suggest(self, history: Sequence[TrialResult], n: int) -> list[Proposal]:
         running = {self.space.key(t.assignments) for t in history if not t.completed}
-        finished = {self.space.key(t.assignments) for t in history if t.completed}
         size = self.space.size()
+        # A continuous space practically never repeats a point: skip the O(history) scan.
+        finished = (
+            {self.space.key(t.assignments) for t in history if t.completed}
+            if size is not None
+            else set()
+        )
         proposals: list[Proposal] = []
         for number in range(len(history), len(history) + n):
             if size is not None and len(running) >= size:
