@@ -115,12 +115,21 @@ class MetricStrategy(KatibModel):
     value: MetricStrategyType | None = None
 
 
+class ObjectiveItem(KatibModel):
+    """One objective of a multi-objective experiment (a pykatib extension)."""
+
+    name: str | None = None
+    type: ObjectiveType | None = None
+
+
 class ObjectiveSpec(KatibModel):
     type: ObjectiveType | None = None
     goal: float | None = None
     objective_metric_name: str | None = None
     additional_metric_names: list[str] | None = None
     metric_strategies: list[MetricStrategy] | None = None
+    # pykatib extension: several objectives; the first one is also objectiveMetricName/type.
+    objectives: list[ObjectiveItem] | None = None
 
 
 class ParameterAssignment(KatibModel):
@@ -280,6 +289,8 @@ class OptimalTrial(KatibModel):
 
 class ExperimentStatus(_TimedStatus):
     current_optimal_trial: OptimalTrial | None = None
+    # pykatib extension: the Pareto set of a multi-objective experiment.
+    pareto_optimal_trials: list[OptimalTrial] | None = None
     running_trial_list: list[str] | None = None
     pending_trial_list: list[str] | None = None
     failed_trial_list: list[str] | None = None

@@ -52,6 +52,8 @@ class TrialResult:
     metrics: dict[str, float] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     intermediate: tuple[float, ...] = ()
+    # Multi-objective experiments: one value per entry of objective.objectives (None if missing).
+    values: tuple[float | None, ...] = ()
 
     @property
     def completed(self) -> bool:
