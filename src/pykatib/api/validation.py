@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from pykatib.api.models import Experiment, ExperimentSpec, MetricsCollectorSpec, ParameterSpec
 from pykatib.api.trial_template import resolve_configmap, validate_trial_template
+from pykatib.earlystop.registry import EARLY_STOPPING_ALGORITHM_NAMES, validate_early_stopping
 from pykatib.runtime import SUPPORTED_TRIAL_KINDS
 
 __all__ = ["ALGORITHMS", "EARLY_STOPPING_ALGORITHMS", "resolve_configmap", "validate_experiment"]
@@ -32,7 +33,7 @@ ALGORITHMS = (
     "darts",
 )
 NAS_ALGORITHMS = ("enas", "darts")
-EARLY_STOPPING_ALGORITHMS = ("medianstop",)
+EARLY_STOPPING_ALGORITHMS = EARLY_STOPPING_ALGORITHM_NAMES
 PARAMETER_TYPES = ("double", "int", "discrete", "categorical")
 DISTRIBUTIONS = ("uniform", "logUniform", "normal", "logNormal")
 RESUME_POLICIES = ("Never", "LongRunning", "FromVolume")
@@ -69,7 +70,7 @@ def validate_experiment(
         errors += _update_errors(exp, old)
     errors += _objective_errors(spec)
     errors += _algorithm_errors(spec)
-    errors += _early_stopping_errors(spec)
+    errors += _early_stopping_errors(exp)
     if spec.resume_policy and spec.resume_policy not in RESUME_POLICIES:
         errors.append(
             f'spec.resumePolicy: "{spec.resume_policy}" is not a resume policy; must be one of '
@@ -231,37 +232,18 @@ def _algorithm_settings_errors(exp: Experiment) -> list[str]:
     return list(validate_algorithm(name, exp)) if name else []
 
 
-def _early_stopping_errors(spec: ExperimentSpec) -> list[str]:
-    es = spec.early_stopping
+def _early_stopping_errors(exp: Experiment) -> list[str]:
+    es = exp.spec.early_stopping
     if es is None:
         return []
-    path = "spec.earlyStopping"
-    errors = _known_name(
-        es.algorithm_name, EARLY_STOPPING_ALGORITHMS, path, "early stopping algorithm"
+    errors = _duplicates(
+        [s.name for s in es.algorithm_settings or []],
+        "spec.earlyStopping.algorithmSettings",
+        "setting",
+        suffix=".name",
     )
-    settings = es.algorithm_settings or []
-    errors += _duplicates(
-        [s.name for s in settings], f"{path}.algorithmSettings", "setting", suffix=".name"
-    )
-    if es.algorithm_name != "medianstop":
-        return errors
-    # Katib's medianstop service checks these when the experiment is created.
-    for i, setting in enumerate(settings):
-        at = f"{path}.algorithmSettings[{i}]"
-        rule = {
-            "min_trials_required": (1, "min_trials_required must be greater than zero (>0)"),
-            "start_step": (1, "start_step must be greater or equal than one (>=1)"),
-        }.get(setting.name or "")
-        if rule is None:
-            errors.append(
-                f'{at}.name: unknown setting "{setting.name}" for algorithm medianstop; '
-                f"allowed: min_trials_required, start_step"
-            )
-        elif not _INTEGER.fullmatch((setting.value or "").strip()):
-            errors.append(f'{at}.value: {setting.name} must be an integer, got "{setting.value}"')
-        elif int(setting.value or "") < rule[0]:
-            errors.append(f"{at}.value: {rule[1]}")
-    return errors
+    # The rule's own checks: Katib's medianstop messages, and pykatib's asha and threshold.
+    return errors + validate_early_stopping(exp)
 
 
 def _known_name(name: str | None, known: Iterable[str], path: str, what: str) -> list[str]:
