@@ -157,30 +157,30 @@ CASES: list[tuple[str, Callable[[Doc], Any], str]] = [
     ),
     (
         "early stopping unknown",
-        lambda d: _spec(d)["earlyStopping"].update(algorithmName="asha"),
+        lambda d: _spec(d)["earlyStopping"].update(algorithmName="hyperband"),
         "spec.earlyStopping.algorithmName",
     ),
     (
         "medianstop min_trials_required 0",
         lambda d: _spec(d)["earlyStopping"]["algorithmSettings"][0].update(value="0"),
-        "spec.earlyStopping.algorithmSettings[0].value",
+        "spec.earlyStopping.algorithmSettings.min_trials_required",
     ),
     (
         "medianstop start_step 0",
         lambda d: _spec(d)["earlyStopping"]["algorithmSettings"].append(
             {"name": "start_step", "value": "0"}
         ),
-        "spec.earlyStopping.algorithmSettings[1].value",
+        "spec.earlyStopping.algorithmSettings.start_step",
     ),
     (
         "medianstop setting not an integer",
         lambda d: _spec(d)["earlyStopping"]["algorithmSettings"][0].update(value="two"),
-        "spec.earlyStopping.algorithmSettings[0].value",
+        "spec.earlyStopping.algorithmSettings.min_trials_required",
     ),
     (
         "medianstop unknown setting",
         lambda d: _spec(d)["earlyStopping"]["algorithmSettings"][0].update(name="patience"),
-        "spec.earlyStopping.algorithmSettings[0].name",
+        "spec.earlyStopping.algorithmSettings.patience",
     ),
     # resume policy
     (

@@ -105,6 +105,9 @@ def _load(path: str, configmaps: Sequence[str]) -> list[tuple[Experiment, list[s
         template = exp.spec.trial_template
         if template is not None and template.trial_spec is not None:
             errors += LocalJobRunner.check(template.trial_spec, template.primary_container_name)
+        mc = exp.spec.metrics_collector_spec
+        if mc is not None and mc.collector is not None and mc.collector.kind == "Custom":
+            errors += LocalJobRunner.check_collector(mc.collector.custom_collector)
     if errors:
         raise InvalidExperimentError(errors, source=path)
     return parsed

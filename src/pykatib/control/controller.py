@@ -31,9 +31,12 @@ from pykatib.control import status as st
 from pykatib.control import suggestion as sg
 from pykatib.control.state import ExperimentState
 from pykatib.control.template import TemplateError, render_run_spec
+from pykatib.earlystop.registry import create_rule
 from pykatib.metrics.summary import MetricSummary
 from pykatib.runtime.base import RunRequest, TrialRunner
 from pykatib.runtime.local import LocalJobRunner
+from pykatib.runtime.paths import trial_dir
+from pykatib.metrics.observation import parse_value
 from pykatib.store import Changes, Store, default_home
 
 log = logging.getLogger("pykatib.control")
@@ -130,6 +133,10 @@ class Controller:
             )
             for trial in self.store.list_trials(key[0], key[1]):
                 state.add_trial(trial)
+            state.early_stopping = create_rule(exp)
+            if state.early_stopping is not None:
+                objective = _metric_names(state)[0]
+                state.series = self.store.objective_series(key[0], key[1], objective)
             state.last_written = exp.status.to_dict()
             self._states[key] = state
             self._generations[key] = self.store.experiment_generation(*key)
@@ -189,6 +196,11 @@ class Controller:
                 self._start(state, trial, changes)
                 continue
             changed = self._take_observations(state, trial, changes)
+            if changed and not run.finished and state.early_stopping is not None:
+                self._early_stop(state, trial, changes)
+            self.runner.acknowledge(key)
+            if state.phases[trial.name] not in st.ACTIVE_PHASES:
+                continue  # early stopped just now
             if run.finished:
                 if trial.status.observation is None:
                     names = _metric_names(state)
@@ -223,8 +235,40 @@ class Controller:
         for point in points:
             summary.add(point)
         changes.observations.setdefault(trial.name, []).extend(points)
+        objective = _metric_names(state)[0]
+        series = state.series.setdefault(trial.name, [])
+        for point in points:
+            if point.metric_name == objective:
+                value = parse_value(point.value)
+                if value is not None:
+                    series.append(value)
         trial.status.observation = Observation(metrics=summary.to_metrics(_metric_names(state)))
         return True
+
+    def _early_stop(self, state: ExperimentState, trial: Trial, changes: Changes) -> None:
+        """Ask the early stopping rule about a running trial that just reported."""
+        rule = state.early_stopping
+        assert rule is not None
+        completed = {
+            name: state.series.get(name, [])
+            for name, phase in state.phases.items()
+            if phase in (st.SUCCEEDED, st.EARLY_STOPPED)
+        }
+        running = {
+            name: state.series.get(name, [])
+            for name, phase in state.phases.items()
+            if phase == st.RUNNING
+        }
+        message = rule.should_stop(
+            trial.name, state.series.get(trial.name, []), completed, running=running
+        )
+        if message is None:
+            return
+        self.runner.stop((trial.namespace, trial.name), message)
+        st.mark_trial_early_stopped(trial, message)
+        state.refresh(trial)
+        state.summaries.pop(trial.name, None)
+        changes.trials.append(trial)
 
     def _start(self, state: ExperimentState, trial: Trial, changes: Changes) -> None:
         exp = state.experiment
@@ -236,7 +280,10 @@ class Controller:
             metric_names=_metric_names(state),
             working_dir=state.source_dir,
             log_path=self.log_path(exp.namespace, exp.name, trial.name),
+            trial_dir=trial_dir(self.home, exp.namespace, exp.name, trial.name),
+            sync_reports=state.early_stopping is not None,
         )
+        state.series.pop(trial.name, None)
         self.runner.start(request)
         st.mark_trial_running(trial)
         state.summaries.pop(trial.name, None)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pykatib.api.models import Experiment, Suggestion, Trial
 from pykatib.control import status as st
+from pykatib.earlystop.base import EarlyStoppingRule
 from pykatib.metrics.summary import MetricSummary
 from pykatib.suggest.base import Algorithm, TrialResult
 
@@ -32,6 +33,9 @@ class ExperimentState:
     algorithm_state: Any = None
     results: dict[str, TrialResult] = field(default_factory=dict)
     last_written: dict[str, Any] | None = None
+    # Early stopping: the rule, and every trial's objective values in report order.
+    early_stopping: EarlyStoppingRule | None = None
+    series: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:

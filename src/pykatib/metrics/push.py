@@ -1,8 +1,9 @@
 """The Push collector: the trial reports its metrics itself with :func:`report_metrics`.
 
 In Katib, ``report_metrics`` sends the metrics to the DB manager over gRPC. In pykatib the trial
-runner gives the trial process a file in ``PYKATIB_METRICS_FILE``; ``report_metrics`` appends
-one JSON line per metric to it and the runner tails it with :class:`PushRecordParser`::
+runner gives the trial process a pipe in ``PYKATIB_METRICS_FD`` (or, for tools that can only
+append to a file, a file in ``PYKATIB_METRICS_FILE``); ``report_metrics`` writes one JSON line
+per metric to it and the runner reads them with :class:`PushRecordParser`::
 
     {"metric": "loss", "value": "0.12", "timestamp": "2024-03-04T17:55:08.123456Z", "step": 3}
 """
@@ -20,6 +21,11 @@ from pykatib.metrics.observation import ObservationPoint, parse_value
 from pykatib.metrics.timestamps import format_rfc3339, from_epoch, parse_rfc3339, utc_now
 
 METRICS_FILE_ENV = "PYKATIB_METRICS_FILE"
+# The runner's pipe: one JSON line per metric, then an empty line ending the report. With an ack
+# pipe, report_metrics waits until the control plane has looked at the report (and had the
+# chance to stop the trial early), as Katib's push is a synchronous call to its DB manager.
+METRICS_FD_ENV = "PYKATIB_METRICS_FD"
+ACK_FD_ENV = "PYKATIB_METRICS_ACK_FD"
 
 # Next automatic step per (metrics file, metric): the reports of this process so far.
 _next_steps: dict[tuple[str, str], int] = {}
@@ -68,7 +74,8 @@ def report_metrics(
     values = {name: _value_string(name, value) for name, value in metrics.items()}
     if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
         raise ValueError(f"Invalid step {step!r}: it should be a non-negative integer")
-    path = os.environ.get(METRICS_FILE_ENV)
+    fd = os.environ.get(METRICS_FD_ENV)
+    path = os.environ.get(METRICS_FILE_ENV) or (f"fd:{fd}" if fd else None)
     if not path:
         raise RuntimeError(
             "report_metrics must run inside a pykatib trial whose experiment uses the Push "
@@ -92,9 +99,21 @@ def report_metrics(
         _next_steps[key] = n + 1
         record = {"metric": name, "value": value, "timestamp": stamp, "step": n}
         lines.append(json.dumps(record) + "\n")
+    if fd:
+        _send(int(fd), ("".join(lines) + "\n").encode("utf-8"))
+        ack = os.environ.get(ACK_FD_ENV)
+        if ack and not os.read(int(ack), 1):
+            raise RuntimeError("the pykatib control plane closed the metrics channel")
+        return
     # One write per report, so that reports of concurrent processes do not interleave lines.
     with open(path, "a", encoding="utf-8") as file:
         file.write("".join(lines))
+
+
+def _send(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 class PushRecordParser:

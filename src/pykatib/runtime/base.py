@@ -9,7 +9,9 @@ Lifecycle, as the trial reconciler drives it:
    observations arrived. It never writes to the store itself.
 3. ``status(key)`` is read on every reconcile; ``None`` means the runner knows nothing of that
    trial (it was started by a process that is gone), and the reconciler starts it again.
-4. ``drain(key)`` hands over the observations collected since the last call.
+4. ``drain(key)`` hands over the observations collected since the last call; after acting on
+   them (early stopping), the reconciler calls ``acknowledge(key)``, which releases a trial
+   blocked in a synchronous ``report_metrics``.
 5. ``stop(key)`` ends a trial early (experiment done, Ctrl-C, early stopping); ``forget(key)``
    releases a finished trial's bookkeeping once its final status is stored.
 """
@@ -39,7 +41,13 @@ class RunRequest:
     metric_names: tuple[str, ...]
     working_dir: Path
     log_path: Path
+    # The trial's own folder: container paths of collectors (and ``mapped_paths``) live here.
+    trial_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    mapped_paths: tuple[str, ...] = ()
+    # Early stopping is on: observations are handed over at once, and Push reports wait for
+    # :meth:`TrialRunner.acknowledge`.
+    sync_reports: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,9 @@ class TrialRunner(ABC):
 
     @abstractmethod
     def drain(self, key: TrialKey) -> list[ObservationPoint]: ...
+
+    def acknowledge(self, key: TrialKey) -> None:
+        """The control plane has looked at everything drained so far (synchronous Push)."""
 
     @abstractmethod
     def stop(self, key: TrialKey, message: str) -> None: ...

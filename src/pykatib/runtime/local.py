@@ -3,8 +3,10 @@
 The primary container's ``command`` + ``args`` run as written, never through a shell (a command
 that is itself ``sh -c ...`` runs as written). The process gets the container's ``env`` plus
 ``KATIB_TRIAL_NAME``, runs in ``workingDir`` (default: the experiment file's folder), and its
-stdout and stderr go, merged as Katib's ``2>&1`` capture does, both to the trial's log file and
-to the metrics parser, line by line while it runs.
+stdout and stderr go, merged as Katib's ``2>&1`` capture does, to the trial's log file and, line
+by line while it runs, to the StdOut collector. Other collectors read files, event files,
+endpoints or the Push pipe while the trial runs (:mod:`pykatib.metrics.collectors`); container
+paths they name are remapped into the trial's folder (:mod:`pykatib.runtime.paths`).
 
 Kubernetes' Job semantics that matter locally are kept: ``backoffLimit`` (default 6) retries a
 failed run (immediately: there is no pod scheduling to back off from), and
@@ -19,16 +21,25 @@ import os
 import signal
 import subprocess
 import threading
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import IO, Any
 
+from pykatib.metrics import collectors as _collectors
+from pykatib.metrics.collectors import Collector, collector_kind, collector_path, make_collector
 from pykatib.metrics.observation import ObservationPoint
-from pykatib.metrics.text import TextMetricsParser
+from pykatib.metrics.parsers import CUSTOM_COLLECTOR, PUSH_COLLECTOR
+from pykatib.metrics.push import ACK_FD_ENV, METRICS_FD_ENV, PushRecordParser
 from pykatib.runtime.base import RunRequest, RunStatus, TrialKey, TrialRunner
+from pykatib.runtime.paths import METRICS_PATH_ENV, TRIAL_DIR_ENV, PathMap
 
 log = logging.getLogger("pykatib.runtime")
 
 DEFAULT_BACKOFF_LIMIT = 6
 DEFAULT_GRACE_SECONDS = 5.0
+# How long a Custom collector may go on after the trial exits, to report its last values.
+CUSTOM_COLLECTOR_GRACE_SECONDS = 30.0
+LIVE_UPDATE_SECONDS = 0.5
 _CONTAINERS_PATH = "spec.template.spec.containers"
 
 
@@ -49,7 +60,7 @@ class LocalJobRunner(TrialRunner):
 
     kinds = {"Job": "batch/v1"}
 
-    def __init__(self, wake: Any) -> None:
+    def __init__(self, wake: Callable[[], None]) -> None:
         super().__init__(wake)
         self._trials: dict[TrialKey, _LocalTrial] = {}
 
@@ -73,6 +84,18 @@ class LocalJobRunner(TrialRunner):
             ]
         return []
 
+    @classmethod
+    def check_collector(cls, custom_collector: dict[str, Any] | None) -> list[str]:
+        """A Custom collector runs locally too, so it needs a command."""
+        if custom_collector is not None and not custom_collector.get("command"):
+            return [
+                "spec.metricsCollectorSpec.collector.customCollector.command: a Custom "
+                "collector runs locally beside the trial, so it needs a command (an image's "
+                "entrypoint can't run outside its container); write the collector's entrypoint "
+                "as its command, or use the Push collector"
+            ]
+        return []
+
     def start(self, request: RunRequest) -> None:
         trial = _LocalTrial(request, self.wake)
         self._trials[request.key] = trial
@@ -85,6 +108,11 @@ class LocalJobRunner(TrialRunner):
     def drain(self, key: TrialKey) -> list[ObservationPoint]:
         trial = self._trials.get(key)
         return trial.drain() if trial else []
+
+    def acknowledge(self, key: TrialKey) -> None:
+        trial = self._trials.get(key)
+        if trial:
+            trial.acknowledge()
 
     def stop(self, key: TrialKey, message: str) -> None:
         trial = self._trials.get(key)
@@ -105,7 +133,7 @@ class LocalJobRunner(TrialRunner):
 class _LocalTrial:
     """One trial's process(es), read by its own thread."""
 
-    def __init__(self, request: RunRequest, wake: Any) -> None:
+    def __init__(self, request: RunRequest, wake: Callable[[], None]) -> None:
         self.request = request
         self.wake = wake
         self.status = RunStatus("running")
@@ -114,15 +142,20 @@ class _LocalTrial:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopped: str | None = None
         self._deadline_hit = False
+        # Synchronous Push: reports read, reports handed over by drain(), reports acknowledged.
+        self._reports_read = self._reports_drained = self._reports_acked = 0
+        self._ack_fd: int | None = None
         spec = request.run_spec.get("spec") or {}
         self._pod = (spec.get("template") or {}).get("spec") or {}
         self._backoff_limit = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT))
         self._job_deadline = spec.get("activeDeadlineSeconds")
         self._pod_deadline = self._pod.get("activeDeadlineSeconds")
         self._grace = float(self._pod.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS))
-        source = request.metrics_collector.source
-        filters = source.filter.metrics_format if source and source.filter else None
-        self._parser = TextMetricsParser(request.metric_names, filters)
+        mc = request.metrics_collector
+        self.kind = collector_kind(mc)
+        path = collector_path(mc)
+        self.paths = PathMap(request.trial_dir, [p for p in (path, *request.mapped_paths) if p])
+        self._collector_local_path = self.paths.local(path) if path else None
         self.thread = threading.Thread(
             target=self._run, name=f"trial-{request.key[1]}", daemon=True
         )
@@ -132,7 +165,18 @@ class _LocalTrial:
     def drain(self) -> list[ObservationPoint]:
         with self._lock:
             points, self._points = self._points, []
+            self._reports_drained = self._reports_read
         return points
+
+    def acknowledge(self) -> None:
+        with self._lock:
+            fd, pending = self._ack_fd, self._reports_drained - self._reports_acked
+            self._reports_acked = self._reports_drained
+        if fd is not None and pending > 0:
+            try:
+                os.write(fd, b"k" * pending)
+            except OSError:
+                pass  # the trial is gone
 
     def stop(self, message: str) -> None:
         with self._lock:
@@ -141,6 +185,12 @@ class _LocalTrial:
             proc = self._proc
         if proc is not None:
             self._terminate(proc)
+
+    def _add(self, points: list[ObservationPoint]) -> None:
+        if points:
+            with self._lock:
+                self._points.extend(points)
+            self.wake()
 
     # --- the thread ------------------------------------------------------------------------
 
@@ -157,21 +207,26 @@ class _LocalTrial:
         req = self.request
         _, container, containers = primary_container(req.run_spec, req.primary_container_name)
         assert container is not None
+        container = self.paths.rewrite_container(container)
         argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
         req.log_path.parent.mkdir(parents=True, exist_ok=True)
-        job_timer = None
-        if self._job_deadline is not None:
-            job_timer = threading.Timer(float(self._job_deadline), self._deadline)
-            job_timer.daemon = True
-            job_timer.start()
+        req.trial_dir.mkdir(parents=True, exist_ok=True)
+        if self._collector_local_path is not None:
+            # Katib mounts a volume at the collector path's folder: it exists when the trial starts.
+            folder = self._collector_local_path
+            if self.kind != "TensorFlowEvent":
+                folder = folder.parent
+            folder.mkdir(parents=True, exist_ok=True)
+        job_timer = self._timer(self._job_deadline)
         try:
             with open(req.log_path, "ab") as logfile:
                 if len(containers) > 1:
-                    others = [c.get("name") for c in containers if c is not container]
+                    others = [c.get("name") for c in containers if c.get("name") != container.get("name")]
                     self._note(logfile, f"warning: containers {others} are ignored: only the "
                                "primary container runs locally")
                 env = self._environment(container, logfile)
                 cwd = container.get("workingDir") or str(req.working_dir)
+                code = 0
                 for attempt in range(self._backoff_limit + 1):
                     if attempt:
                         self._note(logfile, f"attempt {attempt + 1} (backoffLimit "
@@ -181,24 +236,27 @@ class _LocalTrial:
                         return RunStatus("stopped", "Stopped", self._stopped, code)
                     if self._deadline_hit:
                         return RunStatus(
-                            "failed",
-                            "DeadlineExceeded",
-                            "Job was active longer than specified deadline",
-                            code,
+                            "failed", "DeadlineExceeded",
+                            "Job was active longer than specified deadline", code,
                         )
                     if code == 0:
                         return RunStatus("succeeded", exit_code=0)
                 return RunStatus(
-                    "failed",
-                    "BackoffLimitExceeded",
-                    f"Job has reached the specified backoff limit (last exit code {code})",
-                    code,
+                    "failed", "BackoffLimitExceeded",
+                    f"Job has reached the specified backoff limit (last exit code {code})", code,
                 )
         finally:
             if job_timer is not None:
                 job_timer.cancel()
 
-    def _run_once(self, argv: list[str], env: dict[str, str], cwd: str, logfile: Any) -> int:
+    def _run_once(self, argv: list[str], env: dict[str, str], cwd: str, logfile: IO[bytes]) -> int:
+        collector = make_collector(
+            self.request.metrics_collector, self.request.metric_names, self._collector_local_path
+        )
+        env = {**env, **collector.environment()}
+        channel = _PushChannel(self) if self.kind in (PUSH_COLLECTOR, CUSTOM_COLLECTOR) else None
+        if channel is not None and self.kind == PUSH_COLLECTOR:
+            env.update(channel.child_env(sync=self.request.sync_reports))
         try:
             proc = subprocess.Popen(
                 argv,
@@ -208,41 +266,101 @@ class _LocalTrial:
                 env=env,
                 cwd=cwd,
                 start_new_session=True,  # its own process group, so stop() reaches children
+                pass_fds=channel.child_fds() if channel and self.kind == PUSH_COLLECTOR else (),
             )
         except OSError as exc:
             self._note(logfile, f"error: can't start {argv[0]!r}: {exc.strerror or exc}")
+            if channel is not None:
+                for fd in (channel._read_fd, channel._write_fd, channel._ack_read):
+                    os.close(fd)
+                channel.close()
             return 127
+        custom = self._start_custom_collector(channel, env, cwd, logfile) if channel and self.kind == CUSTOM_COLLECTOR else None
+        if channel is not None:
+            channel.started()
         with self._lock:
             self._proc = proc
             stopped = self._stopped
         if stopped is not None:
             self._terminate(proc)
-        pod_timer = None
-        if self._pod_deadline is not None:
-            pod_timer = threading.Timer(float(self._pod_deadline), self._deadline)
-            pod_timer.daemon = True
-            pod_timer.start()
+        pod_timer = self._timer(self._pod_deadline)
+        done = threading.Event()
+        poller = None
+        if collector.polls:
+            poller = threading.Thread(target=self._poll, args=(collector, done), daemon=True)
+            poller.start()
         try:
-            self._pump(proc, logfile)
-            return proc.wait()
+            self._pump(proc, logfile, collector)
+            code = proc.wait()
         finally:
+            done.set()
             if pod_timer is not None:
                 pod_timer.cancel()
             with self._lock:
                 self._proc = None
+        if poller is not None:
+            poller.join()
+        self._add(collector.close())
+        if custom is not None:
+            self._finish_custom_collector(custom, failed=code != 0 or self._stopped is not None)
+        if channel is not None:
+            channel.close()
+        return code
 
-    def _pump(self, proc: subprocess.Popen[bytes], logfile: Any) -> None:
+    def _poll(self, collector: Collector, done: threading.Event) -> None:
+        while not done.wait(_collectors.POLL_SECONDS):
+            self._add(collector.poll())
+
+    def _pump(self, proc: subprocess.Popen[bytes], logfile: IO[bytes], collector: Collector) -> None:
         assert proc.stdout is not None
-        feed = self._parser.feed
+        feed = collector.feed_line if collector.reads_output else None
+        # With early stopping on, every observation is looked at at once; otherwise the control
+        # plane is woken at most every LIVE_UPDATE_SECONDS (a chatty trial mustn't keep it busy).
+        eager = self.request.sync_reports
+        next_wake = 0.0
         for raw in proc.stdout:
             logfile.write(raw)
-            found = feed(raw.decode("utf-8", "replace"))
-            if found:
-                with self._lock:
-                    self._points.extend(found)
+            if feed is not None:
+                found = feed(raw.decode("utf-8", "replace"))
+                if found:
+                    with self._lock:
+                        self._points.extend(found)
+                    if eager or time.monotonic() >= next_wake:
+                        next_wake = time.monotonic() + LIVE_UPDATE_SECONDS
+                        self.wake()
         logfile.flush()
 
-    def _environment(self, container: dict[str, Any], logfile: Any) -> dict[str, str]:
+    def _start_custom_collector(
+        self, channel: _PushChannel, env: dict[str, str], cwd: str, logfile: IO[bytes]
+    ) -> subprocess.Popen[bytes] | None:
+        spec = self.request.metrics_collector.collector
+        container = self.paths.rewrite_container((spec.custom_collector if spec else None) or {})
+        argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+        cenv = {**env, **channel.child_env(sync=False)}
+        for item in container.get("env") or []:
+            if "value" in item:
+                cenv[str(item["name"])] = str(item["value"])
+        try:
+            return subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT,
+                env=cenv, cwd=container.get("workingDir") or cwd, start_new_session=True,
+                pass_fds=channel.child_fds(),
+            )
+        except OSError as exc:
+            self._note(logfile, f"error: can't start the custom collector {argv[:1]}: {exc}")
+            return None
+
+    def _finish_custom_collector(self, proc: subprocess.Popen[bytes], failed: bool) -> None:
+        """Let the collector report the trial's last values, unless the trial failed."""
+        if failed:
+            _signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout=self._grace if failed else CUSTOM_COLLECTOR_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+
+    def _environment(self, container: dict[str, Any], logfile: IO[bytes]) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.request.env)
         for item in container.get("env") or []:
@@ -252,7 +370,18 @@ class _LocalTrial:
                 self._note(logfile, f"warning: env {item.get('name')} uses valueFrom, which "
                            "has no meaning locally; it is left unset")
         env["KATIB_TRIAL_NAME"] = self.request.key[1]
+        env[TRIAL_DIR_ENV] = str(self.request.trial_dir)
+        if self._collector_local_path is not None:
+            env[METRICS_PATH_ENV] = str(self._collector_local_path)
         return env
+
+    def _timer(self, seconds: Any) -> threading.Timer | None:
+        if seconds is None:
+            return None
+        timer = threading.Timer(float(seconds), self._deadline)
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def _deadline(self) -> None:
         self._deadline_hit = True
@@ -268,9 +397,69 @@ class _LocalTrial:
         killer.start()
 
     @staticmethod
-    def _note(logfile: Any, text: str) -> None:
+    def _note(logfile: IO[bytes], text: str) -> None:
         logfile.write(f"[pykatib] {text}\n".encode())
         logfile.flush()
+
+
+class _PushChannel:
+    """The pipe a Push trial (or a Custom collector) reports through, read by its own thread.
+
+    Each report is JSON lines ended by an empty line. In synchronous mode the reporter then
+    waits for one byte on the ack pipe, which :meth:`_LocalTrial.acknowledge` writes once the
+    control plane has looked at the report.
+    """
+
+    def __init__(self, trial: _LocalTrial) -> None:
+        self.trial = trial
+        self._parser = PushRecordParser(trial.request.metric_names)
+        self._read_fd, self._write_fd = os.pipe()
+        self._ack_read, self._ack_write = os.pipe()
+        self._sync = False
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def child_env(self, sync: bool) -> dict[str, str]:
+        self._sync = self._sync or sync
+        env = {METRICS_FD_ENV: str(self._write_fd)}
+        if sync:
+            env[ACK_FD_ENV] = str(self._ack_read)
+        return env
+
+    def child_fds(self) -> tuple[int, ...]:
+        return (self._write_fd, self._ack_read)
+
+    def started(self) -> None:
+        # The children hold their ends now: closing ours lets the reader see EOF when they exit.
+        os.close(self._write_fd)
+        os.close(self._ack_read)
+        with self.trial._lock:
+            self.trial._ack_fd = self._ack_write if self._sync else None
+        self._thread.start()
+
+    def _read(self) -> None:
+        trial = self.trial
+        with open(self._read_fd, "rb", closefd=True) as pipe:
+            for raw in pipe:
+                line = raw.strip()
+                if line:
+                    points = self._parser.feed(line.decode("utf-8", "replace"))
+                    if points:
+                        with trial._lock:
+                            trial._points.extend(points)
+                    continue
+                with trial._lock:
+                    trial._reports_read += 1
+                trial.wake()  # a report is complete (in synchronous mode, its sender waits)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        with self.trial._lock:
+            self.trial._ack_fd = None
+        try:
+            os.close(self._ack_write)
+        except OSError:
+            pass
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 
 from pykatib.api.errors import ConflictError, NotFoundError
@@ -40,6 +41,7 @@ from pykatib.api.models import Experiment, Suggestion, Trial, TrialAssignment
 from pykatib.metrics.observation import ObservationPoint
 
 metadata = MetaData()
+_TIMESTAMP = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 experiments = Table(
     "experiments",
@@ -90,7 +92,8 @@ observations = Table(
     Column("metric_name", String(255), nullable=False),
     Column("value", String(255), nullable=False),
     Column("numeric_value", Float, nullable=True),
-    Column("timestamp", DateTime(timezone=True), nullable=False),
+    # MySQL/MariaDB keep whole seconds unless asked for microseconds.
+    Column("timestamp", _TIMESTAMP, nullable=False),
     Column("step", Integer, nullable=False),
     Index("ix_observations_trial", "trial_id", "id"),
 )
@@ -354,6 +357,27 @@ class Store:
                 .order_by(observations.c.id)
             ).all()
         return [ObservationPoint(r[0], r[1], _as_utc(r[2]), r[3]) for r in rows]
+
+    def objective_series(
+        self, namespace: str, experiment: str, metric: str
+    ) -> dict[str, list[float]]:
+        """Each trial's numeric values of ``metric`` in report order (for early stopping)."""
+        with self.engine.connect() as conn:
+            exp_id = self._experiment_id(conn, namespace, experiment)
+            rows = conn.execute(
+                select(trials.c.name, observations.c.numeric_value)
+                .join(observations, observations.c.trial_id == trials.c.id)
+                .where(
+                    trials.c.experiment_id == exp_id,
+                    observations.c.metric_name == metric,
+                    observations.c.numeric_value.is_not(None),
+                )
+                .order_by(observations.c.id)
+            ).all()
+        series: dict[str, list[float]] = {}
+        for name, value in rows:
+            series.setdefault(name, []).append(float(value))
+        return series
 
     # --- the unit of work ----------------------------------------------------------------
 

@@ -1,0 +1,115 @@
+"""The store on every database pykatib supports: SQLite, PostgreSQL and MariaDB (real servers).
+
+PostgreSQL (127.0.0.1:5432, trust auth, database ``test``) and MariaDB (127.0.0.1:3306, root
+with no password, database ``test``) run on the development and CI machines; a test for a
+server that does not answer is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "control"))
+from helpers import experiment  # noqa: E402
+
+from pykatib.api.errors import ConflictError, NotFoundError  # noqa: E402
+from pykatib.api.models import ObjectMeta, Trial, TrialSpec  # noqa: E402
+from pykatib.control.controller import Controller  # noqa: E402
+from pykatib.metrics.observation import ObservationPoint  # noqa: E402
+from pykatib.store import Changes, Store  # noqa: E402
+from pykatib.store.sql import metadata  # noqa: E402
+
+SERVERS = {
+    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/test",
+}
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = SERVERS[request.param]
+        try:
+            with create_engine(url).connect() as conn:
+                conn.execute(text("select 1"))
+        except OperationalError as exc:
+            pytest.skip(f"{request.param} is not reachable at {url}: {exc.orig}")
+        metadata.drop_all(create_engine(url))
+    s = Store(url)
+    yield s
+    if request.param != "sqlite":
+        metadata.drop_all(s.engine)
+    s.close()
+
+
+def _trial(name: str) -> Trial:
+    return Trial(metadata=ObjectMeta(name=name, namespace="default"), spec=TrialSpec())
+
+
+def test_experiment_round_trip_and_conflict(store: Store) -> None:
+    exp = experiment("print('loss=1')")
+    store.create_experiment(exp, "/somewhere")
+    got = store.get_experiment("default", "exp")
+    assert got.spec == exp.spec
+    assert store.experiment_source_dir("default", "exp") == "/somewhere"
+    with pytest.raises(ConflictError):
+        store.create_experiment(exp)
+    with pytest.raises(NotFoundError, match='experiment "nope" not found'):
+        store.get_experiment("default", "nope")
+    got.spec.max_trial_count = 9
+    assert store.update_experiment_spec(got) == 2
+    assert store.get_experiment("default", "exp").spec.max_trial_count == 9
+
+
+def test_one_transaction_per_step_and_cascade_delete(store: Store) -> None:
+    exp = experiment("print('loss=1')")
+    store.create_experiment(exp)
+    stamp = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    points = [ObservationPoint("loss", str(0.5 - i / 10), stamp, i) for i in range(3)]
+    exp.status.trials = 2
+    store.commit(
+        "default", "exp",
+        Changes(experiment=exp, trials=[_trial("exp-a"), _trial("exp-b")],
+                observations={"exp-a": points}),
+    )
+    assert [t.name for t in store.list_trials("default", "exp")] == ["exp-a", "exp-b"]
+    assert store.get_experiment("default", "exp").status.trials == 2
+    assert store.list_observations("default", "exp-a") == points  # microseconds kept
+    assert store.objective_series("default", "exp", "loss") == {"exp-a": [0.5, 0.4, 0.3]}
+    # A failing step leaves nothing half-written.
+    with pytest.raises(NotFoundError):
+        store.commit("default", "exp", Changes(trials=[_trial("exp-c")], observations={"missing": points}))
+    assert [t.name for t in store.list_trials("default", "exp")] == ["exp-a", "exp-b"]
+    store.delete_experiment("default", "exp")
+    assert store.list_trials() == []
+    with pytest.raises(NotFoundError):
+        store.list_observations("default", "exp-a")
+
+
+QUADRATIC = """
+import sys
+lr = float(sys.argv[1].split("=", 1)[1])
+print(f"loss={(lr - 0.03) ** 2:.8f}")
+"""
+
+
+def test_an_experiment_runs_on_each_database(store: Store, tmp_path: Path) -> None:
+    ctl = Controller(store, home=tmp_path / "home")
+    exp = experiment(QUADRATIC, maxTrialCount=4, parallelTrialCount=2)
+    ctl.apply(exp, tmp_path)
+    [done] = ctl.run([("default", "exp")])
+    assert done.status.trials_succeeded == 4
+    fresh = Store(store.url)  # another process's view
+    assert fresh.get_experiment("default", "exp").status.trials_succeeded == 4
+    suggestion, _ = fresh.get_suggestion("default", "exp")
+    assert suggestion.status.suggestion_count == 4
+    assert {s.name for s in suggestion.status.suggestions} == {t.name for t in fresh.list_trials()}
+    fresh.close()
