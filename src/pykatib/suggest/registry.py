@@ -35,6 +35,8 @@ _IMPLEMENTATIONS: dict[str, str] = {
     "multivariate-tpe": "tpe:MultivariateTPE",
     "cmaes": "cmaes:CmaEs",
     "sobol": "sobol:Sobol",
+    "bayesianoptimization": "bayesianoptimization:BayesianOptimization",
+    "hyperband": "hyperband:Hyperband",
 }
 
 
@@ -46,8 +48,9 @@ class UnknownAlgorithmError(KeyError):
 
 
 def implemented_algorithm_names() -> list[str]:
-    """Katib's algorithm names that pykatib can run, in Katib's order."""
-    return [name for name in KATIB_ALGORITHM_NAMES if name in _IMPLEMENTATIONS]
+    """The algorithm names pykatib can run: Katib's, in Katib's order, then pykatib's own."""
+    katib = [name for name in KATIB_ALGORITHM_NAMES if name in _IMPLEMENTATIONS]
+    return katib + [name for name in _IMPLEMENTATIONS if name not in KATIB_ALGORITHM_NAMES]
 
 
 def get_algorithm(name: str) -> type[Algorithm]:

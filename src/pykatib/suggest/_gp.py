@@ -1,0 +1,160 @@
+"""A Gaussian process on numpy/scipy, for ``bayesianoptimization``.
+
+The kernel is Matern-5/2 with one length scale per input (ARD). An input is either continuous,
+a coordinate in [0, 1], or categorical, an index whose distance is 0 for equal categories and 1
+otherwise (as Optuna's GP does). The outputs are standardised; the kernel scale, the length scales
+and the noise are fitted by maximising the marginal likelihood times weak priors (the ones
+Optuna's GPSampler uses), by L-BFGS-B with analytic gradients from a few fixed starts, so the fit
+depends only on the data.
+
+:meth:`GaussianProcess.predict` gives the posterior mean and standard deviation, and their
+gradients with respect to the continuous inputs, for the acquisition functions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg, optimize
+
+SQRT5 = np.sqrt(5.0)
+NOISE_MIN = 1e-6
+# Bounds of the log-parameters: inverse squared length scales, kernel scale, noise above minimum.
+_LOG_INV_SQ_LENGTH = (np.log(1e-3), np.log(1e4))
+_LOG_SCALE = (np.log(1e-2), np.log(1e2))
+_LOG_NOISE = (np.log(1e-9), np.log(1.0))
+
+
+def _matern(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Matern-5/2 of the squared scaled distance, and its derivative with respect to ``r2``."""
+    r = np.sqrt(np.maximum(r2, 0.0))
+    e = np.exp(-SQRT5 * r)
+    k = (1.0 + SQRT5 * r + 5.0 / 3.0 * r2) * e
+    dk_dr2 = -5.0 / 6.0 * (1.0 + SQRT5 * r) * e
+    return k, dk_dr2
+
+
+def _pairwise(a: np.ndarray, b: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+    """Per-input squared differences, shape (d, len(a), len(b)); 0/1 for categorical inputs."""
+    diff = a.T[:, :, None] - b.T[:, None, :]
+    out = diff**2
+    out[categorical] = (diff[categorical] != 0).astype(float)
+    return out
+
+
+class GaussianProcess:
+    """A GP fitted to ``(x, y)``; ``categorical[j]`` marks input ``j`` as categorical."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, categorical: np.ndarray):
+        self.categorical = np.asarray(categorical, dtype=bool)
+        self.x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        self.y_mean = float(y.mean())
+        self.y_std = float(y.std()) or 1.0
+        self.y = (y - self.y_mean) / self.y_std
+        d = self.x.shape[1]
+        self.inv_sq_length = np.ones(d)
+        self.scale = 1.0
+        self.noise = 1e-2
+        self._fit()
+        self._factor()
+
+    # --- hyperparameters ---------------------------------------------------------------------
+
+    def _unpack(self, theta: np.ndarray) -> tuple[np.ndarray, float, float]:
+        d = self.x.shape[1]
+        return np.exp(theta[:d]), float(np.exp(theta[d])), NOISE_MIN + float(np.exp(theta[d + 1]))
+
+    def _neg_log_posterior(self, theta: np.ndarray, sq: np.ndarray) -> tuple[float, np.ndarray]:
+        lam, scale, noise = self._unpack(theta)
+        n, d = self.x.shape
+        base, dbase = _matern(np.tensordot(lam, sq, axes=1))
+        k = scale * base + noise * np.eye(n)
+        try:
+            chol = linalg.cho_factor(k, lower=True, check_finite=False)
+        except linalg.LinAlgError:
+            return 1e10, np.zeros_like(theta)
+        alpha = linalg.cho_solve(chol, self.y, check_finite=False)
+        k_inv = linalg.cho_solve(chol, np.eye(n), check_finite=False)
+        log_det = 2.0 * np.log(np.diag(chol[0])).sum()
+        nll = 0.5 * self.y @ alpha + 0.5 * log_det
+        w = np.outer(alpha, alpha) - k_inv  # d(log likelihood)/dK = w / 2
+        grad = np.empty_like(theta)
+        grad[:d] = -0.5 * lam * np.einsum("ij,kij->k", w * scale * dbase, sq)
+        grad[d] = -0.5 * np.sum(w * scale * base)
+        grad[d + 1] = -0.5 * np.trace(w) * (noise - NOISE_MIN)
+        # Priors: Gamma(3, 6) on the length scales (BoTorch's classic one: short length scales
+        # keep the model from declaring an input irrelevant too early), Optuna's on the scale
+        # and the noise.
+        length = lam**-0.5
+        log_prior = (
+            (2.0 * np.log(length) - 6.0 * length).sum()
+            + (np.log(scale) - scale)
+            + (0.1 * np.log(noise) - 30.0 * noise)
+        )
+        grad[:d] -= -1.0 + 3.0 * length
+        grad[d] -= 1.0 - scale
+        grad[d + 1] -= (0.1 / noise - 30.0) * (noise - NOISE_MIN)
+        return float(nll - log_prior), grad
+
+    def _fit(self) -> None:
+        d = self.x.shape[1]
+        sq = _pairwise(self.x, self.x, self.categorical)
+        bounds = [_LOG_INV_SQ_LENGTH] * d + [_LOG_SCALE, _LOG_NOISE]
+        best: tuple[float, np.ndarray] | None = None
+        for log_lam in (0.0, np.log(10.0)):
+            start = np.concatenate([np.full(d, log_lam), [0.0, np.log(1e-2)]])
+            result = optimize.minimize(
+                self._neg_log_posterior,
+                start,
+                args=(sq,),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": 200},
+            )
+            if best is None or result.fun < best[0]:
+                best = (float(result.fun), result.x)
+        assert best is not None
+        self.inv_sq_length, self.scale, self.noise = self._unpack(best[1])
+
+    # --- posterior ---------------------------------------------------------------------------
+
+    def _factor(self) -> None:
+        n = len(self.x)
+        base, _ = _matern(
+            np.tensordot(self.inv_sq_length, _pairwise(self.x, self.x, self.categorical), axes=1)
+        )
+        k = self.scale * base + self.noise * np.eye(n)
+        self._chol = linalg.cho_factor(k, lower=True, check_finite=False)
+        self._alpha = linalg.cho_solve(self._chol, self.y, check_finite=False)
+
+    def add(self, x: np.ndarray, y_standardised: float) -> None:
+        """Add one point with a made-up (standardised) value, keeping the hyperparameters:
+        the constant liar, so that the next proposal of a batch goes elsewhere."""
+        self.x = np.vstack([self.x, x[None, :]])
+        self.y = np.append(self.y, y_standardised)
+        self._factor()
+
+    def predict(
+        self, xs: np.ndarray, gradient: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Standardised posterior mean and standard deviation at ``xs`` (m, d); with
+        ``gradient``, also their gradients (m, d) (zero for categorical inputs)."""
+        sq = _pairwise(xs, self.x, self.categorical)
+        base, dbase = _matern(np.tensordot(self.inv_sq_length, sq, axes=1))
+        k_star = self.scale * base
+        mean = k_star @ self._alpha
+        v = linalg.solve_triangular(self._chol[0], k_star.T, lower=True, check_finite=False)
+        var = np.maximum(self.scale - (v**2).sum(axis=0), 1e-12)
+        std = np.sqrt(var)
+        if not gradient:
+            return mean, std, None, None
+        k_inv_k = linalg.solve_triangular(self._chol[0].T, v, lower=False, check_finite=False).T
+        diff = xs[:, None, :] - self.x[None, :, :]  # (m, n, d)
+        # dk*/dx_j = scale * dk/dr2 * 2 * lambda_j * (x_j - X_ij)
+        dk = (self.scale * dbase)[:, :, None] * 2.0 * self.inv_sq_length * diff
+        dk[:, :, self.categorical] = 0.0
+        dmean = np.einsum("mnd,n->md", dk, self._alpha)
+        dvar = -2.0 * np.einsum("mnd,mn->md", dk, k_inv_k)
+        dstd = dvar / (2.0 * std[:, None])
+        return mean, std, dmean, dstd

@@ -1,0 +1,195 @@
+"""bayesianoptimization: Katib's validation, the GP's quality and speed, batches, restarts, trees."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+
+import numpy as np
+import pytest
+
+from pykatib.suggest import bayesianoptimization
+from pykatib.suggest.base import TrialResult
+from pykatib.suggest.registry import create_algorithm, validate_algorithm
+
+from ._helpers import experiment, finished, param, running
+
+S = "spec.algorithm.algorithmSettings"
+NAME = "bayesianoptimization"
+QUADRATIC = [param("x", "double", min="-5", max="5"), param("y", "double", min="-5", max="5")]
+MIXED = [
+    param("lr", "double", min="0.001", max="0.1", distribution="logUniform"),
+    param("m", "double", min="0", max="1", distribution="normal"),
+    param("w", "double", min="1", max="100", step="0.5", distribution="logNormal"),
+    param("n", "int", min="1", max="9", step="2"),
+    param("opt", "categorical", list_=["sgd", "adam", "rmsprop"]),
+    param("d", "discrete", list_=["16", "32", "64"]),
+]
+
+
+def quadratic(a: dict[str, str]) -> float:
+    return (float(a["x"]) - 1.0) ** 2 + (float(a["y"]) + 2.0) ** 2
+
+
+def mixed(a: dict[str, str]) -> float:
+    penalty = {"sgd": 1.0, "adam": 0.0, "rmsprop": 0.5}[a["opt"]]
+    return (np.log10(float(a["lr"])) + 2) ** 2 + (float(a["m"]) - 0.3) ** 2 + penalty
+
+
+def optimise(
+    settings: dict[str, str],
+    trials: int,
+    batch: int = 1,
+    params=QUADRATIC,
+    f=quadratic,
+    reload: bool = False,
+) -> list[TrialResult]:
+    exp = experiment(NAME, params, settings, objective_type="minimize")
+    algorithm = create_algorithm(exp)
+    history: list[TrialResult] = []
+    while len(history) < trials:
+        new = algorithm.suggest(history, batch)
+        if reload:  # a control-plane restart after every call
+            state = json.loads(json.dumps(algorithm.state()))
+            algorithm = create_algorithm(exp)
+            if state is not None:
+                algorithm.restore(state)
+        history += finished(new, [f(p.assignments) for p in new], start=len(history))
+    return history
+
+
+def best(history: list[TrialResult]) -> float:
+    return min(t.value for t in history if t.value is not None)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"unknown_conf": "1111"}, "unknown setting unknown_conf for algorithm " + NAME),
+        (
+            {"base_estimator": "unknown estimator"},
+            "base_estimator unknown estimator is not supported in Bayesian optimization",
+        ),
+        ({"n_initial_points": "-1"}, "n_initial_points should be great or equal than zero"),
+        ({"acq_func": "unknown"}, "acq_func unknown is not supported in Bayesian optimization"),
+        (
+            {"acq_optimizer": "unknown"},
+            "acq_optimizer unknown is not supported in Bayesian optimization",
+        ),
+        ({"random_state": "-1"}, "random_state should be great or equal than zero"),
+        ({"random_state": "x"}, "failed to validate random_state(x): invalid literal"),
+        (
+            {"base_estimator": "RF", "acq_optimizer": "lbfgs"},
+            "The regressor RF should run with acq_optimizer='sampling'.",
+        ),
+    ],
+)
+def test_katib_validation_messages(settings: dict[str, str], message: str) -> None:
+    problems = validate_algorithm(NAME, experiment(NAME, QUADRATIC, settings))
+    assert len(problems) == 1 and problems[0].startswith(f"{S}.")
+    assert message in problems[0]
+
+
+def test_every_katib_setting_value_is_accepted() -> None:
+    for estimator in bayesianoptimization.BASE_ESTIMATORS:
+        for acq in bayesianoptimization.ACQ_FUNCS:
+            settings = {"base_estimator": estimator, "acq_func": acq, "n_initial_points": "3"}
+            assert validate_algorithm(NAME, experiment(NAME, QUADRATIC, settings)) == []
+
+
+def test_trees_need_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a)
+    )
+    problems = validate_algorithm(NAME, experiment(NAME, QUADRATIC, {"base_estimator": "ET"}))
+    assert problems == [
+        (
+            f"{S}.base_estimator: base_estimator ET needs scikit-learn; "
+            "install it (pip install scikit-learn) or use GP"
+        )
+    ]
+    assert validate_algorithm(NAME, experiment(NAME, QUADRATIC, {"base_estimator": "GP"})) == []
+
+
+@pytest.mark.parametrize("acq", ["EI", "gp_hedge", "LCB", "PI"])
+def test_gp_converges_on_a_quadratic(acq: str) -> None:
+    history = optimise({"random_state": "1", "acq_func": acq}, 30)
+    assert best(history) < 1e-2
+    assert best(history) < best(history[:10]) / 10
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="needs scikit-learn")
+@pytest.mark.parametrize("estimator", ["RF", "ET", "GBRT"])
+def test_trees_improve_on_their_random_start(estimator: str) -> None:
+    settings = {"random_state": "2", "base_estimator": estimator, "n_initial_points": "8"}
+    history = optimise(settings, 24, batch=4)
+    assert len({tuple(t.assignments.values()) for t in history}) == 24
+    assert best(history) < best(history[:8])
+
+
+def test_every_parameter_kind_and_distribution_stays_in_its_space() -> None:
+    history = optimise(
+        {"random_state": "3", "n_initial_points": "5"}, 20, batch=3, params=MIXED, f=mixed
+    )
+    for t in history:
+        a = t.assignments
+        assert 0.001 <= float(a["lr"]) <= 0.1 and 0 <= float(a["m"]) <= 1
+        assert (float(a["w"]) - 1) / 0.5 == int((float(a["w"]) - 1) / 0.5)
+        assert a["n"] in {"1", "3", "5", "7", "9"}
+        assert a["opt"] in {"sgd", "adam", "rmsprop"} and a["d"] in {"16", "32", "64"}
+    assert best(history) < best(history[:5])
+    # logUniform is searched in log scale: the model's proposals cover the decades evenly.
+    lrs = [float(t.assignments["lr"]) for t in history]
+    assert min(lrs) < 0.005
+
+
+def test_a_parallel_batch_is_distinct_and_avoids_running_trials() -> None:
+    exp = experiment(NAME, QUADRATIC, {"random_state": "4", "n_initial_points": "4"})
+    algorithm = create_algorithm(exp)
+    history = finished(algorithm.suggest([], 6), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    pending = running(algorithm.suggest(history, 3), start=len(history))
+    batch = algorithm.suggest(history + pending, 5)
+    points = [(float(p.assignments["x"]), float(p.assignments["y"])) for p in batch + []]
+    points += [(float(t.assignments["x"]), float(t.assignments["y"])) for t in pending]
+    assert len(batch) == 5
+    # Constant liar: the batch spreads out rather than piling onto one point.
+    gaps = [np.hypot(a[0] - b[0], a[1] - b[1]) for i, a in enumerate(points) for b in points[:i]]
+    assert min(gaps) > 0.05
+
+
+def test_same_random_state_same_assignments_and_restarts_change_nothing() -> None:
+    settings = {"random_state": "5", "n_initial_points": "4"}
+    plain = optimise(settings, 16, batch=2)
+    reloaded = optimise(settings, 16, batch=2, reload=True)
+    assert [t.assignments for t in plain] == [t.assignments for t in reloaded]
+    other = optimise({"random_state": "6", "n_initial_points": "4"}, 16, batch=2)
+    assert [t.assignments for t in plain] != [t.assignments for t in other]
+
+
+def test_without_random_state_the_seed_and_hedge_gains_are_kept_in_state() -> None:
+    plain = optimise({"n_initial_points": "3"}, 10, batch=2, reload=True)
+    assert len({tuple(t.assignments.values()) for t in plain}) == 10
+    algorithm = create_algorithm(experiment(NAME, QUADRATIC, {"n_initial_points": "3"}))
+    algorithm.suggest(plain, 1)
+    state = algorithm.state()
+    assert state is not None and "seed" in state and set(state["gains"]) == {"EI", "PI", "LCB"}
+
+
+def test_gp_proposes_in_under_two_seconds_at_200_trials() -> None:
+    rng = np.random.default_rng(0)
+    params = [param(f"x{i}", "double", min="0", max="1") for i in range(6)]
+    history = [
+        TrialResult(
+            f"t{i}",
+            {f"x{j}": repr(float(v)) for j, v in enumerate(x)},
+            "succeeded",
+            value=float(np.sin(5 * x).sum()),
+        )
+        for i, x in enumerate(rng.random((200, 6)))
+    ]
+    algorithm = create_algorithm(experiment(NAME, params, {"random_state": "0"}))
+    start = time.perf_counter()
+    assert len(algorithm.suggest(history, 1)) == 1
+    assert time.perf_counter() - start < 2.0
