@@ -64,7 +64,28 @@ def set_defaults(exp: Experiment) -> None:
             param.feasible_space.distribution = DEFAULT_DISTRIBUTION
 
 
+def _default_objectives(obj: ObjectiveSpec) -> None:
+    """pykatib's multi-objective extension: the first objective is Katib's single objective, and
+    every objective is a metric to collect, extracted in its own direction."""
+    if not obj.objectives:
+        return
+    first = obj.objectives[0]
+    if not obj.objective_metric_name:
+        obj.objective_metric_name = first.name
+    if not obj.type:
+        obj.type = first.type
+    strategies = obj.metric_strategies if obj.metric_strategies is not None else []
+    named = {s.name for s in strategies}
+    for item in obj.objectives:
+        if item.name and item.name not in named and item.type in ("minimize", "maximize"):
+            value = MetricStrategyType.MIN if item.type == "minimize" else MetricStrategyType.MAX
+            strategies.append(MetricStrategy(name=item.name, value=value))
+            named.add(item.name)
+    obj.metric_strategies = strategies
+
+
 def _default_metric_strategies(obj: ObjectiveSpec) -> None:
+    _default_objectives(obj)
     # Katib extracts the objective (and, despite its comment, each additional metric too) by the
     # objective's direction: min when minimizing, max when maximizing, latest when unknown.
     strategies = obj.metric_strategies if obj.metric_strategies is not None else []

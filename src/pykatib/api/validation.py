@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pykatib.api.models import Experiment, ExperimentSpec, MetricsCollectorSpec, ParameterSpec
 from pykatib.api.trial_template import resolve_configmap, validate_trial_template
@@ -196,12 +197,44 @@ def _objective_errors(spec: ExperimentSpec) -> list[str]:
             f'"{obj.objective_metric_name}"'
         )
     errors += _duplicates(additional, "spec.objective.additionalMetricNames", "metric")
+    errors += _objectives_errors(obj)
     if not errors:  # else defaulting may have added a strategy twice for the same mistake
         errors += _duplicates(
             [s.name for s in obj.metric_strategies or []],
             "spec.objective.metricStrategies",
             "metric",
             suffix=".name",
+        )
+    return errors
+
+
+def _objectives_errors(obj: Any) -> list[str]:
+    """pykatib's multi-objective extension (``objective.objectives``)."""
+    if obj.objectives is None:
+        return []
+    path = "spec.objective.objectives"
+    if len(obj.objectives) < 2:
+        return [f"{path}: list at least two objectives (one objective is objectiveMetricName)"]
+    errors = []
+    for i, item in enumerate(obj.objectives):
+        if not item.name:
+            errors.append(f"{path}[{i}].name: must be specified")
+        if item.type not in ("minimize", "maximize"):
+            errors.append(f"{path}[{i}].type: must be minimize or maximize")
+    errors += _duplicates([o.name for o in obj.objectives], path, "objective", suffix=".name")
+    first = obj.objectives[0]
+    if obj.objective_metric_name and first.name and obj.objective_metric_name != first.name:
+        errors.append(
+            f"spec.objective.objectiveMetricName: must be the first objective "
+            f'"{first.name}" (or left out)'
+        )
+    if obj.type and first.type and obj.type != first.type:
+        errors.append(f'spec.objective.type: must be the first objective\'s type "{first.type}"')
+    names = {o.name for o in obj.objectives}
+    clash = [m for m in obj.additional_metric_names or [] if m in names]
+    if clash:
+        errors.append(
+            f"spec.objective.additionalMetricNames: {', '.join(clash)} already listed in objectives"
         )
     return errors
 

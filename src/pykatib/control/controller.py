@@ -419,7 +419,8 @@ def _metric_names(state: ExperimentState) -> tuple[str, ...]:
     if objective is None:
         return ()
     names = [objective.objective_metric_name or ""]
-    names += [n for n in objective.additional_metric_names or [] if n not in names]
+    extra = [o.name or "" for o in objective.objectives or []]
+    names += [n for n in [*extra, *(objective.additional_metric_names or [])] if n not in names]
     return tuple(names)
 
 

@@ -73,6 +73,7 @@ def _trial_result(trial: Trial, phase: str, value: float | None) -> TrialResult:
         v = st.metric_value(trial, metric.name or "")
         if v is not None:
             metrics[metric.name or ""] = v
+    objectives = trial.spec.objective.objectives if trial.spec.objective else None
     return TrialResult(
         name=trial.name,
         assignments={a.name or "": a.value or "" for a in trial.spec.parameter_assignments or []},
@@ -80,4 +81,5 @@ def _trial_result(trial: Trial, phase: str, value: float | None) -> TrialResult:
         value=value,
         metrics=metrics,
         labels=dict(trial.spec.labels or {}),
+        values=tuple(metrics.get(o.name or "") for o in objectives or []),
     )

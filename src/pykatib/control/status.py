@@ -15,6 +15,7 @@ from pykatib.api.models import (
     Experiment,
     Metric,
     Observation,
+    ObjectiveSpec,
     OptimalTrial,
     ParameterAssignment,
     Trial,
@@ -266,7 +267,12 @@ def update_trials_summary(
     best_value = 0.0
     for trial in trials:
         name = trial.name
-        lists[phases[name] if phases is not None else trial_phase(trial)].append(name)
+        phase = phases[name] if phases is not None else trial_phase(trial)
+        lists[phase].append(name)
+        if phase in ACTIVE_PHASES:
+            # Live observations of a running trial are shown, but only a finished trial can be
+            # the optimal one or reach the goal (else the trial reaching it would be killed).
+            continue
         value = values[name] if values is not None else objective_value(trial)
         if value is None:
             continue
@@ -289,21 +295,56 @@ def update_trials_summary(
     s.trials_early_stopped = len(lists[EARLY_STOPPED]) or None
     s.trial_metrics_unavailable = len(lists[METRICS_UNAVAILABLE]) or None
     if best is not None:
-        s.current_optimal_trial = OptimalTrial(
-            best_trial_name=best.name,
-            parameter_assignments=[
-                ParameterAssignment(name=a.name, value=a.value)
-                for a in best.spec.parameter_assignments or []
-            ],
-            observation=Observation(
-                metrics=[Metric(**m.model_dump()) for m in (best.status.observation.metrics or [])]
-                if best.status.observation
-                else None
-            ),
-        )
+        s.current_optimal_trial = _optimal(best)
+    if objective is not None and objective.objectives:
+        done = [t for t in trials if (phases or {}).get(t.name, trial_phase(t)) not in ACTIVE_PHASES]
+        s.pareto_optimal_trials = [_optimal(t) for t in pareto_front(done, objective)] or None
     if best is None or goal is None:
         return False
     return best_value >= goal if maximize else best_value <= goal
+
+
+def _optimal(trial: Trial) -> OptimalTrial:
+    return OptimalTrial(
+        best_trial_name=trial.name,
+        parameter_assignments=[
+            ParameterAssignment(name=a.name, value=a.value)
+            for a in trial.spec.parameter_assignments or []
+        ],
+        observation=Observation(
+            metrics=[Metric(**m.model_dump()) for m in (trial.status.observation.metrics or [])]
+        )
+        if trial.status.observation
+        else None,
+    )
+
+
+def pareto_front(trials: Sequence[Trial], objective: ObjectiveSpec) -> list[Trial]:
+    """The trials no other trial dominates on ``objective.objectives`` (pykatib extension).
+
+    Only trials with a value for every objective take part; values are negated for maximize so
+    that smaller is better everywhere.
+    """
+    items = objective.objectives or []
+    points: list[tuple[Trial, tuple[float, ...]]] = []
+    for trial in trials:
+        values = []
+        for item in items:
+            v = metric_value(trial, item.name or "")
+            if v is None:
+                break
+            values.append(-v if item.type == "maximize" else v)
+        else:
+            points.append((trial, tuple(values)))
+    front = []
+    for trial, p in points:
+        dominated = any(
+            all(a <= b for a, b in zip(q, p)) and any(a < b for a, b in zip(q, p))
+            for _, q in points
+        )
+        if not dominated:
+            front.append(trial)
+    return front
 
 
 def counts(exp: Experiment) -> tuple[int, int, int]:

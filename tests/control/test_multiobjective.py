@@ -1,0 +1,99 @@
+"""pykatib's multi-objective extension: objective.objectives and status.paretoOptimalTrials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import controller, experiment, run
+
+from pykatib.api.errors import InvalidExperimentError
+from pykatib.api.yaml import parse_experiments
+
+# Two objectives in conflict: loss falls with x, cost rises with it.
+TRADE_OFF = """
+import sys
+x = float(sys.argv[1].split("=", 1)[1])
+print(f"loss={(1 - x) ** 2:.6f} cost={x:.6f} accuracy={x / 2:.6f}")
+"""
+
+OBJECTIVES = {
+    "objectives": [
+        {"name": "loss", "type": "minimize"},
+        {"name": "cost", "type": "minimize"},
+    ],
+    "additionalMetricNames": ["accuracy"],
+}
+
+
+def test_pareto_front_and_optimal_trial(tmp_path: Path) -> None:
+    exp = experiment(
+        TRADE_OFF,
+        parameters=[{"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}],
+        args=["--x=${trialParameters.x}"],
+        objective=dict(OBJECTIVES),
+        maxTrialCount=6,
+    )
+    assert exp.spec.objective.objective_metric_name == "loss"  # defaulted from the first
+    ctl = controller(tmp_path)
+    done = run(ctl, exp, tmp_path)
+    trials = ctl.store.list_trials()
+    xs = {t.name: float(t.spec.parameter_assignments[0].value) for t in trials}
+    # Every trial is Pareto-optimal: lower loss always costs more.
+    front = {p.best_trial_name for p in done.status.pareto_optimal_trials}
+    assert front == set(xs)
+    # currentOptimalTrial follows the first objective (loss): the largest x.
+    assert done.status.current_optimal_trial.best_trial_name == max(xs, key=xs.get)
+    [p] = [p for p in done.status.pareto_optimal_trials if p.best_trial_name == max(xs, key=xs.get)]
+    assert {m.name for m in p.observation.metrics} == {"loss", "cost", "accuracy"}
+
+
+def test_dominated_trials_are_not_in_the_front(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "x = float(sys.argv[1].split('=', 1)[1])\n"
+        "print(f'loss={x:.3f} cost={x:.3f}')\n"
+    )
+    exp = experiment(
+        code,
+        algorithm="grid",
+        parameters=[{"name": "x", "parameterType": "discrete", "feasibleSpace": {"list": ["1", "2", "3"]}}],
+        args=["--x=${trialParameters.x}"],
+        objective={"objectives": [{"name": "loss", "type": "minimize"}, {"name": "cost", "type": "minimize"}]},
+        maxTrialCount=3,
+    )
+    ctl = controller(tmp_path)
+    done = run(ctl, exp, tmp_path)
+    [only] = done.status.pareto_optimal_trials
+    [best] = [t for t in ctl.store.list_trials() if t.spec.parameter_assignments[0].value == "1"]
+    assert only.best_trial_name == best.name
+
+
+def test_objectives_are_validated() -> None:
+    doc = yaml.safe_dump(
+        {
+            "apiVersion": "kubeflow.org/v1beta1",
+            "kind": "Experiment",
+            "metadata": {"name": "mo"},
+            "spec": {
+                "objective": {"objectiveMetricName": "acc", "type": "maximize",
+                              "objectives": [{"name": "loss", "type": "minimize"}, {"name": "loss", "type": "up"}]},
+                "algorithm": {"algorithmName": "random"},
+                "parameters": [{"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}],
+                "trialTemplate": {
+                    "primaryContainerName": "c",
+                    "trialParameters": [{"name": "x", "reference": "x"}],
+                    "trialSpec": {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{"name": "c", "image": "i", "command": ["echo", "${trialParameters.x}"]}]}}}},
+                },
+            },
+        }
+    )
+    with pytest.raises(InvalidExperimentError) as err:
+        parse_experiments(doc)
+    text = str(err.value)
+    assert "spec.objective.objectives[1].type" in text
+    assert "spec.objective.objectives" in text and "loss" in text
+    assert "spec.objective.objectiveMetricName: must be the first objective" in text
