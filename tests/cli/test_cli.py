@@ -193,3 +193,35 @@ def test_logs_and_metrics_of_a_trial(tmp_path: Path) -> None:
     assert "Trial Metrics" not in pykatib("describe", "trial", name, check=True).stdout
     assert pykatib("delete", "experiment", "random", check=True).returncode == 0
     assert pykatib("get", "trial", name).returncode == 1
+
+
+def test_configmap_trial_template_needs_the_configmap_file(tmp_path: Path) -> None:
+    data = katib_example("trial-template/trial-configmap-source.yaml")
+    path = write(tmp_path / "cm-experiment.yaml", data)
+    result = pykatib("apply", "-f", str(path))
+    assert result.returncode == 2
+    assert "spec.trialTemplate.configMap" in result.stderr and "--configmap" in result.stderr
+    params = [p["name"] for p in data["spec"]["trialTemplate"]["trialParameters"]]
+    template = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{
+            "name": "training-container",
+            "image": "python",
+            "command": [sys.executable, "-c", "print('Validation-accuracy=0.5')"]
+            + [f"--{p}=${{trialParameters.{p}}}" for p in params],
+        }]}}},
+    }
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "trial-templates", "namespace": "kubeflow"},
+        "data": {"defaultTrialTemplate.yaml": yaml.safe_dump(template)},
+    }
+    cm_path = write(tmp_path / "configmap.yaml", configmap)
+    data["spec"]["maxTrialCount"] = 2
+    write(path, data)
+    result = pykatib("run", "-f", str(path), "--configmap", str(cm_path), "-q")
+    assert result.returncode == 0, result.stderr
+    exp = get_json("experiment", data["metadata"]["name"])
+    assert exp["status"]["trialsSucceeded"] == 2
