@@ -14,10 +14,11 @@ the distribution is the prior the sampler starts from.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import optuna
@@ -105,9 +106,17 @@ def _quiet() -> Iterator[None]:
 
 class OptunaAlgorithm(Algorithm):
     """Base of the algorithms that drive an Optuna sampler; subclasses give ``SCHEMA`` and
-    :meth:`sampler`."""
+    :meth:`sampler`.
+
+    With more than one entry in ``objective.objectives`` the study has one direction per
+    objective and a trial's values are :attr:`TrialResult.values` (or, when the control plane
+    left them empty, its metrics of those names). ``SYSTEM_ATTR_LABELS`` maps system attributes
+    that a sampler keeps on its trials (NSGA-II's generation) to the proposal labels that carry
+    them, so that the rebuilt study has them too.
+    """
 
     SCHEMA: tuple[algorithm_settings.Setting, ...] = (algorithm_settings.RANDOM_STATE,)
+    SYSTEM_ATTR_LABELS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, space: SearchSpace, objective: ObjectiveSpec, settings: dict[str, str]):
         super().__init__(space, objective, settings)
@@ -131,12 +140,30 @@ class OptunaAlgorithm(Algorithm):
     def direction(self) -> str:
         return "maximize" if self.objective.type == "maximize" else "minimize"
 
+    @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """(metric name, direction) of each objective of a multi-objective experiment, else []."""
+        items = self.objective.objectives or []
+        if len(items) < 2:
+            return []
+        return [(o.name or "", "maximize" if o.type == "maximize" else "minimize") for o in items]
+
+    def _values(self, t: TrialResult) -> list[float] | None:
+        """The trial's objective value(s), or ``None`` when one is missing."""
+        if not self.objectives:
+            return None if t.value is None else [t.value]
+        values: list[float | None] = list(t.values)
+        if len(values) != len(self.objectives):
+            values = [t.metrics.get(name) for name, _ in self.objectives]
+        return None if any(v is None for v in values) else [float(v) for v in values]  # type: ignore[arg-type]
+
     def suggest(self, history: Sequence[TrialResult], n: int) -> list[Proposal]:
         if n <= 0:
             return []
         call_seed = int(np.random.SeedSequence([self.seed, len(history)]).generate_state(1)[0])
         with _quiet():
-            study = optuna.create_study(direction=self.direction, sampler=self.sampler(call_seed))
+            directions = [d for _, d in self.objectives] or [self.direction]
+            study = optuna.create_study(directions=directions, sampler=self.sampler(call_seed))
             study.add_trials([t for t in map(self._frozen, history) if t is not None])
             return self._ask(study, history, n, np.random.default_rng(call_seed))
 
@@ -166,7 +193,17 @@ class OptunaAlgorithm(Algorithm):
             if assignments is None:
                 break  # everything is running or proposed: nothing distinct now
             taken.add(self._key(assignments))
-            proposals.append(Proposal(assignments))
+            attrs = (
+                study._storage.get_trial_system_attrs(trial._trial_id)
+                if self.SYSTEM_ATTR_LABELS and assignments is candidate
+                else {}
+            )
+            labels = {
+                label: json.dumps(attrs[attr])
+                for attr, label in self.SYSTEM_ATTR_LABELS.items()
+                if attr in attrs
+            }
+            proposals.append(Proposal(assignments, labels))
         return proposals
 
     def _random(
@@ -195,15 +232,23 @@ class OptunaAlgorithm(Algorithm):
         except (KeyError, ValueError):
             return None
         state = _STATES.get(t.state, TrialState.FAIL)
-        if state == TrialState.COMPLETE and t.value is None:
+        values = self._values(t)
+        if state == TrialState.COMPLETE and values is None:
             state = TrialState.FAIL
+        if state == TrialState.PRUNED and self.objectives:
+            state = TrialState.FAIL  # Optuna has no pruned trials in multi-objective studies
         intermediate = dict(enumerate(t.intermediate)) if state == TrialState.PRUNED else None
+        system_attrs = {}
+        for attr, label in self.SYSTEM_ATTR_LABELS.items():
+            with contextlib.suppress(KeyError, ValueError):
+                system_attrs[attr] = json.loads(t.labels[label])
         return optuna.trial.create_trial(
             state=state,
-            value=t.value if state == TrialState.COMPLETE else None,
+            values=values if state == TrialState.COMPLETE else None,
             params=params,
             distributions=self.distributions,
             intermediate_values=intermediate,
+            system_attrs=system_attrs or None,
         )
 
     def state(self) -> dict[str, Any] | None:

@@ -4,6 +4,8 @@
 ``n_ei_candidates`` and ``random_state``, and hyperopt's ``gamma``, ``prior_weight`` and
 ``n_EI_candidates``. ``multivariate-tpe`` takes Optuna's, as Katib's Optuna service does. Both use
 the constant liar, so that a parallel batch spreads out instead of piling on the best point.
+With more than one entry in ``objective.objectives`` (pykatib's extension) both are
+multi-objective TPE (MOTPE), one direction per objective.
 """
 
 from __future__ import annotations
