@@ -37,6 +37,7 @@ _IMPLEMENTATIONS: dict[str, str] = {
     "sobol": "sobol:Sobol",
     "bayesianoptimization": "bayesianoptimization:BayesianOptimization",
     "hyperband": "hyperband:Hyperband",
+    "pbt": "pbt:Pbt",
     "nsga2": "nsga2:NSGA2",
 }
 
