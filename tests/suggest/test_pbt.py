@@ -36,8 +36,10 @@ BASE = {
         ),
         (
             {**BASE, "resample_probability": "2"},
-            ("Param(resample_probability) should be null to perturb at 0.8 or 1.2, "
-            "or be between 0 and 1, inclusive, to resample"),
+            (
+                "Param(resample_probability) should be null to perturb at 0.8 or 1.2, "
+                "or be between 0 and 1, inclusive, to resample"
+            ),
         ),
     ],
 )
