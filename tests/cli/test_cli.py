@@ -16,13 +16,21 @@ import yaml
 from standins import STANDINS, katib_example, rewrite_commands
 
 
-def pykatib(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+def pykatib(
+    *args: str, cwd: Path | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "pykatib.cli.main", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=240,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=240,
+        check=False,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"pykatib {args} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"pykatib {args} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -50,9 +58,11 @@ def test_katib_examples_run_unchanged(example: str, tmp_path: Path) -> None:
     # The optimal trial holds the best objective value observed in any trial.
     trials = get_json("trials", "-e", name)["items"]
     assert len(trials) == data["spec"]["maxTrialCount"]
+
     def loss(t: dict[str, Any]) -> float:
         [m] = [m for m in t["status"]["observation"]["metrics"] if m["name"] == "loss"]
         return float(m["min"])
+
     best = min(trials, key=loss)
     optimal = exp["status"]["currentOptimalTrial"]
     assert optimal["bestTrialName"] == best["metadata"]["name"]
@@ -61,7 +71,9 @@ def test_katib_examples_run_unchanged(example: str, tmp_path: Path) -> None:
     assert exp["spec"]["resumePolicy"] == "Never"
     assert exp["spec"]["metricsCollectorSpec"]["collector"]["kind"] == "StdOut"
     text = pykatib("describe", "experiment", name, check=True).stdout
-    assert "Current Optimal Trial:" in text and f"Best Trial Name:  {best['metadata']['name']}" in text
+    assert (
+        "Current Optimal Trial:" in text and f"Best Trial Name:  {best['metadata']['name']}" in text
+    )
 
 
 def test_invalid_input_exits_2_and_names_every_problem(tmp_path: Path) -> None:
@@ -143,8 +155,11 @@ spec:
     path = write(tmp_path / "gated.yaml", data)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pykatib.cli.main", "run", "-f", str(path), "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+
     def unblock_if_it_exits() -> None:
         proc.wait()
         with open(tmp_path / "fifo", "w") as fifo:
@@ -162,7 +177,12 @@ spec:
     assert proc.returncode == 130, err
     assert "run `pykatib run -f" in err
     trials = get_json("trials", "-e", "gated")["items"]
-    phases = {t["metadata"]["name"]: [c["type"] for c in t["status"]["conditions"] if c["status"] == "True"] for t in trials}
+    phases = {
+        t["metadata"]["name"]: [
+            c["type"] for c in t["status"]["conditions"] if c["status"] == "True"
+        ]
+        for t in trials
+    }
     assert len(trials) == 4
     assert sum(p[-1] == "Succeeded" for p in phases.values()) == 2
     for name in blocked:
@@ -175,7 +195,9 @@ spec:
     starts = (tmp_path / "starts").read_text().split()
     counts = {name: starts.count(name) for name in set(starts)}
     assert len(counts) == 6
-    assert {n for n, c in counts.items() if c == 2} == blocked  # only the interrupted ones ran again
+    assert {
+        n for n, c in counts.items() if c == 2
+    } == blocked  # only the interrupted ones ran again
     assert all(c == 1 for n, c in counts.items() if n not in blocked)
 
 
@@ -205,12 +227,21 @@ def test_configmap_trial_template_needs_the_configmap_file(tmp_path: Path) -> No
     template = {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{
-            "name": "training-container",
-            "image": "python",
-            "command": [sys.executable, "-c", "print('Validation-accuracy=0.5')"]
-            + [f"--{p}=${{trialParameters.{p}}}" for p in params],
-        }]}}},
+        "spec": {
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": "training-container",
+                            "image": "python",
+                            "command": [sys.executable, "-c", "print('Validation-accuracy=0.5')"]
+                            + [f"--{p}=${{trialParameters.{p}}}" for p in params],
+                        }
+                    ],
+                }
+            }
+        },
     }
     configmap = {
         "apiVersion": "v1",

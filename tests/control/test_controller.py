@@ -57,7 +57,7 @@ def test_trial_names_and_labels(tmp_path: Path) -> None:
 
 
 def test_hostile_values_reach_the_trial_intact(tmp_path: Path) -> None:
-    hostile = ["; rm -rf ~", "it's \"quoted\"", "$(touch pwned)", "line1\nline2", "a b  $HOME"]
+    hostile = ["; rm -rf ~", 'it\'s "quoted"', "$(touch pwned)", "line1\nline2", "a b  $HOME"]
     out = tmp_path / "argv"
     code = (
         "import json, os, sys\n"
@@ -67,7 +67,9 @@ def test_hostile_values_reach_the_trial_intact(tmp_path: Path) -> None:
     exp = experiment(
         code,
         algorithm="grid",
-        parameters=[{"name": "v", "parameterType": "categorical", "feasibleSpace": {"list": hostile}}],
+        parameters=[
+            {"name": "v", "parameterType": "categorical", "feasibleSpace": {"list": hostile}}
+        ],
         args=["${trialParameters.v}", "--flag=${trialParameters.v}"],
         parallelTrialCount=5,
         maxTrialCount=5,
@@ -96,8 +98,11 @@ def test_goal_reached_kills_running_trials(tmp_path: Path) -> None:
         code,
         algorithm="grid",
         parameters=[
-            {"name": "mode", "parameterType": "categorical",
-             "feasibleSpace": {"list": ["slow1", "fast", "slow2"]}}
+            {
+                "name": "mode",
+                "parameterType": "categorical",
+                "feasibleSpace": {"list": ["slow1", "fast", "slow2"]},
+            }
         ],
         args=["--mode=${trialParameters.mode}"],
         objective={"type": "minimize", "objectiveMetricName": "loss", "goal": 0.001},
@@ -190,8 +195,11 @@ def test_grid_exhaustion_ends_with_suggestion_end_reached(tmp_path: Path) -> Non
         QUADRATIC,
         algorithm="grid",
         parameters=[
-            {"name": "lr", "parameterType": "double",
-             "feasibleSpace": {"min": "0.01", "max": "0.03", "step": "0.01"}}
+            {
+                "name": "lr",
+                "parameterType": "double",
+                "feasibleSpace": {"min": "0.01", "max": "0.03", "step": "0.01"},
+            }
         ],
         parallelTrialCount=2,
         maxTrialCount=None,

@@ -30,7 +30,9 @@ OBJECTIVES = {
 def test_pareto_front_and_optimal_trial(tmp_path: Path) -> None:
     exp = experiment(
         TRADE_OFF,
-        parameters=[{"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}],
+        parameters=[
+            {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}
+        ],
         args=["--x=${trialParameters.x}"],
         objective=dict(OBJECTIVES),
         maxTrialCount=6,
@@ -51,16 +53,21 @@ def test_pareto_front_and_optimal_trial(tmp_path: Path) -> None:
 
 def test_dominated_trials_are_not_in_the_front(tmp_path: Path) -> None:
     code = (
-        "import sys\n"
-        "x = float(sys.argv[1].split('=', 1)[1])\n"
-        "print(f'loss={x:.3f} cost={x:.3f}')\n"
+        "import sys\nx = float(sys.argv[1].split('=', 1)[1])\nprint(f'loss={x:.3f} cost={x:.3f}')\n"
     )
     exp = experiment(
         code,
         algorithm="grid",
-        parameters=[{"name": "x", "parameterType": "discrete", "feasibleSpace": {"list": ["1", "2", "3"]}}],
+        parameters=[
+            {"name": "x", "parameterType": "discrete", "feasibleSpace": {"list": ["1", "2", "3"]}}
+        ],
         args=["--x=${trialParameters.x}"],
-        objective={"objectives": [{"name": "loss", "type": "minimize"}, {"name": "cost", "type": "minimize"}]},
+        objective={
+            "objectives": [
+                {"name": "loss", "type": "minimize"},
+                {"name": "cost", "type": "minimize"},
+            ]
+        },
         maxTrialCount=3,
     )
     ctl = controller(tmp_path)
@@ -77,16 +84,43 @@ def test_objectives_are_validated() -> None:
             "kind": "Experiment",
             "metadata": {"name": "mo"},
             "spec": {
-                "objective": {"objectiveMetricName": "acc", "type": "maximize",
-                              "objectives": [{"name": "loss", "type": "minimize"}, {"name": "loss", "type": "up"}]},
+                "objective": {
+                    "objectiveMetricName": "acc",
+                    "type": "maximize",
+                    "objectives": [
+                        {"name": "loss", "type": "minimize"},
+                        {"name": "loss", "type": "up"},
+                    ],
+                },
                 "algorithm": {"algorithmName": "random"},
-                "parameters": [{"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}],
+                "parameters": [
+                    {
+                        "name": "x",
+                        "parameterType": "double",
+                        "feasibleSpace": {"min": "0", "max": "1"},
+                    }
+                ],
                 "trialTemplate": {
                     "primaryContainerName": "c",
                     "trialParameters": [{"name": "x", "reference": "x"}],
-                    "trialSpec": {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": {
-                        "restartPolicy": "Never",
-                        "containers": [{"name": "c", "image": "i", "command": ["echo", "${trialParameters.x}"]}]}}}},
+                    "trialSpec": {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "spec": {
+                            "template": {
+                                "spec": {
+                                    "restartPolicy": "Never",
+                                    "containers": [
+                                        {
+                                            "name": "c",
+                                            "image": "i",
+                                            "command": ["echo", "${trialParameters.x}"],
+                                        }
+                                    ],
+                                }
+                            }
+                        },
+                    },
                 },
             },
         }

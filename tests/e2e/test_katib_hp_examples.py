@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import controller, run
+from standins import STANDINS, katib_example, rewrite_commands
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "control"))
-from helpers import controller, run  # noqa: E402
-from standins import STANDINS, katib_example, rewrite_commands  # noqa: E402
-
-from pykatib.api.yaml import parse_experiments  # noqa: E402
-from pykatib.control import status as st  # noqa: E402
-from pykatib.suggest.registry import get_algorithm  # noqa: E402
+from pykatib.api.yaml import parse_experiments
+from pykatib.control import status as st
+from pykatib.suggest.registry import get_algorithm
 
 EXAMPLES = [
     "hp-tuning/random.yaml",
@@ -61,11 +59,20 @@ def test_katib_example_runs_to_success(example: str, tmp_path: Path) -> None:
 
 
 def test_metadata_substitution_reaches_the_trial(tmp_path: Path) -> None:
-    data = rewrite_commands(katib_example("trial-template/trial-metadata-substitution.yaml"), STANDINS)
-    container = data["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0]
+    data = rewrite_commands(
+        katib_example("trial-template/trial-metadata-substitution.yaml"), STANDINS
+    )
+    container = data["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]
     # Print the substituted env vars so the test can read them from the trial's log.
-    container["command"] = [sys.executable, "-c", "import os\nfor k in sorted(os.environ):\n    k.startswith('TRIAL_') and print(k, os.environ[k])\nprint('loss=0.5')",
-                            "--lr=${trialParameters.learningRate}", "--momentum=${trialParameters.momentum}"]
+    container["command"] = [
+        sys.executable,
+        "-c",
+        "import os\nfor k in sorted(os.environ):\n    k.startswith('TRIAL_') and print(k, os.environ[k])\nprint('loss=0.5')",
+        "--lr=${trialParameters.learningRate}",
+        "--momentum=${trialParameters.momentum}",
+    ]
     data["spec"]["maxTrialCount"] = 1
     data["spec"]["parallelTrialCount"] = 1
     [(exp, _)] = parse_experiments(yaml.safe_dump(data), "metadata")

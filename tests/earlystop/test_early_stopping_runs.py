@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import controller, experiment, run
+from standins import STANDINS, katib_example, rewrite_commands
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "control"))
-from helpers import controller, experiment, run  # noqa: E402
-from standins import STANDINS, katib_example, rewrite_commands  # noqa: E402
-
-from pykatib.api.yaml import parse_experiments  # noqa: E402
-from pykatib.control import status as st  # noqa: E402
+from pykatib.api.yaml import parse_experiments
+from pykatib.control import status as st
 
 
 @pytest.mark.parametrize(
-    "example", ["early-stopping/median-stop.yaml", "early-stopping/median-stop-with-json-format.yaml"]
+    "example",
+    ["early-stopping/median-stop.yaml", "early-stopping/median-stop-with-json-format.yaml"],
 )
 def test_katib_median_stop_examples_stop_some_trials(
     example: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -48,10 +46,15 @@ for step in range(100):
 
 def test_early_stopping_acts_on_pushed_values_within_one_step(tmp_path: Path) -> None:
     exp = experiment(
-        PUSH_STEPS, args=[], maxTrialCount=1, parallelTrialCount=1,
+        PUSH_STEPS,
+        args=[],
+        maxTrialCount=1,
+        parallelTrialCount=1,
         metricsCollectorSpec={"collector": {"kind": "Push"}},
-        earlyStopping={"algorithmName": "threshold",
-                       "algorithmSettings": [{"name": "upper", "value": "0.35"}]},
+        earlyStopping={
+            "algorithmName": "threshold",
+            "algorithmSettings": [{"name": "upper", "value": "0.35"}],
+        },
     )
     ctl = controller(tmp_path)
     done = run(ctl, exp, tmp_path)
@@ -70,13 +73,25 @@ def test_medianstop_with_push_stops_worse_trials(tmp_path: Path) -> None:
         "    pykatib.report_metrics({'loss': abs(lr - 0.02) * 100 + 1 / (step + 1)}, step=step)\n"
     )
     exp = experiment(
-        code, algorithm="grid", maxTrialCount=4, parallelTrialCount=1,
-        parameters=[{"name": "lr", "parameterType": "discrete",
-                     "feasibleSpace": {"list": ["0.02", "0.021", "0.05", "0.09"]}}],
+        code,
+        algorithm="grid",
+        maxTrialCount=4,
+        parallelTrialCount=1,
+        parameters=[
+            {
+                "name": "lr",
+                "parameterType": "discrete",
+                "feasibleSpace": {"list": ["0.02", "0.021", "0.05", "0.09"]},
+            }
+        ],
         metricsCollectorSpec={"collector": {"kind": "Push"}},
-        earlyStopping={"algorithmName": "medianstop",
-                       "algorithmSettings": [{"name": "min_trials_required", "value": "1"},
-                                             {"name": "start_step", "value": "2"}]},
+        earlyStopping={
+            "algorithmName": "medianstop",
+            "algorithmSettings": [
+                {"name": "min_trials_required", "value": "1"},
+                {"name": "start_step", "value": "2"},
+            ],
+        },
     )
     ctl = controller(tmp_path)
     done = run(ctl, exp, tmp_path)

@@ -8,14 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import controller, experiment, reason, run
+from standins import STANDINS, katib_example, rewrite_commands
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "control"))
-from helpers import controller, experiment, reason, run  # noqa: E402
-from standins import STANDINS, katib_example, rewrite_commands  # noqa: E402
-
-from pykatib.api.models import MetricsCollectorSpec  # noqa: E402
-from pykatib.api.yaml import parse_experiments  # noqa: E402
-from pykatib.control import status as st  # noqa: E402
+from pykatib.api.yaml import parse_experiments
+from pykatib.control import status as st
 
 REPO = Path(__file__).parents[2]
 
@@ -37,7 +34,10 @@ def run_example(relative: str, tmp_path: Path):
 )
 def test_katib_file_collector_examples(example: str, tmp_path: Path) -> None:
     ctl, done = run_example(example, tmp_path)
-    assert reason(done, "Succeeded") in (st.EXPERIMENT_MAX_TRIALS_REACHED, st.EXPERIMENT_GOAL_REACHED)
+    assert reason(done, "Succeeded") in (
+        st.EXPERIMENT_MAX_TRIALS_REACHED,
+        st.EXPERIMENT_GOAL_REACHED,
+    )
     assert done.status.trials_succeeded == done.status.trials
     # Each trial wrote its own file: the collector path was remapped into the trial's folder.
     for trial in ctl.store.list_trials():
@@ -59,7 +59,9 @@ def test_metrics_collection_strategy_uses_each_metric_strategy(tmp_path: Path) -
                 continue
             assert float(metric.min) == min(values) and float(metric.max) == max(values)
             assert float(metric.latest) == values[-1]
-            expected = {"min": min(values), "max": max(values), "latest": values[-1]}[strategies[metric.name]]
+            expected = {"min": min(values), "max": max(values), "latest": values[-1]}[
+                strategies[metric.name]
+            ]
             assert st.metric_value(trial, metric.name) == expected
 
 
@@ -67,10 +69,15 @@ def test_custom_collector_without_command_is_rejected_at_apply(tmp_path: Path) -
     import subprocess
 
     path = tmp_path / "custom.yaml"
-    path.write_text(yaml.safe_dump(katib_example("metrics-collector/custom-metrics-collector.yaml")))
+    path.write_text(
+        yaml.safe_dump(katib_example("metrics-collector/custom-metrics-collector.yaml"))
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "pykatib.cli.main", "run", "-f", str(path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 2
     assert "spec.metricsCollectorSpec.collector.customCollector.command" in proc.stderr
@@ -86,9 +93,15 @@ for step in range(1000):
 
 def test_push_collector_keeps_1000_steps_in_order(tmp_path: Path) -> None:
     exp = experiment(
-        PUSH_1000, args=[], maxTrialCount=1, parallelTrialCount=1,
-        objective={"type": "minimize", "objectiveMetricName": "loss",
-                   "additionalMetricNames": ["accuracy"]},
+        PUSH_1000,
+        args=[],
+        maxTrialCount=1,
+        parallelTrialCount=1,
+        objective={
+            "type": "minimize",
+            "objectiveMetricName": "loss",
+            "additionalMetricNames": ["accuracy"],
+        },
         metricsCollectorSpec={"collector": {"kind": "Push"}},
     )
     ctl = controller(tmp_path)
@@ -131,9 +144,15 @@ writer.close()
 def test_tensorflow_event_collector(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard", reason="the tfevent extra (tensorboard) is not installed")
     exp = experiment(
-        TFEVENT, args=[], maxTrialCount=1, parallelTrialCount=1,
-        objective={"type": "maximize", "objectiveMetricName": "accuracy",
-                   "additionalMetricNames": ["loss"]},
+        TFEVENT,
+        args=[],
+        maxTrialCount=1,
+        parallelTrialCount=1,
+        objective={
+            "type": "maximize",
+            "objectiveMetricName": "accuracy",
+            "additionalMetricNames": ["loss"],
+        },
         metricsCollectorSpec={
             "collector": {"kind": "TensorFlowEvent"},
             "source": {"fileSystemPath": {"path": "/train-logs", "kind": "Directory"}},
@@ -182,7 +201,10 @@ def test_prometheus_collector_scrapes_the_trial_while_it_runs(tmp_path: Path) ->
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     exp = experiment(
-        PROMETHEUS.replace("PORT", str(port)), args=[], maxTrialCount=1, parallelTrialCount=1,
+        PROMETHEUS.replace("PORT", str(port)),
+        args=[],
+        maxTrialCount=1,
+        parallelTrialCount=1,
         metricsCollectorSpec={
             "collector": {"kind": "PrometheusMetric"},
             "source": {"httpGet": {"port": port, "path": "/metrics"}},
@@ -220,10 +242,19 @@ with open(path, "w") as f:
 
 def test_custom_collector_with_a_command_runs_beside_the_trial(tmp_path: Path) -> None:
     exp = experiment(
-        CUSTOM_TRIAL, args=["--out=/custom/metrics.txt"], maxTrialCount=1, parallelTrialCount=1,
+        CUSTOM_TRIAL,
+        args=["--out=/custom/metrics.txt"],
+        maxTrialCount=1,
+        parallelTrialCount=1,
         metricsCollectorSpec={
-            "collector": {"kind": "Custom", "customCollector": {
-                "name": "collector", "image": "x", "command": [sys.executable, "-c", CUSTOM_COLLECTOR]}},
+            "collector": {
+                "kind": "Custom",
+                "customCollector": {
+                    "name": "collector",
+                    "image": "x",
+                    "command": [sys.executable, "-c", CUSTOM_COLLECTOR],
+                },
+            },
             "source": {"fileSystemPath": {"path": "/custom/metrics.txt", "kind": "File"}},
         },
     )
@@ -245,7 +276,10 @@ def test_collector_paths_are_remapped_per_trial(tmp_path: Path) -> None:
         "assert os.environ['PYKATIB_METRICS_PATH'] == os.path.join(folder, 'metrics.log')\n"
     )
     exp = experiment(
-        code, args=["--log-dir=/katib/out"], maxTrialCount=2, parallelTrialCount=2,
+        code,
+        args=["--log-dir=/katib/out"],
+        maxTrialCount=2,
+        parallelTrialCount=2,
         metricsCollectorSpec={
             "collector": {"kind": "File"},
             "source": {"fileSystemPath": {"path": "/katib/out/metrics.log", "kind": "File"}},

@@ -7,23 +7,20 @@ server that does not answer is skipped with the reason.
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from helpers import experiment
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "control"))
-from helpers import experiment  # noqa: E402
-
-from pykatib.api.errors import ConflictError, NotFoundError  # noqa: E402
-from pykatib.api.models import ObjectMeta, Trial, TrialSpec  # noqa: E402
-from pykatib.control.controller import Controller  # noqa: E402
-from pykatib.metrics.observation import ObservationPoint  # noqa: E402
-from pykatib.store import Changes, Store  # noqa: E402
-from pykatib.store.sql import metadata  # noqa: E402
+from pykatib.api.errors import ConflictError, NotFoundError
+from pykatib.api.models import ObjectMeta, Trial, TrialSpec
+from pykatib.control.controller import Controller
+from pykatib.metrics.observation import ObservationPoint
+from pykatib.store import Changes, Store
+from pykatib.store.sql import metadata
 
 SERVERS = {
     "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
@@ -76,9 +73,13 @@ def test_one_transaction_per_step_and_cascade_delete(store: Store) -> None:
     points = [ObservationPoint("loss", str(0.5 - i / 10), stamp, i) for i in range(3)]
     exp.status.trials = 2
     store.commit(
-        "default", "exp",
-        Changes(experiment=exp, trials=[_trial("exp-a"), _trial("exp-b")],
-                observations={"exp-a": points}),
+        "default",
+        "exp",
+        Changes(
+            experiment=exp,
+            trials=[_trial("exp-a"), _trial("exp-b")],
+            observations={"exp-a": points},
+        ),
     )
     assert [t.name for t in store.list_trials("default", "exp")] == ["exp-a", "exp-b"]
     assert store.get_experiment("default", "exp").status.trials == 2
@@ -86,7 +87,9 @@ def test_one_transaction_per_step_and_cascade_delete(store: Store) -> None:
     assert store.objective_series("default", "exp", "loss") == {"exp-a": [0.5, 0.4, 0.3]}
     # A failing step leaves nothing half-written.
     with pytest.raises(NotFoundError):
-        store.commit("default", "exp", Changes(trials=[_trial("exp-c")], observations={"missing": points}))
+        store.commit(
+            "default", "exp", Changes(trials=[_trial("exp-c")], observations={"missing": points})
+        )
     assert [t.name for t in store.list_trials("default", "exp")] == ["exp-a", "exp-b"]
     store.delete_experiment("default", "exp")
     assert store.list_trials() == []

@@ -85,7 +85,9 @@ def describe(resource: dict[str, Any], events: list[str] | None = None) -> str:
         (0, "API Version", resource.get("apiVersion", "")),
         (0, "Kind", resource.get("kind", "")),
     ]
-    rest = {k: v for k, v in meta.items() if k not in ("name", "namespace", "labels", "annotations")}
+    rest = {
+        k: v for k, v in meta.items() if k not in ("name", "namespace", "labels", "annotations")
+    }
     if rest:
         lines.append((0, "Metadata", None))
         _lines(rest, 2, lines)

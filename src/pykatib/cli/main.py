@@ -74,7 +74,10 @@ def _set_namespace(ctx: click.Context, _param: click.Parameter, value: str | Non
 
 
 namespace_option = click.option(
-    "-n", "--namespace", expose_value=False, callback=_set_namespace,
+    "-n",
+    "--namespace",
+    expose_value=False,
+    callback=_set_namespace,
     help="Namespace (default: the experiment's own, else default).",
 )
 
@@ -114,7 +117,9 @@ def _load(path: str, configmaps: Sequence[str]) -> list[tuple[Experiment, list[s
 
 
 def _invalid(exc: InvalidExperimentError, path: str) -> None:
-    err_console.print(f"[bold red]error:[/] {path} is not a valid Katib experiment:", highlight=False)
+    err_console.print(
+        f"[bold red]error:[/] {path} is not a valid Katib experiment:", highlight=False
+    )
     for line in exc.errors:
         err_console.print(f"  - {line}", highlight=False, markup=False)
     sys.exit(EXIT_INVALID)
@@ -132,9 +137,16 @@ def _namespaced(ctx: _Ctx, exp: Experiment) -> None:
 
 
 @cli.command()
-@click.option("-f", "--filename", "path", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--configmap", "configmaps", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="YAML file with the ConfigMap a trialTemplate.configMap names (repeatable).")
+@click.option(
+    "-f", "--filename", "path", required=True, type=click.Path(exists=True, dir_okay=False)
+)
+@click.option(
+    "--configmap",
+    "configmaps",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML file with the ConfigMap a trialTemplate.configMap names (repeatable).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No live progress, just the result.")
 @namespace_option
 @pass_ctx
@@ -165,7 +177,8 @@ def run(ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
     except KeyboardInterrupt:
         err_console.print(
             "\n[yellow]Interrupted:[/] running trials were stopped and will start again when you "
-            f"run `pykatib run -f {path}` again.", highlight=False
+            f"run `pykatib run -f {path}` again.",
+            highlight=False,
         )
         sys.exit(EXIT_INTERRUPTED)
     for exp in finished:
@@ -175,8 +188,12 @@ def run(ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
 
 
 @cli.command()
-@click.option("-f", "--filename", "path", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--configmap", "configmaps", multiple=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-f", "--filename", "path", required=True, type=click.Path(exists=True, dir_okay=False)
+)
+@click.option(
+    "--configmap", "configmaps", multiple=True, type=click.Path(exists=True, dir_okay=False)
+)
 @namespace_option
 @pass_ctx
 def apply(ctx: _Ctx, path: str, configmaps: tuple[str, ...]) -> None:
@@ -206,8 +223,10 @@ _OUTPUT = click.Choice(["wide", "json", "yaml"])
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(
-    ["experiments", "experiment", "trials", "trial", "suggestion", "metrics"]))
+@click.argument(
+    "kind",
+    type=click.Choice(["experiments", "experiment", "trials", "trial", "suggestion", "metrics"]),
+)
 @click.argument("name", required=False)
 @click.option("-e", "--experiment", help="Only the trials of this experiment.")
 @click.option("-o", "--output", type=_OUTPUT, help="wide, json or yaml.")

@@ -156,12 +156,12 @@ class Progress:
         self._live = Live(console=console, refresh_per_second=4, transient=True)
         self._started = time.monotonic()
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> Progress:  # noqa: PYI034
         if not self.quiet:
             self._live.__enter__()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if not self.quiet:
             self._live.__exit__(*exc)
 
@@ -174,16 +174,26 @@ class Progress:
             s = exp.status
             total = exp.spec.max_trial_count
             done = sum(
-                (s.trials_succeeded or 0, s.trials_failed or 0, s.trials_killed or 0,
-                 s.trials_early_stopped or 0, s.trial_metrics_unavailable or 0)
+                (
+                    s.trials_succeeded or 0,
+                    s.trials_failed or 0,
+                    s.trials_killed or 0,
+                    s.trials_early_stopped or 0,
+                    s.trial_metrics_unavailable or 0,
+                )
             )
             budget = f"{done}/{total}" if total else str(done)
             text = Text.assemble(
-                (f"{exp.name}", "bold"), f"  {experiment_phase(exp)}  trials {budget}  ",
-                ("succeeded ", "green"), f"{s.trials_succeeded or 0}  ",
-                ("running ", "cyan"), f"{s.trials_running or 0}  ",
-                ("failed ", "red"), f"{(s.trials_failed or 0) + (s.trial_metrics_unavailable or 0)}  ",
-                "best ", (_best(exp), "bold"),
+                (f"{exp.name}", "bold"),
+                f"  {experiment_phase(exp)}  trials {budget}  ",
+                ("succeeded ", "green"),
+                f"{s.trials_succeeded or 0}  ",
+                ("running ", "cyan"),
+                f"{s.trials_running or 0}  ",
+                ("failed ", "red"),
+                f"{(s.trials_failed or 0) + (s.trial_metrics_unavailable or 0)}  ",
+                "best ",
+                (_best(exp), "bold"),
                 f"  ({time.monotonic() - self._started:.0f}s)",
             )
             lines.append(text)
@@ -223,8 +233,12 @@ def print_metrics(
 ) -> None:
     if output == "json":
         data = [
-            {"metricName": p.metric_name, "value": p.value, "step": p.step,
-             "timestamp": p.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+            {
+                "metricName": p.metric_name,
+                "value": p.value,
+                "step": p.step,
+                "timestamp": p.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            }
             for p in points
         ]
         console.print_json(json.dumps({"trialName": trial, "metricLogs": data}))

@@ -32,11 +32,11 @@ from pykatib.control import suggestion as sg
 from pykatib.control.state import ExperimentState
 from pykatib.control.template import TemplateError, render_run_spec
 from pykatib.earlystop.registry import create_rule
+from pykatib.metrics.observation import parse_value
 from pykatib.metrics.summary import MetricSummary
 from pykatib.runtime.base import RunRequest, TrialRunner
 from pykatib.runtime.local import LocalJobRunner
 from pykatib.runtime.paths import trial_dir
-from pykatib.metrics.observation import parse_value
 from pykatib.store import Changes, Store, default_home
 
 log = logging.getLogger("pykatib.control")
@@ -88,9 +88,12 @@ class Controller:
         immutable = self._immutable_changes(old, exp)
         if immutable:
             raise InvalidExperimentError(
-                [f"spec.{p}: can't be changed after the experiment is created; only "
-                 "parallelTrialCount, maxTrialCount and maxFailedTrialCount can be "
-                 f"(delete the experiment to change {p})" for p in immutable]
+                [
+                    f"spec.{p}: can't be changed after the experiment is created; only "
+                    "parallelTrialCount, maxTrialCount and maxFailedTrialCount can be "
+                    f"(delete the experiment to change {p})"
+                    for p in immutable
+                ]
             )
         if not changed:
             return "unchanged"
@@ -223,9 +226,7 @@ class Controller:
                 state.refresh(trial)
                 changes.trials.append(trial)
 
-    def _take_observations(
-        self, state: ExperimentState, trial: Trial, changes: Changes
-    ) -> bool:
+    def _take_observations(self, state: ExperimentState, trial: Trial, changes: Changes) -> bool:
         points = self.runner.drain((trial.namespace, trial.name))
         if not points:
             return False
@@ -424,4 +425,4 @@ def _metric_names(state: ExperimentState) -> tuple[str, ...]:
     return tuple(names)
 
 
-__all__ = ["Controller", "ConflictError"]
+__all__ = ["ConflictError", "Controller"]

@@ -14,8 +14,8 @@ from pykatib.api.models import (
     Condition,
     Experiment,
     Metric,
-    Observation,
     ObjectiveSpec,
+    Observation,
     OptimalTrial,
     ParameterAssignment,
     Trial,
@@ -49,9 +49,7 @@ ACTIVE_PHASES = frozenset({PENDING, RUNNING})
 ALL_PHASES = (PENDING, RUNNING, SUCCEEDED, FAILED, KILLED, EARLY_STOPPED, METRICS_UNAVAILABLE)
 
 
-def set_condition(
-    status: _TimedStatus, type_: str, value: str, reason: str, message: str
-) -> bool:
+def set_condition(status: _TimedStatus, type_: str, value: str, reason: str, message: str) -> bool:
     """Set one condition; returns whether anything changed."""
     conditions = status.conditions if status.conditions is not None else []
     current = next((c for c in conditions if c.type == type_), None)
@@ -212,7 +210,9 @@ def reset_trial(trial: Trial) -> None:
 
 def objective_value(trial: Trial) -> float | None:
     """The objective metric of a trial, extracted with its strategy (Katib's rule)."""
-    return metric_value(trial, (trial.spec.objective.objective_metric_name or "") if trial.spec.objective else "")
+    return metric_value(
+        trial, (trial.spec.objective.objective_metric_name or "") if trial.spec.objective else ""
+    )
 
 
 def metric_value(trial: Trial, name: str) -> float | None:
@@ -297,7 +297,9 @@ def update_trials_summary(
     if best is not None:
         s.current_optimal_trial = _optimal(best)
     if objective is not None and objective.objectives:
-        done = [t for t in trials if (phases or {}).get(t.name, trial_phase(t)) not in ACTIVE_PHASES]
+        done = [
+            t for t in trials if (phases or {}).get(t.name, trial_phase(t)) not in ACTIVE_PHASES
+        ]
         s.pareto_optimal_trials = [_optimal(t) for t in pareto_front(done, objective)] or None
     if best is None or goal is None:
         return False
@@ -368,9 +370,15 @@ def update_experiment_condition(exp: Experiment, goal_reached: bool, suggestion_
     spec = exp.spec
     if goal_reached:
         mark_experiment_succeeded(
-            exp, EXPERIMENT_GOAL_REACHED, "Experiment has succeeded because Objective goal has reached"
+            exp,
+            EXPERIMENT_GOAL_REACHED,
+            "Experiment has succeeded because Objective goal has reached",
         )
-    elif spec.max_failed_trial_count is not None and failed != 0 and failed >= spec.max_failed_trial_count:
+    elif (
+        spec.max_failed_trial_count is not None
+        and failed != 0
+        and failed >= spec.max_failed_trial_count
+    ):
         mark_experiment_failed(
             exp, EXPERIMENT_FAILED, "Experiment has failed because max failed count has reached"
         )

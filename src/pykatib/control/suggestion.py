@@ -43,8 +43,9 @@ def new_suggestion(exp: Experiment) -> Suggestion:
         ),
     )
     suggestion.status.start_time = now()
-    st.set_condition(suggestion.status, "Created", "True", "SuggestionCreated",
-                     "Suggestion is created")
+    st.set_condition(
+        suggestion.status, "Created", "True", "SuggestionCreated", "Suggestion is created"
+    )
     return suggestion
 
 
@@ -70,7 +71,10 @@ def request(state: ExperimentState, n: int, changes: Changes) -> list[TrialAssig
         proposals = algorithm.suggest(state.history(), n)
     except SuggestionEndReached:
         st.set_condition(
-            suggestion.status, "Succeeded", "True", SUGGESTION_END_REACHED,
+            suggestion.status,
+            "Succeeded",
+            "True",
+            SUGGESTION_END_REACHED,
             "Suggestion service has reached the end: the algorithm has nothing more to suggest",
         )
         suggestion.status.completion_time = now()
@@ -95,8 +99,9 @@ def request(state: ExperimentState, n: int, changes: Changes) -> list[TrialAssig
         AlgorithmSetting(name=s.name, value=s.value)
         for s in (state.experiment.spec.algorithm.algorithm_settings or [])  # type: ignore[union-attr]
     ] or None
-    st.set_condition(suggestion.status, "Running", "True", "SuggestionRunning",
-                     "Suggestion is running")
+    st.set_condition(
+        suggestion.status, "Running", "True", "SuggestionRunning", "Suggestion is running"
+    )
     changes.suggestion = suggestion
     changes.save_algorithm_state = True
     state.algorithm_state = changes.algorithm_state = algorithm.state()

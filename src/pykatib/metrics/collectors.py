@@ -96,7 +96,8 @@ class FileCollector(Collector):
     ) -> None:
         self.path = path
         self._parser = (
-            JsonMetricsParser(metric_names) if fmt == JSON_FORMAT
+            JsonMetricsParser(metric_names)
+            if fmt == JSON_FORMAT
             else TextMetricsParser(metric_names, filters)
         )
         self._offset = 0
@@ -157,7 +158,7 @@ class PrometheusCollector(Collector):
         from pykatib.metrics.timestamps import utc_now
 
         try:
-            with urllib.request.urlopen(self.url, timeout=1.0) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(self.url, timeout=1.0) as response:
                 text = response.read().decode("utf-8", "replace")
         except (OSError, urllib.error.URLError):
             return []  # not listening yet, or already gone
@@ -195,7 +196,9 @@ def make_collector(
     if kind == FILE_COLLECTOR:
         assert local_path is not None
         fsp = source.file_system_path if source else None
-        return FileCollector(local_path, metric_names, filters, (fsp.format if fsp else None) or "TEXT")
+        return FileCollector(
+            local_path, metric_names, filters, (fsp.format if fsp else None) or "TEXT"
+        )
     if kind == TFEVENT_COLLECTOR:
         assert local_path is not None
         return TFEventCollector(local_path, metric_names)

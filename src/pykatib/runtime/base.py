@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pykatib.api.models import MetricsCollectorSpec
 from pykatib.metrics.observation import ObservationPoint
@@ -67,7 +67,7 @@ class RunStatus:
 class TrialRunner(ABC):
     """Runs rendered trials of the kinds in ``kinds`` (kind -> apiVersion)."""
 
-    kinds: dict[str, str] = {}
+    kinds: ClassVar[dict[str, str]] = {}
 
     def __init__(self, wake: Callable[[], None]) -> None:
         self.wake = wake

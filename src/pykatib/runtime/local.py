@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from pykatib.metrics import collectors as _collectors
 from pykatib.metrics.collectors import Collector, collector_kind, collector_path, make_collector
@@ -58,7 +58,7 @@ def primary_container(
 class LocalJobRunner(TrialRunner):
     """Trials of kind ``Job`` as child processes of this one."""
 
-    kinds = {"Job": "batch/v1"}
+    kinds: ClassVar[dict[str, str]] = {"Job": "batch/v1"}
 
     def __init__(self, wake: Callable[[], None]) -> None:
         super().__init__(wake)
@@ -73,14 +73,18 @@ class LocalJobRunner(TrialRunner):
         if container is None:
             names = ", ".join(str(c.get("name")) for c in containers)
             return [
-                f"spec.trialTemplate.primaryContainerName: no container named "
-                f'"{primary_container_name}" (containers: {names})'
+                (
+                    f"spec.trialTemplate.primaryContainerName: no container named "
+                    f'"{primary_container_name}" (containers: {names})'
+                )
             ]
         if not container.get("command"):
             return [
-                f"{base}.{_CONTAINERS_PATH}[{i}].command: a local trial needs a command to run "
-                "(an image's entrypoint can't run outside its container); "
-                "write the entrypoint as the container's command"
+                (
+                    f"{base}.{_CONTAINERS_PATH}[{i}].command: a local trial needs a command to "
+                    "run (an image's entrypoint can't run outside its container); "
+                    "write the entrypoint as the container's command"
+                )
             ]
         return []
 
@@ -89,10 +93,12 @@ class LocalJobRunner(TrialRunner):
         """A Custom collector runs locally too, so it needs a command."""
         if custom_collector is not None and not custom_collector.get("command"):
             return [
-                "spec.metricsCollectorSpec.collector.customCollector.command: a Custom "
-                "collector runs locally beside the trial, so it needs a command (an image's "
-                "entrypoint can't run outside its container); write the collector's entrypoint "
-                "as its command, or use the Push collector"
+                (
+                    "spec.metricsCollectorSpec.collector.customCollector.command: a Custom "
+                    "collector runs locally beside the trial, so it needs a command (an image's "
+                    "entrypoint can't run outside its container); write the collector's "
+                    "entrypoint as its command, or use the Push collector"
+                )
             ]
         return []
 
@@ -221,29 +227,39 @@ class _LocalTrial:
         try:
             with open(req.log_path, "ab") as logfile:
                 if len(containers) > 1:
-                    others = [c.get("name") for c in containers if c.get("name") != container.get("name")]
-                    self._note(logfile, f"warning: containers {others} are ignored: only the "
-                               "primary container runs locally")
+                    others = [
+                        c.get("name") for c in containers if c.get("name") != container.get("name")
+                    ]
+                    self._note(
+                        logfile,
+                        f"warning: containers {others} are ignored: only the "
+                        "primary container runs locally",
+                    )
                 env = self._environment(container, logfile)
                 cwd = container.get("workingDir") or str(req.working_dir)
                 code = 0
                 for attempt in range(self._backoff_limit + 1):
                     if attempt:
-                        self._note(logfile, f"attempt {attempt + 1} (backoffLimit "
-                                   f"{self._backoff_limit})")
+                        self._note(
+                            logfile, f"attempt {attempt + 1} (backoffLimit {self._backoff_limit})"
+                        )
                     code = self._run_once(argv, env, cwd, logfile)
                     if self._stopped is not None:
                         return RunStatus("stopped", "Stopped", self._stopped, code)
                     if self._deadline_hit:
                         return RunStatus(
-                            "failed", "DeadlineExceeded",
-                            "Job was active longer than specified deadline", code,
+                            "failed",
+                            "DeadlineExceeded",
+                            "Job was active longer than specified deadline",
+                            code,
                         )
                     if code == 0:
                         return RunStatus("succeeded", exit_code=0)
                 return RunStatus(
-                    "failed", "BackoffLimitExceeded",
-                    f"Job has reached the specified backoff limit (last exit code {code})", code,
+                    "failed",
+                    "BackoffLimitExceeded",
+                    f"Job has reached the specified backoff limit (last exit code {code})",
+                    code,
                 )
         finally:
             if job_timer is not None:
@@ -275,7 +291,11 @@ class _LocalTrial:
                     os.close(fd)
                 channel.close()
             return 127
-        custom = self._start_custom_collector(channel, env, cwd, logfile) if channel and self.kind == CUSTOM_COLLECTOR else None
+        custom = (
+            self._start_custom_collector(channel, env, cwd, logfile)
+            if channel and self.kind == CUSTOM_COLLECTOR
+            else None
+        )
         if channel is not None:
             channel.started()
         with self._lock:
@@ -311,7 +331,9 @@ class _LocalTrial:
         while not done.wait(_collectors.POLL_SECONDS):
             self._add(collector.poll())
 
-    def _pump(self, proc: subprocess.Popen[bytes], logfile: IO[bytes], collector: Collector) -> None:
+    def _pump(
+        self, proc: subprocess.Popen[bytes], logfile: IO[bytes], collector: Collector
+    ) -> None:
         assert proc.stdout is not None
         feed = collector.feed_line if collector.reads_output else None
         # With early stopping on, every observation is looked at at once; otherwise the control
@@ -342,8 +364,13 @@ class _LocalTrial:
                 cenv[str(item["name"])] = str(item["value"])
         try:
             return subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT,
-                env=cenv, cwd=container.get("workingDir") or cwd, start_new_session=True,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                env=cenv,
+                cwd=container.get("workingDir") or cwd,
+                start_new_session=True,
                 pass_fds=channel.child_fds(),
             )
         except OSError as exc:
@@ -367,8 +394,11 @@ class _LocalTrial:
             if "value" in item:
                 env[str(item["name"])] = str(item["value"])
             elif "valueFrom" in item:
-                self._note(logfile, f"warning: env {item.get('name')} uses valueFrom, which "
-                           "has no meaning locally; it is left unset")
+                self._note(
+                    logfile,
+                    f"warning: env {item.get('name')} uses valueFrom, which "
+                    "has no meaning locally; it is left unset",
+                )
         env["KATIB_TRIAL_NAME"] = self.request.key[1]
         env[TRIAL_DIR_ENV] = str(self.request.trial_dir)
         if self._collector_local_path is not None:

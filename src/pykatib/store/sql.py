@@ -423,9 +423,7 @@ class Store:
         trial_id = self._trial_ids.get(key)
         if trial_id is None:
             row = conn.execute(
-                select(trials.c.id).where(
-                    trials.c.namespace == key[0], trials.c.name == key[1]
-                )
+                select(trials.c.id).where(trials.c.namespace == key[0], trials.c.name == key[1])
             ).first()
             if row is None:
                 result = conn.execute(

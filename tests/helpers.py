@@ -39,7 +39,9 @@ def experiment(
     }
     if env:
         container["env"] = env
-    job: dict[str, Any] = {"template": {"spec": {"containers": [container], "restartPolicy": "Never"}}}
+    job: dict[str, Any] = {
+        "template": {"spec": {"containers": [container], "restartPolicy": "Never"}}
+    }
     job.update(copy.deepcopy(job_spec or {}))
     data = {
         "apiVersion": "kubeflow.org/v1beta1",
