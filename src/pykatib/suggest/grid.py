@@ -4,7 +4,8 @@ The order is the one Katib's grid (Optuna's ``GridSampler``) gives: the product 
 parameters sorted by name, shuffled by ``numpy.random.RandomState(random_state or 0)``, so the
 same experiment walks the same grid in Katib and in pykatib. Combinations already in the history
 (in any state) are skipped, so a restart needs no state; when none is left,
-:class:`SuggestionEndReached` is raised.
+:class:`SuggestionEndReached` is raised. A grid has no use for a ``distribution`` (Katib's ignores
+it): validation rejects any but ``uniform`` on a numeric parameter rather than ignore it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ class GridSearch(Algorithm):
         for i, p in enumerate(space):
             if not p.is_finite:
                 problems.append(f"spec.parameters[{i}].feasibleSpace.step: {_missing_step(p)}")
+            if p.is_numeric and p.distribution != "uniform":
+                problems.append(
+                    f"spec.parameters[{i}].feasibleSpace.distribution: grid cannot honour "
+                    f"{p.distribution}: its values are the step points from min to max, each "
+                    "tried once; remove distribution, or use another algorithm"
+                )
         return problems
 
     @classmethod
