@@ -148,6 +148,58 @@ def parser_alone(n: int) -> tuple[float, int]:
     return time.perf_counter() - start, count
 
 
+def through_pykatib(n: int) -> tuple[float, int]:
+    """The real path: one experiment with one trial, run by pykatib's control plane (the local
+    runner's reader thread, the StdOut collector, the reconcile loop, the SQLite store)."""
+    import tempfile
+
+    from pykatib.api.yaml import parse_experiments
+    from pykatib.control.controller import Controller
+    from pykatib.store import Store
+
+    code = (
+        "import sys\nw = sys.stdout.write\n"
+        f"for i in range({n}):\n    w(f'epoch={{i}} loss=0.123 accuracy=0.9\\n')\n"
+    )
+    doc = {
+        "apiVersion": "kubeflow.org/v1beta1",
+        "kind": "Experiment",
+        "metadata": {"name": "collect"},
+        "spec": {
+            "objective": {"type": "minimize", "objectiveMetricName": "loss",
+                          "additionalMetricNames": ["accuracy"]},
+            "algorithm": {"algorithmName": "random"},
+            "maxTrialCount": 1,
+            "parallelTrialCount": 1,
+            "parameters": [{"name": "x", "parameterType": "double",
+                            "feasibleSpace": {"min": "0", "max": "1"}}],
+            "trialTemplate": {
+                "primaryContainerName": "main",
+                "trialParameters": [{"name": "x", "reference": "x"}],
+                "trialSpec": {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {
+                    "spec": {"restartPolicy": "Never", "containers": [{
+                        "name": "main",
+                        "command": [sys.executable, "-c", code, "${trialParameters.x}"],
+                    }]}}}},
+            },
+        },
+    }
+    import json
+
+    [(exp, _)] = parse_experiments(json.dumps(doc))
+    with tempfile.TemporaryDirectory() as home:
+        store = Store(f"sqlite:///{home}/bench.db")
+        controller = Controller(store, home=Path(home))
+        controller.apply(exp, Path(home))
+        start = time.perf_counter()
+        controller.run([(exp.namespace, exp.name)])
+        seconds = time.perf_counter() - start
+        [trial] = store.list_trials()
+        count = len(store.list_observations(trial.namespace, trial.name))
+        store.close()
+    return seconds, count
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -174,6 +226,8 @@ def main() -> None:
         for name, consume in consumers.items()
     }
     alone_s, alone_obs = min(parser_alone(n) for _ in range(repeat))
+    PYKATIB = "pykatib run: runner, StdOut collector, reconcile loop, SQLite store"
+    results[PYKATIB] = min(through_pykatib(n) for _ in range(repeat))
 
     floor_s, floor_obs = results[FLOOR]
     floor_rate = floor_obs / floor_s
@@ -185,7 +239,7 @@ def main() -> None:
         rows.append(f"| {name} | {seconds:.3f} | {rate:,.0f} | {n / seconds:,.0f} | {ratio:.2f} |")
     alone = f"{alone_s:.3f} | {alone_obs / alone_s:,.0f} | {n / alone_s:,.0f}"
     rows.append(f"| parser alone, lines in memory (no trial) | {alone} | – |")
-    end_to_end = 2 * n / results[store][0]
+    end_to_end = 2 * n / results[PYKATIB][0]
 
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     system = f"{platform.system()} {platform.release()}"
@@ -205,7 +259,8 @@ def main() -> None:
             "|---|---:|---:|---:|---:|",
             *rows,
             "",
-            f"End to end (parse + store): **{end_to_end:,.0f} observations/s** (target ≥ 50,000).",
+            f"End to end through pykatib's control plane: **{end_to_end:,.0f} observations/s** "
+            "(target ≥ 50,000).",
             "",
             "The raw floor is the same trial read without parsing: the rate of the pipe and of",
             "Python's line iteration, which no collector in this process can beat. The parser",
