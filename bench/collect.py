@@ -166,21 +166,42 @@ def through_pykatib(n: int) -> tuple[float, int]:
         "kind": "Experiment",
         "metadata": {"name": "collect"},
         "spec": {
-            "objective": {"type": "minimize", "objectiveMetricName": "loss",
-                          "additionalMetricNames": ["accuracy"]},
+            "objective": {
+                "type": "minimize",
+                "objectiveMetricName": "loss",
+                "additionalMetricNames": ["accuracy"],
+            },
             "algorithm": {"algorithmName": "random"},
             "maxTrialCount": 1,
             "parallelTrialCount": 1,
-            "parameters": [{"name": "x", "parameterType": "double",
-                            "feasibleSpace": {"min": "0", "max": "1"}}],
+            "parameters": [
+                {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}
+            ],
             "trialTemplate": {
                 "primaryContainerName": "main",
                 "trialParameters": [{"name": "x", "reference": "x"}],
-                "trialSpec": {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {
-                    "spec": {"restartPolicy": "Never", "containers": [{
-                        "name": "main",
-                        "command": [sys.executable, "-c", code, "${trialParameters.x}"],
-                    }]}}}},
+                "trialSpec": {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [
+                                    {
+                                        "name": "main",
+                                        "command": [
+                                            sys.executable,
+                                            "-c",
+                                            code,
+                                            "${trialParameters.x}",
+                                        ],
+                                    }
+                                ],
+                            }
+                        }
+                    },
+                },
             },
         },
     }
@@ -259,8 +280,10 @@ def main() -> None:
             "|---|---:|---:|---:|---:|",
             *rows,
             "",
-            f"End to end through pykatib's control plane: **{end_to_end:,.0f} observations/s** "
-            "(target ≥ 50,000).",
+            (
+                f"End to end through pykatib's control plane: **{end_to_end:,.0f} "
+                "observations/s** (target ≥ 50,000)."
+            ),
             "",
             "The raw floor is the same trial read without parsing: the rate of the pipe and of",
             "Python's line iteration, which no collector in this process can beat. The parser",
