@@ -256,3 +256,19 @@ def test_configmap_trial_template_needs_the_configmap_file(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     exp = get_json("experiment", data["metadata"]["name"])
     assert exp["status"]["trialsSucceeded"] == 2
+
+
+def test_other_containers_are_ignored_with_a_warning(tmp_path: Path) -> None:
+    data = rewrite_commands(katib_example("hp-tuning/random.yaml"), STANDINS)
+    data["spec"]["maxTrialCount"] = 1
+    data["spec"]["parallelTrialCount"] = 1
+    pod = data["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]
+    pod["containers"].append({"name": "sidecar", "image": "busybox", "command": ["false"]})
+    result = pykatib("run", "-f", str(write(tmp_path / "e.yaml", data)), "-q")
+    assert result.returncode == 0, result.stderr
+    assert "containers sidecar are ignored" in result.stderr
+    [trial] = get_json("trials")["items"]
+    assert (
+        "only the primary container runs locally"
+        in pykatib("logs", trial["metadata"]["name"]).stdout
+    )

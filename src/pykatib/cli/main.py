@@ -104,10 +104,13 @@ def _load(path: str, configmaps: Sequence[str]) -> list[tuple[Experiment, list[s
         extra += parse_configmaps(Path(cm_path).read_text(encoding="utf-8"), cm_path)
     parsed = parse_experiments(text, path, configmaps=extra)
     errors: list[str] = []
-    for exp, _ in parsed:
+    for exp, warnings in parsed:
         template = exp.spec.trial_template
         if template is not None and template.trial_spec is not None:
             errors += LocalJobRunner.check(template.trial_spec, template.primary_container_name)
+            warnings += LocalJobRunner.warnings(
+                template.trial_spec, template.primary_container_name
+            )
         mc = exp.spec.metrics_collector_spec
         if mc is not None and mc.collector is not None and mc.collector.kind == "Custom":
             errors += LocalJobRunner.check_collector(mc.collector.custom_collector)

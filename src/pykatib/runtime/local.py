@@ -89,6 +89,19 @@ class LocalJobRunner(TrialRunner):
         return []
 
     @classmethod
+    def warnings(cls, trial_spec: dict[str, Any], primary_container_name: str | None) -> list[str]:
+        """What will run differently from a cluster (shown when the experiment is applied)."""
+        _, container, containers = primary_container(trial_spec, primary_container_name)
+        others = [str(c.get("name")) for c in containers if c is not container]
+        if container is None or not others:
+            return []
+        names = ", ".join(others)
+        primary = container.get("name")
+        return [
+            f'spec.trialTemplate.trialSpec: containers {names} are ignored: only the primary container "{primary}" runs locally'
+        ]
+
+    @classmethod
     def check_collector(cls, custom_collector: dict[str, Any] | None) -> list[str]:
         """A Custom collector runs locally too, so it needs a command."""
         if custom_collector is not None and not custom_collector.get("command"):
