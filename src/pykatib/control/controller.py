@@ -38,6 +38,8 @@ from pykatib.runtime.base import RunRequest, TrialRunner
 from pykatib.runtime.local import LocalJobRunner
 from pykatib.runtime.paths import trial_dir
 from pykatib.store import Changes, Store, default_home
+from pykatib.suggest.pbt import checkpoint_parent
+from pykatib.suggest.registry import algorithm_settings
 
 log = logging.getLogger("pykatib.control")
 
@@ -47,6 +49,7 @@ MUTABLE_FIELDS = ("parallel_trial_count", "max_trial_count", "max_failed_trial_c
 # A safety net only: every change that matters wakes the loop at once.
 RESYNC_SECONDS = 1.0
 SPEC_CHECK_SECONDS = 1.0
+TRIAL_DIR_SETTING = "suggestion_trial_dir"
 
 
 class Controller:
@@ -273,6 +276,10 @@ class Controller:
 
     def _start(self, state: ExperimentState, trial: Trial, changes: Changes) -> None:
         exp = state.experiment
+        # pbt's checkpoint folder is per trial; a child starts from a copy of its parent's.
+        settings = algorithm_settings(exp)
+        mapped = (settings[TRIAL_DIR_SETTING],) if settings.get(TRIAL_DIR_SETTING) else ()
+        parent = checkpoint_parent(trial.spec.labels or {}) if mapped else None
         request = RunRequest(
             key=(exp.namespace, trial.name),
             run_spec=trial.spec.run_spec or {},
@@ -283,6 +290,8 @@ class Controller:
             log_path=self.log_path(exp.namespace, exp.name, trial.name),
             trial_dir=trial_dir(self.home, exp.namespace, exp.name, trial.name),
             sync_reports=state.early_stopping is not None,
+            mapped_paths=mapped,
+            seed_from=trial_dir(self.home, exp.namespace, exp.name, parent) if parent else None,
         )
         state.series.pop(trial.name, None)
         self.runner.start(request)

@@ -45,6 +45,9 @@ class RunRequest:
     trial_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     mapped_paths: tuple[str, ...] = ()
+    # Another trial's folder whose ``mapped_paths`` are copied into this trial's before it
+    # starts (pbt: a child resumes from its parent's checkpoint).
+    seed_from: Path | None = None
     # Early stopping is on: observations are handed over at once, and Push reports wait for
     # :meth:`TrialRunner.acknowledge`.
     sync_reports: bool = False

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from pykatib.metrics import collectors as _collectors
@@ -230,6 +232,8 @@ class _LocalTrial:
         argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
         req.log_path.parent.mkdir(parents=True, exist_ok=True)
         req.trial_dir.mkdir(parents=True, exist_ok=True)
+        if req.seed_from is not None:
+            self._seed(req.seed_from)
         if self._collector_local_path is not None:
             # Katib mounts a volume at the collector path's folder: it exists when the trial starts.
             folder = self._collector_local_path
@@ -417,6 +421,17 @@ class _LocalTrial:
         if self._collector_local_path is not None:
             env[METRICS_PATH_ENV] = str(self._collector_local_path)
         return env
+
+    def _seed(self, source_dir: Path) -> None:
+        """Copy another trial's mapped folders into this trial's (a pbt parent's checkpoint)."""
+        source = PathMap(source_dir, self.request.mapped_paths)
+        for path in self.request.mapped_paths:
+            src, dst = source.local(path), self.paths.local(path)
+            if src.is_dir():
+                shutil.copytree(src, dst, dirs_exist_ok=True)
+            elif src.is_file():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
 
     def _timer(self, seconds: Any) -> threading.Timer | None:
         if seconds is None:
