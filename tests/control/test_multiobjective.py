@@ -131,3 +131,20 @@ def test_objectives_are_validated() -> None:
     assert "spec.objective.objectives[1].type" in text
     assert "spec.objective.objectives" in text and "loss" in text
     assert "spec.objective.objectiveMetricName: must be the first objective" in text
+
+
+def test_nsga2_runs_a_multi_objective_experiment(tmp_path: Path) -> None:
+    exp = experiment(
+        TRADE_OFF,
+        algorithm="nsga2",
+        parameters=[
+            {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}
+        ],
+        args=["--x=${trialParameters.x}"],
+        objective=dict(OBJECTIVES),
+        maxTrialCount=8,
+    )
+    ctl = controller(tmp_path)
+    done = run(ctl, exp, tmp_path)
+    assert done.status.trials_succeeded == 8
+    assert len(done.status.pareto_optimal_trials) >= 2

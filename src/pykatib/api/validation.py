@@ -17,22 +17,11 @@ from pykatib.api.models import Experiment, ExperimentSpec, MetricsCollectorSpec,
 from pykatib.api.trial_template import resolve_configmap, validate_trial_template
 from pykatib.earlystop.registry import EARLY_STOPPING_ALGORITHM_NAMES, validate_early_stopping
 from pykatib.runtime import SUPPORTED_TRIAL_KINDS
+from pykatib.suggest.registry import ALGORITHM_NAMES
 
 __all__ = ["ALGORITHMS", "EARLY_STOPPING_ALGORITHMS", "resolve_configmap", "validate_experiment"]
 
-ALGORITHMS = (
-    "random",
-    "grid",
-    "tpe",
-    "multivariate-tpe",
-    "cmaes",
-    "sobol",
-    "bayesianoptimization",
-    "hyperband",
-    "pbt",
-    "enas",
-    "darts",
-)
+ALGORITHMS = ALGORITHM_NAMES
 NAS_ALGORITHMS = ("enas", "darts")
 EARLY_STOPPING_ALGORITHMS = EARLY_STOPPING_ALGORITHM_NAMES
 PARAMETER_TYPES = ("double", "int", "discrete", "categorical")

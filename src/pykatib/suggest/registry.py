@@ -27,6 +27,9 @@ KATIB_ALGORITHM_NAMES: tuple[str, ...] = (
     "darts",
 )
 
+# Every name an experiment may give: Katib's, and pykatib's own extensions.
+ALGORITHM_NAMES: tuple[str, ...] = (*KATIB_ALGORITHM_NAMES, "nsga2")
+
 # name -> "module:Class" under pykatib.suggest
 _IMPLEMENTATIONS: dict[str, str] = {
     "random": "random:RandomSearch",
