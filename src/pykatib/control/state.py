@@ -8,6 +8,7 @@ summarises every trial.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ class ExperimentState:
     algorithm_state: Any = None
     results: dict[str, TrialResult] = field(default_factory=dict)
     last_written: dict[str, Any] | None = None
-    # Early stopping: the rule, and every trial's objective values in report order.
+    # Early stopping: the rule; and every trial's objective values in report order (those of
+    # trials finished before this process started are loaded only when early stopping is on).
     early_stopping: EarlyStoppingRule | None = None
     series: dict[str, list[float]] = field(default_factory=dict)
 
@@ -60,14 +62,18 @@ class ExperimentState:
         for name, trial in self.trials.items():
             result = self.results.get(name)
             if result is None:
-                result = _trial_result(trial, self.phases[name], self.values[name])
+                result = _trial_result(
+                    trial, self.phases[name], self.values[name], self.series.get(name, ())
+                )
                 if self.phases[name] in st.COMPLETED_PHASES:
                     self.results[name] = result
             out.append(result)
         return out
 
 
-def _trial_result(trial: Trial, phase: str, value: float | None) -> TrialResult:
+def _trial_result(
+    trial: Trial, phase: str, value: float | None, series: Sequence[float]
+) -> TrialResult:
     metrics: dict[str, float] = {}
     for metric in (trial.status.observation.metrics or []) if trial.status.observation else []:
         v = st.metric_value(trial, metric.name or "")
@@ -82,4 +88,5 @@ def _trial_result(trial: Trial, phase: str, value: float | None) -> TrialResult:
         metrics=metrics,
         labels=dict(trial.spec.labels or {}),
         values=tuple(metrics.get(o.name or "") for o in objectives or []),
+        intermediate=tuple(series),
     )
