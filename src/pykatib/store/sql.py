@@ -34,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from pykatib.api.errors import ConflictError, NotFoundError
 from pykatib.api.models import Experiment, Suggestion, Trial, TrialAssignment
@@ -174,6 +174,9 @@ class Store:
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_url()
         kwargs: dict[str, Any] = {}
+        database = make_url(self.url).database
+        if self.url.startswith("sqlite") and database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         if self.url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
