@@ -272,7 +272,7 @@ def test_collector_paths_are_remapped_per_trial(tmp_path: Path) -> None:
         "folder = sys.argv[1].split('=', 1)[1]\n"
         "os.makedirs(folder, exist_ok=True)\n"
         "open(os.path.join(folder, 'metrics.log'), 'w').write("
-        "'loss=' + os.environ['KATIB_TRIAL_NAME'][-1:].encode().hex() + '\\n')\n"
+        "'loss=' + str(ord(os.environ['KATIB_TRIAL_NAME'][-1])) + '\\n')\n"
         "assert os.environ['PYKATIB_METRICS_PATH'] == os.path.join(folder, 'metrics.log')\n"
     )
     exp = experiment(
@@ -291,4 +291,4 @@ def test_collector_paths_are_remapped_per_trial(tmp_path: Path) -> None:
     assert not Path("/katib/out/metrics.log").exists()
     for trial in ctl.store.list_trials():
         [point] = ctl.store.list_observations("default", trial.name)
-        assert point.value == trial.name[-1:].encode().hex()
+        assert point.value == str(ord(trial.name[-1]))
