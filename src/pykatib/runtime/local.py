@@ -304,9 +304,7 @@ class _LocalTrial:
         except OSError as exc:
             self._note(logfile, f"error: can't start {argv[0]!r}: {exc.strerror or exc}")
             if channel is not None:
-                for fd in (channel._read_fd, channel._write_fd, channel._ack_read):
-                    os.close(fd)
-                channel.close()
+                channel.abandon()
             return 127
         custom = (
             self._start_custom_collector(channel, env, cwd, logfile)
@@ -508,6 +506,14 @@ class _PushChannel:
                 with trial._lock:
                     trial._reports_read += 1
                 trial.wake()  # a report is complete (in synchronous mode, its sender waits)
+
+    def abandon(self) -> None:
+        """The process never started: close every end."""
+        for fd in (self._read_fd, self._write_fd, self._ack_read, self._ack_write):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def close(self) -> None:
         if self._thread.is_alive():
