@@ -261,3 +261,21 @@ def test_immutable_field_change_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(InvalidExperimentError) as err:
         ctl.apply(changed, tmp_path)
     assert "spec.objective" in str(err.value)
+
+
+def test_missing_executable_fails_the_trial_with_a_clear_log(tmp_path: Path) -> None:
+    exp = experiment(
+        "print('loss=1')",
+        job_spec={"backoffLimit": 0},
+        maxTrialCount=1,
+        parallelTrialCount=1,
+        maxFailedTrialCount=1,
+    )
+    container = exp.spec.trial_template.trial_spec["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = ["/nonexistent/python3"]
+    ctl = controller(tmp_path)
+    done = run(ctl, exp, tmp_path)
+    assert reason(done, "Failed") == st.EXPERIMENT_FAILED
+    [t] = ctl.store.list_trials()
+    log = ctl.log_path("default", "exp", t.name).read_text()
+    assert "can't start '/nonexistent/python3'" in log
