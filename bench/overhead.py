@@ -113,6 +113,7 @@ def experiment(trials: int, parallel: int, python: str) -> dict[str, object]:
 class Measurements:
     floor: list[float] = field(default_factory=list)
     pykatib: list[float] = field(default_factory=list)
+    optuna: list[float] = field(default_factory=list)
     trials_recorded: list[int | None] = field(default_factory=list)
 
 
@@ -141,6 +142,34 @@ def run_floor(trials: int, parallel: int, python: str, workdir: Path) -> float:
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         for future in [pool.submit(_one_process, python, workdir, x) for x in xs]:
             future.result()
+    return time.perf_counter() - start
+
+
+# ---- the peer: Optuna with its SQLite storage ------------------------------------------------------
+
+
+def run_optuna(trials: int, parallel: int, python: str, workdir: Path) -> float:
+    """Seconds for Optuna to run the same processes as objective calls, ``parallel`` at a time,
+    recording the study in SQLite (its RDB storage): a hyperparameter tuner's bookkeeping."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = f"sqlite:///{workdir / f'optuna-{time.monotonic_ns()}.db'}"
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        proc = subprocess.run(
+            [python, "-c", TRIAL_CODE, repr(x)],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return float(proc.stdout.strip().split("=", 1)[1])
+
+    start = time.perf_counter()
+    study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=trials, n_jobs=parallel)
     return time.perf_counter() - start
 
 
@@ -276,6 +305,14 @@ def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
         f"| {i + 1} | {f:.2f} | {k:.2f} | {k / f:.2f} |"
         for i, (f, k) in enumerate(zip(m.floor, m.pykatib, strict=True))
     )
+    optuna_row = ""
+    if m.optuna:
+        op = statistics.median(m.optuna)
+        optuna_row = (
+            f"| peer: Optuna, SQLite storage, `n_jobs={p}` | {op:.2f} | "
+            f"{op * 1000 / n:.1f} ms wall, {op * p * 1000 / n:.1f} ms per slot "
+            f"(ratio to floor {op / floor:.2f}; pykatib / Optuna {pk / op:.2f}) |\n"
+        )
     return f"""# Control-plane overhead of `pykatib run` (bench/overhead.py)
 
 - Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}
@@ -286,14 +323,15 @@ def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
   experiment: random over one double `x` in [0, 1], minimize `loss`, no goal
 - Floor: the same {n} processes run by `ThreadPoolExecutor({p})` + `subprocess.run`
   (stdout captured); pykatib: `pykatib run -q -f <yaml>` with a fresh `PYKATIB_HOME`,
-  wall clock including its start-up
+  wall clock including its start-up; peer: an Optuna study with RDB (SQLite) storage running
+  the same processes as its objective, `n_jobs={p}` (in-process, so no start-up of its own)
 - {args.repeat} runs of each side, alternating; medians below
 
 | | seconds (median) | per trial |
 |---|---:|---:|
 | floor (bare {p}-worker pool) | {floor:.2f} | {floor * 1000 / n:.1f} ms wall, {floor * p * 1000 / n:.1f} ms per slot |
 | pykatib run | {pk:.2f} | {pk * 1000 / n:.1f} ms wall, {pk * p * 1000 / n:.1f} ms per slot |
-
+{optuna_row}
 - **Ratio pykatib / floor: {ratio:.2f}** (target <= {TARGET_RATIO}: {verdict})
 - Extra wall time per trial: (pykatib - floor) / {n} = **{extra * 1000 / n:.1f} ms**
 - Extra time per trial per worker slot: (pykatib - floor) x {p} / {n} = **{extra * p * 1000 / n:.1f} ms**
@@ -317,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per pykatib run")
     parser.add_argument("--floor-only", action="store_true", help="measure the floor alone")
+    parser.add_argument("--no-optuna", action="store_true", help="leave out the Optuna peer")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     if args.trials < 1 or args.repeat < 1 or args.parallel < 1:
@@ -335,11 +374,17 @@ def main(argv: list[str] | None = None) -> int:
     m = Measurements()
     try:
         for rep in range(args.repeat):
-            sides = ["floor", "pykatib"] if rep % 2 == 0 else ["pykatib", "floor"]
+            sides = ["floor", "pykatib", "optuna"]
+            sides = sides if rep % 2 == 0 else sides[::-1]
             for side in sides:
                 if side == "floor":
                     seconds = run_floor(args.trials, args.parallel, python, tmp)
                     m.floor.append(seconds)
+                elif side == "optuna":
+                    if args.floor_only or args.no_optuna:
+                        continue
+                    seconds = run_optuna(args.trials, args.parallel, python, tmp)
+                    m.optuna.append(seconds)
                 elif not args.floor_only:
                     seconds, recorded = run_pykatib(
                         pykatib, experiment_file, tmp / f"home-{rep}", args.timeout
