@@ -1,0 +1,476 @@
+"""Time per proposal of pykatib's algorithms against their reference libraries.
+
+For each algorithm and each history size n (100, 500, 1000 completed trials; 100 and 200 for
+``bayesianoptimization``), a history of n random points of the 5-d Levy function (uniform in
+[-10, 10]^5, all ``succeeded`` with their value) is made, and then:
+
+* **pykatib**: the algorithm, built through the registry as the control plane builds it, is
+  asked ``suggest(history, 1)``; that call is timed whole (for the Optuna-backed algorithms it
+  includes rebuilding the study from the history, which is what the control plane pays).
+* **reference**: the reference library holds the same n trials already (untimed), and only its
+  proposal is timed: ``study.ask(distributions)`` for Optuna's same sampler; for scikit-optimize
+  ``tell`` of the previous point (which refits the GP) plus ``ask``, its cost per proposal in an
+  ask/tell loop; for hyperopt (``tpe``, informative) one ``tpe.suggest`` call.
+
+After each timed proposal, the proposal is evaluated and appended to the history / told to the
+library (untimed), so both sides advance alike (hyperopt's history stays at n). One untimed warm-up proposal precedes the timed
+ones; each cell is the median of the repetitions (at least 3, more while the cell has used less
+than ``--min-seconds``). Ratio = pykatib / reference. Targets (issue 3): at 1000 trials at most
+1.2x the reference; ``bayesianoptimization`` at 200 trials under 2 s.
+
+For the Optuna-backed algorithms the report also splits pykatib's call at the largest n into its
+parts (converting the history to FrozenTrials, creating the study and adding them, asking), and
+gives a cProfile summary of every algorithm that misses its target.
+
+    nice -n 10 python bench/suggest_latency.py [--algorithms tpe,cmaes] [--sizes 100,500,1000]
+        [--gp-sizes 100,200] [--min-seconds 2] [--out PATH]
+
+Writes the markdown report to ``--out`` (default ``bench/results/suggest_latency.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _problems as P
+
+from pykatib.suggest.base import TrialResult
+
+RESULTS = P.HERE / "results" / "suggest_latency.md"
+PROBLEM = P.PROBLEMS["levy5"]
+GP = ("bayesianoptimization",)
+TARGET_RATIO = 1.2
+TARGET_GP_SECONDS = 2.0
+GP_TARGET_SIZE = 200
+RATIO_SIZE = 1000
+GRID_K = 10  # 10^5 lattice points for grid
+ALGORITHM_ORDER = (
+    "random",
+    "grid",
+    "sobol",
+    "tpe",
+    "multivariate-tpe",
+    "cmaes",
+    "bayesianoptimization",
+    "nsga2",
+    "hyperband",
+    "pbt",
+)
+
+
+def random_points(n: int, seed: int, grid_k: int | None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    lo = np.array([b[0] for b in PROBLEM.bounds])
+    hi = np.array([b[1] for b in PROBLEM.bounds])
+    if grid_k is None:
+        return lo + rng.random((n, PROBLEM.dim)) * (hi - lo)
+    values = P.grid_values(PROBLEM, grid_k)
+    return np.array(
+        [[values[name][rng.integers(grid_k)] for name in PROBLEM.names] for _ in range(n)]
+    )
+
+
+class Timer:
+    """Repeats ``step`` (which returns the seconds it measured) until enough samples."""
+
+    def __init__(self, min_reps: int, max_reps: int, min_seconds: float):
+        self.min_reps, self.max_reps, self.min_seconds = min_reps, max_reps, min_seconds
+
+    def run(self, step: Callable[[], float]) -> list[float]:
+        samples: list[float] = []
+        started = time.perf_counter()
+        while len(samples) < self.max_reps and (
+            len(samples) < self.min_reps or time.perf_counter() - started < self.min_seconds
+        ):
+            samples.append(step())
+        return samples
+
+
+# --- pykatib --------------------------------------------------------------------------------
+
+
+def pykatib_history(alg, points: np.ndarray) -> list[TrialResult]:
+    return [
+        TrialResult(
+            f"trial-{i}",
+            alg.space.format_assignments(dict(zip(PROBLEM.names, x))),
+            "succeeded",
+            PROBLEM(x),
+        )
+        for i, x in enumerate(points)
+    ]
+
+
+def time_pykatib(algorithm: str, points: np.ndarray, grid_k: int | None, timer: Timer):
+    alg = P.create(algorithm, PROBLEM, 0, grid_k)
+    history = pykatib_history(alg, points)
+
+    def step() -> float:
+        t0 = time.perf_counter()
+        proposals = alg.suggest(history, 1)
+        dt = time.perf_counter() - t0
+        a = proposals[0].assignments
+        value = PROBLEM([float(a[name]) for name in PROBLEM.names])
+        history.append(TrialResult(f"trial-{len(history)}", a, "succeeded", value))
+        return dt
+
+    step()  # warm-up
+    return timer.run(step), alg, history
+
+
+def breakdown(alg, history: list[TrialResult], reps: int = 3) -> dict[str, float] | None:
+    """Seconds of each part of an Optuna-backed suggest(history, 1), median of ``reps``."""
+    from pykatib.suggest._optuna import OptunaAlgorithm
+
+    if not isinstance(alg, OptunaAlgorithm) or not hasattr(alg, "_frozen"):
+        return None  # not Optuna-backed, or no longer built the way this breakdown times
+    import optuna
+
+    try:
+        return _breakdown(alg, history, reps, optuna)
+    except (TypeError, AttributeError):  # the private API this times has changed
+        return None
+
+
+def _breakdown(alg, history: list[TrialResult], reps: int, optuna) -> dict[str, float]:
+    parts: dict[str, list[float]] = {"frozen": [], "study": [], "ask": []}
+    for rep in range(reps):
+        t0 = time.perf_counter()
+        frozen = [t for t in map(alg._frozen, history) if t is not None]
+        t1 = time.perf_counter()
+        study = optuna.create_study(direction=alg.direction, sampler=alg.sampler(rep))
+        study.add_trials(frozen)
+        t2 = time.perf_counter()
+        alg._ask(study, history, 1, np.random.default_rng(rep))
+        t3 = time.perf_counter()
+        parts["frozen"].append(t1 - t0)
+        parts["study"].append(t2 - t1)
+        parts["ask"].append(t3 - t2)
+    return {k: statistics.median(v) for k, v in parts.items()}
+
+
+def profile(alg, history: list[TrialResult], top: int = 14) -> str:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    alg.suggest(history, 1)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    text = out.getvalue()
+    # Keep the table only, with paths shortened.
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    start = next((i for i, ln in enumerate(lines) if "ncalls" in ln), 0)
+    head = next((ln.strip() for ln in lines if "function calls" in ln), "")
+    body = [
+        ln.replace(str(Path(sys.prefix)), "<prefix>").replace(str(P.REPO), "<repo>")
+        for ln in lines[start:]
+    ]
+    return "\n".join([head, *body])
+
+
+# --- references -----------------------------------------------------------------------------
+
+
+def time_optuna(algorithm: str, points: np.ndarray, grid_k: int | None, timer: Timer):
+    import optuna
+
+    distributions = P.optuna_distributions(PROBLEM, grid_k)
+    study = optuna.create_study(sampler=P.optuna_sampler(algorithm, 0, PROBLEM, grid_k))
+    study.add_trials(
+        [
+            optuna.trial.create_trial(
+                params=dict(zip(PROBLEM.names, map(float, x))),
+                distributions=distributions,
+                value=PROBLEM(x),
+            )
+            for x in points
+        ]
+    )
+
+    def step() -> float:
+        t0 = time.perf_counter()
+        trial = study.ask(distributions)
+        dt = time.perf_counter() - t0
+        study.tell(trial, PROBLEM([trial.params[name] for name in PROBLEM.names]))
+        return dt
+
+    step()
+    return timer.run(step)
+
+
+def time_hyperopt(algorithm: str, points: np.ndarray, grid_k: int | None, timer: Timer):
+    from hyperopt import Domain, fmin, hp, tpe
+    from hyperopt.fmin import generate_trials_to_calculate
+
+    space = {n: hp.uniform(n, lo, hi) for n, (lo, hi) in zip(PROBLEM.names, PROBLEM.bounds)}
+
+    def fn(params):
+        return PROBLEM([params[name] for name in PROBLEM.names])
+
+    trials = generate_trials_to_calculate([dict(zip(PROBLEM.names, map(float, x))) for x in points])
+    fmin(
+        fn,
+        space,
+        algo=tpe.suggest,
+        max_evals=len(points),
+        trials=trials,
+        rstate=np.random.default_rng(0),
+        show_progressbar=False,
+    )
+    domain = Domain(fn, space)
+    rng = np.random.default_rng(1)
+
+    def step() -> float:  # the history stays at n trials: hyperopt is informative only
+        trials.refresh()
+        ids = trials.new_trial_ids(1)
+        t0 = time.perf_counter()
+        tpe.suggest(ids, domain, trials, int(rng.integers(2**31 - 1)))
+        return time.perf_counter() - t0
+
+    step()
+    return timer.run(step)
+
+
+def time_skopt(algorithm: str, points: np.ndarray, grid_k: int | None, timer: Timer):
+    optimizer = P.skopt_optimizer(PROBLEM, 0)
+    optimizer.tell([list(map(float, x)) for x in points], [PROBLEM(x) for x in points])
+    pending = optimizer.ask()
+
+    def step() -> float:
+        nonlocal pending
+        value = PROBLEM(pending)
+        t0 = time.perf_counter()
+        optimizer.tell(pending, value)  # refits the GP: part of the cost of the next proposal
+        pending = optimizer.ask()
+        return time.perf_counter() - t0
+
+    step()
+    return timer.run(step)
+
+
+RUNNERS = {"optuna": time_optuna, "hyperopt": time_hyperopt, "scikit-optimize": time_skopt}
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def fmt_ms(seconds: float) -> str:
+    ms = seconds * 1000
+    return f"{ms:.3g}" if ms < 100 else f"{ms:.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--algorithms", default=",".join(ALGORITHM_ORDER))
+    parser.add_argument("--sizes", default="100,500,1000")
+    parser.add_argument("--gp-sizes", default="100,200")
+    parser.add_argument("--min-reps", type=int, default=3)
+    parser.add_argument("--max-reps", type=int, default=15)
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=1.5,
+        help="keep repeating a cell until it has used this long (default 1.5)",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    requested = [a.strip() for a in args.algorithms.split(",") if a.strip()]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    gp_sizes = [int(s) for s in args.gp_sizes.split(",")]
+    timer = Timer(args.min_reps, args.max_reps, args.min_seconds)
+    command = "python bench/suggest_latency.py " + shlex.join(
+        sys.argv[1:] if argv is None else argv
+    )
+
+    available = P.implemented()
+    notes: list[str] = []
+    rows: list[dict] = []
+    details: list[str] = []
+    misses: list[str] = []
+    load_at_start = P.load()
+    measured = P.commit()  # at the start: the modules are imported right after
+    started = time.perf_counter()
+    for algorithm in requested:
+        if algorithm not in available:
+            notes.append(f"`{algorithm}`: not implemented in pykatib yet")
+            continue
+        if algorithm in P.NOT_BLACK_BOX:
+            notes.append(f"`{algorithm}`: skipped, {P.NOT_BLACK_BOX[algorithm]}")
+            continue
+        if P.rejection(algorithm):
+            notes.append(
+                f"`{algorithm}`: skipped, it rejects a single-objective experiment: "
+                f"{P.rejection(algorithm)}"
+            )
+            continue
+        refs = [r for r in P.references(algorithm) if r.available]
+        notes += [
+            f"`{algorithm}` vs {r.label}: reference skipped ({r.why_not})"
+            for r in P.references(algorithm)
+            if not r.available
+        ]
+        grid_k = GRID_K if algorithm == "grid" else None
+        last = None
+        for n in gp_sizes if algorithm in GP else sizes:
+            points = random_points(n, 0, grid_k)
+            with P.quiet():
+                samples, alg, history = time_pykatib(algorithm, points, grid_k, timer)
+                pyk = statistics.median(samples)
+                ref_times = {}
+                for ref in refs:
+                    ref_times[ref.label] = statistics.median(
+                        RUNNERS[ref.package](algorithm, points, grid_k, timer)
+                    )
+            row = {
+                "algorithm": algorithm,
+                "n": n,
+                "pykatib": pyk,
+                "reps": len(samples),
+                "refs": ref_times,
+            }
+            rows.append(row)
+            last = (n, alg, history)
+            print(
+                f"[{time.perf_counter() - started:6.0f}s] {algorithm:>20} n={n:<5} pykatib "
+                f"{fmt_ms(pyk)} ms  "
+                + "  ".join(f"{k}: {fmt_ms(v)} ms" for k, v in ref_times.items()),
+                flush=True,
+            )
+        # Targets, the breakdown, and a profile where missed.
+        missed = False
+        if algorithm in GP:
+            at = [r for r in rows if r["algorithm"] == algorithm and r["n"] == GP_TARGET_SIZE]
+            if at and at[0]["pykatib"] >= TARGET_GP_SECONDS:
+                missed = True
+                misses.append(
+                    f"{algorithm}: {at[0]['pykatib']:.2f} s at {GP_TARGET_SIZE} trials "
+                    f"(target < {TARGET_GP_SECONDS:g} s)"
+                )
+        at = [r for r in rows if r["algorithm"] == algorithm and r["n"] == RATIO_SIZE]
+        if at and at[0]["refs"]:
+            primary = next(iter(at[0]["refs"]))
+            ratio = at[0]["pykatib"] / at[0]["refs"][primary]
+            if ratio > TARGET_RATIO:
+                missed = True
+                misses.append(
+                    f"{algorithm}: {ratio:.2f}x {primary} at {RATIO_SIZE} trials "
+                    f"(target <= {TARGET_RATIO}x)"
+                )
+        if last is not None:
+            n, alg, history = last
+            with P.quiet():
+                parts = breakdown(alg, history)
+                prof = profile(alg, history) if missed else None
+            if parts:
+                total = sum(parts.values())
+                details += [
+                    f"### {algorithm}: where a suggest(history, 1) call goes at n = {n}",
+                    "",
+                    "| part | ms | share |",
+                    "|---|---:|---:|",
+                    (
+                        f"| history -> FrozenTrials (`_frozen`, `optuna.trial.create_trial`) | "
+                        f"{fmt_ms(parts['frozen'])} | {parts['frozen'] / total:.0%} |"
+                    ),
+                    (
+                        f"| `optuna.create_study` + `study.add_trials` | {fmt_ms(parts['study'])} | "
+                        f"{parts['study'] / total:.0%} |"
+                    ),
+                    (
+                        f"| `_ask`: `study.ask` (the sampler) + formatting | {fmt_ms(parts['ask'])} | "
+                        f"{parts['ask'] / total:.0%} |"
+                    ),
+                    "",
+                ]
+            if prof:
+                details += [
+                    (
+                        f"<details><summary>cProfile of {algorithm}'s suggest(history, 1) at "
+                        f"n = {n}, by own time</summary>"
+                    ),
+                    "",
+                    "```",
+                    prof,
+                    "```",
+                    "</details>",
+                    "",
+                ]
+    wall = time.perf_counter() - started
+
+    lines = [
+        "# Suggestion latency: pykatib vs the reference libraries (bench/suggest_latency.py)",
+        "",
+        f"- Date: {P.now()}; pykatib measured at commit {measured}",
+        (
+            f"- Machine: {P.machine()}; 1-min load average {load_at_start} at the start, "
+            f"{P.load()} at the end (the machine is shared: timings are indicative)"
+        ),
+        f"- {P.versions_line()}",
+        f"- Command: `{command.strip()}` (wall time {wall / 60:.1f} min)",
+        (
+            "- History: n random points of Levy5 (uniform in [-10, 10]^5; grid: random points of a "
+            f"{GRID_K}^5 lattice), all succeeded; ms per proposal (n=1), median of the repetitions"
+        ),
+        (
+            "- pykatib: the whole `Algorithm.suggest(history, 1)` call; reference: the library's "
+            "proposal alone with the history already loaded (Optuna: `study.ask`; scikit-optimize: "
+            "`tell` of the previous point + `ask`; hyperopt: one `tpe.suggest`)"
+        ),
+        (
+            f"- Targets: ratio <= {TARGET_RATIO} at n = {RATIO_SIZE} (against the first reference); "
+            f"bayesianoptimization < {TARGET_GP_SECONDS:g} s at n = {GP_TARGET_SIZE}"
+        ),
+        "",
+    ]
+    if notes:
+        lines += ["## Skipped", ""] + [f"- {n}" for n in notes] + [""]
+    lines += [
+        "## Results",
+        "",
+        "| algorithm | n | pykatib ms | reference | reference ms | ratio |",
+        "|---|---:|---:|---|---:|---:|",
+    ]
+    for r in rows:
+        refs = r["refs"] or {"-": None}
+        for i, (label, t) in enumerate(refs.items()):
+            if t is None:
+                lines.append(
+                    f"| {r['algorithm']} | {r['n']} | {fmt_ms(r['pykatib'])} | - | - | - |"
+                )
+                continue
+            ratio = r["pykatib"] / t
+            mark = " **missed**" if r["n"] == RATIO_SIZE and i == 0 and ratio > TARGET_RATIO else ""
+            lines.append(
+                f"| {r['algorithm']} | {r['n']} | {fmt_ms(r['pykatib'])} | {label} | "
+                f"{fmt_ms(t)} | {ratio:.2f}x{mark} |"
+            )
+    lines.append("")
+    lines += ["## Targets", ""]
+    lines += [f"- **missed**: {m}" for m in misses] or ["- all met"]
+    lines.append("")
+    if details:
+        lines += ["## Where the time goes", ""] + details
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+    for m in misses:
+        print("target missed:", m)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
