@@ -17,7 +17,8 @@ from pykatib.api.models import Experiment
 from pykatib.cli import views
 from pykatib.cli.describe import describe
 
-console = Console()
+# Piped output (scripts, `| grep`) is not cut to 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=250)
 err_console = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_NAMESPACE = "default"
