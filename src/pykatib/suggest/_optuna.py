@@ -1,10 +1,15 @@
 """Running an Optuna sampler as a pykatib :class:`Algorithm`.
 
-Each :meth:`OptunaAlgorithm.suggest` rebuilds an in-memory study from the history (finished
-trials with their values, running ones as RUNNING so that constant-liar samplers spread a batch),
-creates a fresh sampler seeded from (seed, number of trials), and asks it ``n`` times. The
-proposals therefore depend only on the seed and the history: a restart repeats nothing and loses
-nothing, and only the seed (when ``random_state`` is not given) needs to be kept.
+Each :meth:`OptunaAlgorithm.suggest` asks, ``n`` times, a fresh sampler seeded from (seed, number
+of trials) on an in-memory study that holds the history (finished trials with their values,
+running ones as RUNNING so that constant-liar samplers spread a batch). The proposals therefore
+depend only on the seed and the history: a restart repeats nothing and loses nothing, and only
+the seed (when ``random_state`` is not given) needs to be kept.
+
+The study is built from the whole history at the first call of a process and then kept
+(:class:`_HistoryStudy`): later calls add the new trials and update the ones that were pending or
+running, and the trials asked during a call are dropped after it, so each call sees exactly the
+study a rebuild would give, at a cost that grows with the new trials rather than the history.
 
 ``uniform`` and ``logUniform`` map to Optuna's own distributions; ``normal`` and ``logNormal``,
 which Optuna has not, are searched as their quantile in [0, 1] (:mod:`pykatib.suggest.unit`), so
@@ -28,6 +33,8 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from optuna.storages import InMemoryStorage
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from pykatib.api.models import ObjectiveSpec
@@ -104,6 +111,106 @@ def _quiet() -> Iterator[None]:
         optuna.logging.set_verbosity(verbosity)
 
 
+class _HistoryStorage(InMemoryStorage):
+    """Optuna's in-memory storage, plus the two edits a mirrored history needs: put a trial at a
+    number (append one, or replace one whose state changed), and forget the trials from a number
+    on (those asked during a call). Trial ids equal numbers, as in a study built in one go."""
+
+    def put(self, study_id: int, trial: FrozenTrial) -> None:
+        info = self._studies[study_id]
+        number = trial.number
+        trial._trial_id = number
+        if number == len(info.trials):
+            info.trials.append(trial)
+            self._trial_id_to_study_id_and_number[number] = (study_id, number)
+            self._max_trial_id = number
+        else:
+            info.trials[number] = trial
+        best = info.best_trial_id
+        if trial.state == TrialState.COMPLETE and (
+            best is None or _takes_over(info.directions, trial, info.trials[best])
+        ):
+            info.best_trial_id = number
+
+    def truncate(self, study_id: int, length: int) -> None:
+        """Drop the trials from number ``length`` on, and what the sampler kept on the study."""
+        info = self._studies[study_id]
+        for trial in info.trials[length:]:
+            del self._trial_id_to_study_id_and_number[trial._trial_id]
+        del info.trials[length:]
+        self._max_trial_id = length - 1
+        self._prev_waiting_trial_number[study_id] = 0
+        info.param_distribution, info.system_attrs, info.user_attrs = {}, {}, {}
+
+
+def _takes_over(directions: list[StudyDirection], trial: FrozenTrial, best: FrozenTrial) -> bool:
+    """Whether a study given its trials in order would hold ``trial`` as best rather than
+    ``best``: the first complete trial with the best value (the first complete one when there
+    are several objectives)."""
+    if len(directions) == 1 and trial.values[0] != best.values[0]:
+        if directions[0] == StudyDirection.MAXIMIZE:
+            return trial.values[0] > best.values[0]
+        return trial.values[0] < best.values[0]
+    return trial.number < best.number
+
+
+class _HistoryStudy:
+    """A study mirroring a history: its ``k``-th trial is the ``k``-th history entry in the space.
+
+    :meth:`sync` reads the new entries and re-reads those that were pending or running (completed
+    ones never change); :meth:`rewind` drops the trials asked since. It also keeps the keys of
+    the running and the finished entries, which :meth:`OptunaAlgorithm._ask` avoids.
+    """
+
+    def __init__(self, algorithm: OptunaAlgorithm, directions: list[str]):
+        self.algorithm = algorithm
+        self.storage = _HistoryStorage()
+        self.study = optuna.create_study(storage=self.storage, directions=directions)
+        self.synced = 0  # history entries read
+        self.n_trials = 0  # trials of the study that are history entries
+        self.numbers: list[int | None] = []  # each entry's trial number, None outside the space
+        self.open: dict[int, TrialResult] = {}  # entries not completed when last read
+        self.open_keys: dict[int, tuple[str, ...]] = {}
+        self.finished_keys: set[tuple[str, ...]] = set()
+        self.sampler: optuna.samplers.BaseSampler | None = None  # the last call's
+
+    def sync(self, history: Sequence[TrialResult]) -> bool:
+        """Catch up with ``history``; ``False`` when it does not continue the last one."""
+        if len(history) < self.synced:
+            return False
+        for i, last in list(self.open.items()):
+            t = history[i]
+            if t != last:
+                if t.assignments != last.assignments:
+                    return False
+                del self.open[i]
+                self._read(i, t)
+        for i in range(self.synced, len(history)):
+            self._read(i, history[i])
+        self.synced = len(history)
+        return True
+
+    def _read(self, i: int, t: TrialResult) -> None:
+        alg = self.algorithm
+        key = self.open_keys.pop(i, None) or alg._key(t.assignments)
+        if t.completed:
+            self.finished_keys.add(key)
+        else:
+            self.open[i], self.open_keys[i] = t, key
+        frozen = alg._frozen(t)
+        if i == len(self.numbers):  # a new entry
+            self.numbers.append(None if frozen is None else self.n_trials)
+            self.n_trials += frozen is not None
+        number = self.numbers[i]
+        if frozen is not None and number is not None:
+            frozen.number = number
+            self.storage.put(self.study._study_id, frozen)
+
+    def rewind(self) -> None:
+        """Forget the trials asked since the last :meth:`sync`."""
+        self.storage.truncate(self.study._study_id, self.n_trials)
+
+
 class OptunaAlgorithm(Algorithm):
     """Base of the algorithms that drive an Optuna sampler; subclasses give ``SCHEMA`` and
     :meth:`sampler`.
@@ -125,6 +232,7 @@ class OptunaAlgorithm(Algorithm):
         self.seed = self.random_state if self.random_state is not None else secrets.randbits(32)
         self._codecs = {p.name: _Codec(p) for p in space}
         self.distributions = {name: c.distribution for name, c in self._codecs.items()}
+        self._mirror: _HistoryStudy | None = None  # the study of the last call's history
 
     @classmethod
     def validate_settings(
@@ -132,8 +240,12 @@ class OptunaAlgorithm(Algorithm):
     ) -> list[str]:
         return algorithm_settings.validate(cls.name, cls.SCHEMA, settings)
 
-    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
-        """A new sampler for one :meth:`suggest` call, seeded with ``seed``."""
+    def sampler(
+        self, seed: int, previous: optuna.samplers.BaseSampler | None = None
+    ) -> optuna.samplers.BaseSampler:
+        """A new sampler for one :meth:`suggest` call, seeded with ``seed``. ``previous`` is the
+        last call's sampler on the same study: the new one may take over what it computed from
+        the study's finished trials (never its random state)."""
         raise NotImplementedError
 
     @property
@@ -162,20 +274,24 @@ class OptunaAlgorithm(Algorithm):
             return []
         call_seed = int(np.random.SeedSequence([self.seed, len(history)]).generate_state(1)[0])
         with _quiet():
-            directions = [d for _, d in self.objectives] or [self.direction]
-            study = optuna.create_study(directions=directions, sampler=self.sampler(call_seed))
-            study.add_trials([t for t in map(self._frozen, history) if t is not None])
-            return self._ask(study, history, n, np.random.default_rng(call_seed))
+            mirror = self._history_study(history)
+            mirror.study.sampler = mirror.sampler = self.sampler(call_seed, mirror.sampler)
+            try:
+                return self._ask(mirror, n, np.random.default_rng(call_seed))
+            finally:
+                mirror.rewind()
 
-    def _ask(
-        self,
-        study: optuna.Study,
-        history: Sequence[TrialResult],
-        n: int,
-        rng: np.random.Generator,
-    ) -> list[Proposal]:
-        finished = {self._key(t.assignments) for t in history if t.completed}
-        taken = {self._key(t.assignments) for t in history if not t.completed}
+    def _history_study(self, history: Sequence[TrialResult]) -> _HistoryStudy:
+        """The study of ``history``: the kept one brought up to date, or a new one."""
+        if self._mirror is None or not self._mirror.sync(history):
+            directions = [d for _, d in self.objectives] or [self.direction]
+            self._mirror = _HistoryStudy(self, directions)
+            self._mirror.sync(history)
+        return self._mirror
+
+    def _ask(self, mirror: _HistoryStudy, n: int, rng: np.random.Generator) -> list[Proposal]:
+        study, finished = mirror.study, mirror.finished_keys
+        taken = set(mirror.open_keys.values())
         proposals: list[Proposal] = []
         for _ in range(n):
             assignments = None

@@ -11,10 +11,13 @@ population size; ``none`` (Katib's default) never restarts.
 A generation is told to the optimizer once ``population_size`` of its trials have finished with a
 value. The optimizer, the generation each proposal belongs to, and the restart count are kept
 through :meth:`CmaEs.state`, so that a restart of the control plane continues the same run.
+Within a process the history read so far is kept as the keys it takes and the solutions of each
+generation, so a call reads only the new entries and those that were pending or running.
 """
 
 from __future__ import annotations
 
+import bisect
 import pickle
 import secrets
 from collections.abc import Sequence
@@ -64,6 +67,14 @@ class CmaEs(Algorithm):
         self._optimizer_blob: bytes | None = None
         self._restarts = 0
         self._generation_of: dict[str, int] = {}  # proposal key -> optimizer generation
+        self._forget_history()
+
+    def _forget_history(self) -> None:
+        self._read = 0  # history entries read
+        self._open: dict[int, TrialResult] = {}  # entries not completed when last read
+        self._taken: set[str] = set()  # keys of the entries read
+        # generation -> (history index, point, signed value) of its succeeded trials, in order
+        self._solutions: dict[int, list[tuple[int, np.ndarray, float]]] = {}
 
     @classmethod
     def validate_settings(
@@ -105,28 +116,43 @@ class CmaEs(Algorithm):
         except (KeyError, ValueError):
             return ""
 
-    def _tell(self, optimizer: cmaes_lib.CMA, history: Sequence[TrialResult]) -> cmaes_lib.CMA:
-        sign = -1.0 if self.objective.type == "maximize" else 1.0
+    def _read_history(self, history: Sequence[TrialResult]) -> None:
+        """Take in the entries that are new or were pending or running at the last call."""
+        if len(history) < self._read:  # not the history read so far: read it afresh
+            self._forget_history()
+        changed = [i for i, last in self._open.items() if history[i] != last]
+        for i in [*changed, *range(self._read, len(history))]:
+            t = history[i]
+            self._open.pop(i, None)
+            key = self._key(t.assignments)
+            self._taken.add(key)
+            if not t.completed:
+                self._open[i] = t
+            elif t.state == "succeeded" and t.value is not None:
+                # A key's generation is set when it is proposed, before it is in the history.
+                generation = self._generation_of.get(key)
+                if generation is not None:
+                    sign = -1.0 if self.objective.type == "maximize" else 1.0
+                    x = np.array([to_unit(p, p.parse(t.assignments[p.name])) for p in self.numeric])
+                    solutions = self._solutions.setdefault(generation, [])
+                    bisect.insort(solutions, (i, x, sign * t.value), key=lambda s: s[0])
+        self._read = len(history)
+
+    def _tell(self, optimizer: cmaes_lib.CMA) -> cmaes_lib.CMA:
         while True:
-            solutions = []
-            for t in history:
-                if t.state != "succeeded" or t.value is None:
-                    continue
-                if self._generation_of.get(self._key(t.assignments)) != optimizer.generation:
-                    continue
-                x = np.array([to_unit(p, p.parse(t.assignments[p.name])) for p in self.numeric])
-                solutions.append((x, sign * t.value))
+            solutions = self._solutions.get(optimizer.generation, [])
             if len(solutions) < optimizer.population_size:
                 return optimizer
-            optimizer.tell(solutions[: optimizer.population_size])
+            optimizer.tell([(x, value) for _, x, value in solutions[: optimizer.population_size]])
             if self.restart_strategy in ("ipop", "bipop") and optimizer.should_stop():
                 optimizer = self._restart()
 
     # --- the algorithm ----------------------------------------------------------------------
 
     def suggest(self, history: Sequence[TrialResult], n: int) -> list[Proposal]:
-        optimizer = self._tell(self.optimizer or self._new_optimizer(None), history)
-        taken = {self._key(t.assignments) for t in history}
+        self._read_history(history)
+        optimizer = self._tell(self.optimizer or self._new_optimizer(None))
+        taken: set[str] = set()  # this call's proposals, besides the history's keys
         rng = np.random.default_rng([self.seed, len(history)])
         optimizer.reseed_rng(int(rng.integers(2**31)))
         proposals: list[Proposal] = []
@@ -139,7 +165,7 @@ class CmaEs(Algorithm):
                         values[p.name] = p.choices[int(rng.integers(len(p.choices)))]
                 assignments = self.space.format_assignments(values)
                 key = self._key(assignments)
-                if key not in taken:
+                if key not in self._taken and key not in taken:
                     break
             else:
                 break  # the strategy keeps landing on taken points: nothing new now
@@ -169,3 +195,4 @@ class CmaEs(Algorithm):
         if state.get("optimizer"):
             self._optimizer_blob = bytes.fromhex(state["optimizer"])
         self._generation_of = {str(k): int(v) for k, v in state.get("generation_of", {}).items()}
+        self._forget_history()

@@ -4,7 +4,8 @@ The order is the one Katib's grid (Optuna's ``GridSampler``) gives: the product 
 parameters sorted by name, shuffled by ``numpy.random.RandomState(random_state or 0)``, so the
 same experiment walks the same grid in Katib and in pykatib. Combinations already in the history
 (in any state) are skipped, so a restart needs no state; when none is left,
-:class:`SuggestionEndReached` is raised. A grid has no use for a ``distribution`` (Katib's ignores
+:class:`SuggestionEndReached` is raised. Within a process the keys of the history read so far, and
+how far the start of the order is all in the history, are kept, so a call costs what is new. A grid has no use for a ``distribution`` (Katib's ignores
 it): validation rejects any but ``uniform`` on a numeric parameter rather than ignore it.
 """
 
@@ -43,6 +44,9 @@ class GridSearch(Algorithm):
         self._by_name = sorted(space, key=lambda p: p.name)
         self._values = [p.values() for p in self._by_name]
         self._order: np.ndarray | None = None
+        self._seen: set[tuple[str, ...]] = set()  # keys of the history entries read so far
+        self._read = 0  # history entries read
+        self._start = 0  # positions in the order before this one are all in the history
 
     @classmethod
     def validate_settings(
@@ -78,19 +82,31 @@ class GridSearch(Algorithm):
         return [self._combination(int(i)) for i in self._shuffled()]
 
     def suggest(self, history: Sequence[TrialResult], n: int) -> list[Proposal]:
-        seen = {self.space.key(t.assignments) for t in history}
+        if len(history) < self._read:  # not the history read so far: read it afresh
+            self._seen, self._read, self._start = set(), 0, 0
+        self._seen.update(self.space.key(t.assignments) for t in history[self._read :])
+        self._read = len(history)
+        order = self._shuffled()
+        while self._start < len(order) and self._key_at(self._start) in self._seen:
+            self._start += 1
+        seen = set()  # this call's proposals
         proposals: list[Proposal] = []
-        for index in self._shuffled():
+        for position in range(self._start, len(order)):
             if len(proposals) >= n:
                 return proposals
-            assignments = self._combination(int(index))
+            assignments = self._combination(int(order[position]))
             key = self.space.key(assignments)
-            if key not in seen:
+            if key not in self._seen and key not in seen:
                 seen.add(key)
                 proposals.append(Proposal(assignments))
         if not proposals and n > 0:
-            raise SuggestionEndReached(f"all {len(seen)} grid combinations have been proposed")
+            raise SuggestionEndReached(
+                f"all {len(self._seen)} grid combinations have been proposed"
+            )
         return proposals
+
+    def _key_at(self, position: int) -> tuple[str, ...]:
+        return self.space.key(self._combination(int(self._shuffled()[position])))
 
     def _shuffled(self) -> np.ndarray:
         # Optuna shuffles the list of combinations; shuffling their indices is the same

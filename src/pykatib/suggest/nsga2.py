@@ -6,9 +6,9 @@ values are ranked by Pareto dominance and crowding distance, and each generation
 mutation. Settings are the sampler's: ``population_size`` (50), ``mutation_prob`` (1 / number of
 parameters), ``crossover_prob`` (0.9), ``swapping_prob`` (0.5), ``random_state``.
 
-The study is rebuilt from the history at every call (:mod:`pykatib.suggest._optuna`); each
-proposal carries its generation in the label :data:`GENERATION_LABEL`, which is how the rebuilt
-study knows the generations. ``normal`` and ``logNormal`` parameters are searched as their
+The study holds the history, as :mod:`pykatib.suggest._optuna` keeps it; each
+proposal carries its generation in the label :data:`GENERATION_LABEL`, which is how a study built
+from the history knows the generations. ``normal`` and ``logNormal`` parameters are searched as their
 quantile, so their distribution is the prior the first generation is drawn from.
 """
 
@@ -55,7 +55,9 @@ class NSGA2(OptunaAlgorithm):
             )
         return problems
 
-    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+    def sampler(
+        self, seed: int, previous: optuna.samplers.BaseSampler | None = None
+    ) -> optuna.samplers.BaseSampler:
         options = self.options
         return optuna.samplers.NSGAIISampler(
             population_size=options["population_size"],

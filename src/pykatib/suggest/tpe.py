@@ -53,10 +53,12 @@ class TPE(OptunaAlgorithm):
     )
     multivariate = False
 
-    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+    def sampler(
+        self, seed: int, previous: optuna.samplers.BaseSampler | None = None
+    ) -> optuna.samplers.BaseSampler:
         options = self.options
         extra = {} if options.get("gamma") is None else {"gamma": _gamma(options["gamma"])}
-        return optuna.samplers.TPESampler(
+        sampler = optuna.samplers.TPESampler(
             n_startup_trials=options["n_startup_trials"],
             n_ei_candidates=options["n_ei_candidates"],
             prior_weight=options.get("prior_weight", 1.0),
@@ -65,6 +67,11 @@ class TPE(OptunaAlgorithm):
             seed=seed,
             **extra,
         )
+        if isinstance(previous, optuna.samplers.TPESampler):
+            # The intersection of the finished trials' search spaces, kept incrementally: Optuna
+            # keeps it across asks on one study, and so can we across calls.
+            sampler._search_space = previous._search_space
+        return sampler
 
 
 class MultivariateTPE(TPE):
