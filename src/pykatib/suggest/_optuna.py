@@ -283,11 +283,13 @@ class OptunaAlgorithm(Algorithm):
 
     def _history_study(self, history: Sequence[TrialResult]) -> _HistoryStudy:
         """The study of ``history``: the kept one brought up to date, or a new one."""
-        if self._mirror is None or not self._mirror.sync(history):
+        mirror, self._mirror = self._mirror, None  # none kept if reading fails half-way
+        if mirror is None or not mirror.sync(history):
             directions = [d for _, d in self.objectives] or [self.direction]
-            self._mirror = _HistoryStudy(self, directions)
-            self._mirror.sync(history)
-        return self._mirror
+            mirror = _HistoryStudy(self, directions)
+            mirror.sync(history)
+        self._mirror = mirror
+        return mirror
 
     def _ask(self, mirror: _HistoryStudy, n: int, rng: np.random.Generator) -> list[Proposal]:
         study, finished = mirror.study, mirror.finished_keys
