@@ -150,7 +150,11 @@ class CmaEs(Algorithm):
     # --- the algorithm ----------------------------------------------------------------------
 
     def suggest(self, history: Sequence[TrialResult], n: int) -> list[Proposal]:
-        self._read_history(history)
+        try:
+            self._read_history(history)
+        except BaseException:
+            self._forget_history()  # read it all again next time, rather than half of it twice
+            raise
         optimizer = self._tell(self.optimizer or self._new_optimizer(None))
         taken: set[str] = set()  # this call's proposals, besides the history's keys
         rng = np.random.default_rng([self.seed, len(history)])
