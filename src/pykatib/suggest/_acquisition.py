@@ -67,25 +67,32 @@ def polish(
     best: float,
     start: np.ndarray,
     continuous: np.ndarray,
+    length: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Local maximisation from ``start`` over the continuous inputs in [0, 1] (L-BFGS-B)."""
+    """Local maximisation from ``start`` over the continuous inputs in [0, 1] (L-BFGS-B).
+
+    With the model's ``length`` scales, the search runs in units of length scale (x / length),
+    where the acquisition is about as steep along every input: L-BFGS-B then converges in far
+    fewer steps when the length scales differ by orders of magnitude (as Optuna preconditions).
+    """
     x = start.copy()
     index = np.flatnonzero(continuous)
+    scale = np.ones(len(index)) if length is None else length[index]
 
     def negative(u: np.ndarray) -> tuple[float, np.ndarray]:
-        x[index] = u
+        x[index] = u * scale
         mean, std, dmean, dstd = posterior(x[None, :], True)
         value, d_mean, d_std = acquisition(mean, std, best)
         grad = d_mean[0] * dmean[0, index] + d_std[0] * dstd[0, index]
-        return -float(value[0]), -grad
+        return -float(value[0]), -grad * scale
 
     result = optimize.minimize(
         negative,
-        start[index],
+        start[index] / scale,
         jac=True,
         method="L-BFGS-B",
-        bounds=[(0.0, 1.0)] * len(index),
-        options={"maxiter": 100},
+        bounds=[(0.0, 1.0 / s) for s in scale],
+        options={"maxiter": 200},
     )
-    x[index] = np.clip(result.x, 0.0, 1.0)
+    x[index] = np.clip(result.x * scale, 0.0, 1.0)
     return x, -float(result.fun)

@@ -6,14 +6,17 @@ thing on numpy/scipy:
 - ``base_estimator`` ``GP`` (default): a Gaussian process (:mod:`pykatib.suggest._gp`);
   ``RF``, ``ET``, ``GBRT``: scikit-learn's random forest, extra trees, or gradient boosting
   with quantile losses, as scikit-optimize builds them (scikit-learn must be installed).
-- ``n_initial_points`` (10): the first trials are points of a scrambled Sobol' sequence.
+- ``n_initial_points`` (10): the first trials are drawn at random (scikit-optimize's default
+  ``initial_point_generator``, and Optuna GPSampler's startup sampler).
 - ``acq_func``: ``EI`` (computed as log-EI), ``PI``, ``LCB``, or ``gp_hedge`` (default), which
   picks one of the three at each proposal with probabilities that grow with how low the model
   predicts their past picks to be (scikit-optimize's portfolio). ``EIps`` and ``PIps`` divide by a
   trial's predicted duration in scikit-optimize; a trial's duration is not an objective here (nor
   in Katib, which never passes it), so they act as ``EI`` and ``PI``.
-- ``acq_optimizer``: ``sampling`` scores random candidates (uniform, and around the best trials);
-  ``lbfgs`` also polishes the best of them with L-BFGS-B; ``auto`` is ``lbfgs`` for ``GP`` and
+- ``acq_optimizer``: ``sampling`` scores quasi-random candidates; ``lbfgs`` also runs L-BFGS-B
+  from the best candidate, from others drawn with probability growing with their score (so
+  that a search can leave the incumbent's basin), and from the best trial (so that it can
+  refine it); ``auto`` is ``lbfgs`` for ``GP`` and
   ``sampling`` for trees. Trees cannot run ``lbfgs``, as scikit-optimize says.
 - ``random_state``: the seed; without it one is drawn and kept through :meth:`state`.
 
@@ -234,7 +237,7 @@ class BayesianOptimization(Algorithm):
         model: _Model | None = None
         for position in range(len(history), len(history) + n):
             if position < self.n_initial_points or len(observed) < 2:
-                assignments = self._initial(position, taken, rng)
+                assignments = self._random(taken, rng)
             else:
                 if model is None:
                     model = self._model(observed, pending, rng)
@@ -246,29 +249,6 @@ class BayesianOptimization(Algorithm):
             if model is not None:
                 model.add(self._encode(assignments), self._lie(model))
         return proposals
-
-    def _initial(
-        self, position: int, taken: set[tuple[str, ...]], rng: np.random.Generator
-    ) -> dict[str, str] | None:
-        engine = qmc.Sobol(d=max(len(self.space), 1), scramble=True, seed=self.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # balance needs powers of 2: not ours
-            if position:
-                engine.fast_forward(position)
-            u = engine.random(1)[0]
-        assignments = self._decode(
-            np.array(
-                [
-                    min(int(v * len(p.choices)), len(p.choices) - 1)
-                    if p.type == "categorical"
-                    else v
-                    for p, v in zip(self.space, u)
-                ]
-            )
-        )
-        if self.space.key(assignments) not in taken:
-            return assignments
-        return self._random(taken, rng)
 
     def _random(
         self, taken: set[tuple[str, ...]], rng: np.random.Generator
@@ -360,20 +340,29 @@ class BayesianOptimization(Algorithm):
         scores: np.ndarray,
         rng: np.random.Generator,
     ) -> list[tuple[float, np.ndarray]]:
-        """L-BFGS-B from the best trial and from candidates drawn with probability growing with
-        their score (as Optuna's GPSampler starts its local searches)."""
+        """L-BFGS-B from the best candidate, from others drawn by a roulette on their score, and
+        from the best trial (the starts Optuna's GPSampler uses)."""
         continuous = ~self.categorical
         if not continuous.any():
             return []
-        weights = np.exp(scores - scores.max())
-        drawn = rng.choice(
-            len(candidates), size=_POLISHED - 1, replace=False, p=weights / weights.sum()
+        top = int(np.argmax(scores))
+        weights = np.exp(scores - scores[top])
+        weights[top] = 0.0
+        count = min(_POLISHED - 2, int(np.count_nonzero(weights > 0)))
+        drawn = (
+            rng.choice(len(candidates), size=count, replace=False, p=weights / weights.sum())
+            if count
+            else np.empty(0, dtype=int)
         )
-        starts = [incumbent, *candidates[drawn]]
-        return [
-            tuple(reversed(polish(model.predict, ACQUISITIONS[name], best, x, continuous)))
-            for x in starts
-        ]
+        inv_sq_length = getattr(model, "inv_sq_length", None)
+        length = None if inv_sq_length is None else inv_sq_length**-0.5
+        acquisition = ACQUISITIONS[name]
+        starts = [candidates[top], *candidates[drawn], incumbent]
+        out = []
+        for x in starts:
+            polished, value = polish(model.predict, acquisition, best, x, continuous, length)
+            out.append((value, polished))
+        return out
 
     # --- state --------------------------------------------------------------------------------
 
