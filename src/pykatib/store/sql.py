@@ -215,28 +215,25 @@ class Store:
                 )
             )
 
-    def get_experiment(self, namespace: str, name: str) -> Experiment:
+    def _experiment_row(self, namespace: str, name: str, *columns: Any) -> Any:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(experiments.c.resource, experiments.c.status).where(
+                select(*columns).where(
                     experiments.c.namespace == namespace, experiments.c.name == name
                 )
             ).first()
         if row is None:
             raise NotFoundError(f'experiment "{name}" not found in namespace "{namespace}"')
-        return _experiment(row)
+        return row
+
+    def get_experiment(self, namespace: str, name: str) -> Experiment:
+        return _experiment(
+            self._experiment_row(namespace, name, experiments.c.resource, experiments.c.status)
+        )
 
     def experiment_generation(self, namespace: str, name: str) -> int:
         """Bumped by every spec update: a cheap way for a running controller to notice one."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(experiments.c.generation).where(
-                    experiments.c.namespace == namespace, experiments.c.name == name
-                )
-            ).first()
-        if row is None:
-            raise NotFoundError(f'experiment "{name}" not found in namespace "{namespace}"')
-        return int(row[0])
+        return int(self._experiment_row(namespace, name, experiments.c.generation)[0])
 
     def update_experiment_spec(self, exp: Experiment) -> int:
         """Store a new spec (never the status: the controller owns it); returns the generation."""
@@ -257,13 +254,7 @@ class Store:
         return generation
 
     def experiment_source_dir(self, namespace: str, name: str) -> str | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(experiments.c.source_dir).where(
-                    experiments.c.namespace == namespace, experiments.c.name == name
-                )
-            ).first()
-        return row[0] if row else None
+        return self._experiment_row(namespace, name, experiments.c.source_dir)[0]
 
     def list_experiments(self, namespace: str | None = None) -> list[Experiment]:
         query = select(experiments.c.resource, experiments.c.status).order_by(experiments.c.id)
