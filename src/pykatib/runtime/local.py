@@ -31,9 +31,9 @@ from pykatib.metrics import collectors as _collectors
 from pykatib.metrics.collectors import Collector, collector_kind, collector_path, make_collector
 from pykatib.metrics.observation import ObservationPoint
 from pykatib.metrics.parsers import CUSTOM_COLLECTOR, PUSH_COLLECTOR
-from pykatib.metrics.push import ACK_FD_ENV, METRICS_FD_ENV, PushRecordParser
 from pykatib.runtime.base import RunRequest, RunStatus, TrialKey, TrialRunner
 from pykatib.runtime.paths import METRICS_PATH_ENV, TRIAL_DIR_ENV, PathMap
+from pykatib.runtime.push_channel import PushChannel
 
 log = logging.getLogger("pykatib.runtime")
 
@@ -165,7 +165,7 @@ class _LocalTrial:
         self._deadline_hit = False
         # Synchronous Push: reports read, reports handed over by drain(), reports acknowledged.
         self._reports_read = self._reports_drained = self._reports_acked = 0
-        self._ack_fd: int | None = None
+        self._channel: PushChannel | None = None
         spec = request.run_spec.get("spec") or {}
         self._pod = (spec.get("template") or {}).get("spec") or {}
         self._backoff_limit = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT))
@@ -191,13 +191,10 @@ class _LocalTrial:
 
     def acknowledge(self) -> None:
         with self._lock:
-            fd, pending = self._ack_fd, self._reports_drained - self._reports_acked
+            channel, pending = self._channel, self._reports_drained - self._reports_acked
             self._reports_acked = self._reports_drained
-        if fd is not None and pending > 0:
-            try:
-                os.write(fd, b"k" * pending)
-            except OSError:
-                pass  # the trial is gone
+        if channel is not None:
+            channel.ack(pending)
 
     def stop(self, message: str) -> None:
         with self._lock:
@@ -206,6 +203,15 @@ class _LocalTrial:
             proc = self._proc
         if proc is not None:
             self._terminate(proc)
+
+    def _extend(self, points: list[ObservationPoint]) -> None:
+        with self._lock:
+            self._points.extend(points)
+
+    def _report_done(self) -> None:
+        with self._lock:
+            self._reports_read += 1
+        self.wake()  # a report is complete (in synchronous mode, its sender waits)
 
     def _add(self, points: list[ObservationPoint]) -> None:
         if points:
@@ -287,7 +293,9 @@ class _LocalTrial:
             self.request.metrics_collector, self.request.metric_names, self._collector_local_path
         )
         env = {**env, **collector.environment()}
-        channel = _PushChannel(self) if self.kind in (PUSH_COLLECTOR, CUSTOM_COLLECTOR) else None
+        channel = None
+        if self.kind in (PUSH_COLLECTOR, CUSTOM_COLLECTOR):
+            channel = PushChannel(self.request.metric_names, self._extend, self._report_done)
         if channel is not None and self.kind == PUSH_COLLECTOR:
             env.update(channel.child_env(sync=self.request.sync_reports))
         try:
@@ -313,6 +321,8 @@ class _LocalTrial:
         )
         if channel is not None:
             channel.started()
+            with self._lock:
+                self._channel = channel
         with self._lock:
             self._proc = proc
             stopped = self._stopped
@@ -339,6 +349,8 @@ class _LocalTrial:
         if custom is not None:
             self._finish_custom_collector(custom, failed=code != 0 or self._stopped is not None)
         if channel is not None:
+            with self._lock:
+                self._channel = None
             channel.close()
         return code
 
@@ -368,7 +380,7 @@ class _LocalTrial:
         logfile.flush()
 
     def _start_custom_collector(
-        self, channel: _PushChannel, env: dict[str, str], cwd: str, logfile: IO[bytes]
+        self, channel: PushChannel, env: dict[str, str], cwd: str, logfile: IO[bytes]
     ) -> subprocess.Popen[bytes] | None:
         spec = self.request.metrics_collector.collector
         container = self.paths.rewrite_container((spec.custom_collector if spec else None) or {})
@@ -456,74 +468,6 @@ class _LocalTrial:
     def _note(logfile: IO[bytes], text: str) -> None:
         logfile.write(f"[pykatib] {text}\n".encode())
         logfile.flush()
-
-
-class _PushChannel:
-    """The pipe a Push trial (or a Custom collector) reports through, read by its own thread.
-
-    Each report is JSON lines ended by an empty line. In synchronous mode the reporter then
-    waits for one byte on the ack pipe, which :meth:`_LocalTrial.acknowledge` writes once the
-    control plane has looked at the report.
-    """
-
-    def __init__(self, trial: _LocalTrial) -> None:
-        self.trial = trial
-        self._parser = PushRecordParser(trial.request.metric_names)
-        self._read_fd, self._write_fd = os.pipe()
-        self._ack_read, self._ack_write = os.pipe()
-        self._sync = False
-        self._thread = threading.Thread(target=self._read, daemon=True)
-
-    def child_env(self, sync: bool) -> dict[str, str]:
-        self._sync = self._sync or sync
-        env = {METRICS_FD_ENV: str(self._write_fd)}
-        if sync:
-            env[ACK_FD_ENV] = str(self._ack_read)
-        return env
-
-    def child_fds(self) -> tuple[int, ...]:
-        return (self._write_fd, self._ack_read)
-
-    def started(self) -> None:
-        # The children hold their ends now: closing ours lets the reader see EOF when they exit.
-        os.close(self._write_fd)
-        os.close(self._ack_read)
-        with self.trial._lock:
-            self.trial._ack_fd = self._ack_write if self._sync else None
-        self._thread.start()
-
-    def _read(self) -> None:
-        trial = self.trial
-        with open(self._read_fd, "rb", closefd=True) as pipe:
-            for raw in pipe:
-                line = raw.strip()
-                if line:
-                    points = self._parser.feed(line.decode("utf-8", "replace"))
-                    if points:
-                        with trial._lock:
-                            trial._points.extend(points)
-                    continue
-                with trial._lock:
-                    trial._reports_read += 1
-                trial.wake()  # a report is complete (in synchronous mode, its sender waits)
-
-    def abandon(self) -> None:
-        """The process never started: close every end."""
-        for fd in (self._read_fd, self._write_fd, self._ack_read, self._ack_write):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
-        with self.trial._lock:
-            self.trial._ack_fd = None
-        try:
-            os.close(self._ack_write)
-        except OSError:
-            pass
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
