@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from types import TracebackType
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -127,7 +128,8 @@ def trials_table(items: Sequence[Trial], wide: bool = False) -> Table:
         row += [_short(values.get(n)) for n in names]
         row.append(_age(trial.status.start_time))
         if wide:
-            last = (trial.status.conditions or [None])[-1]
+            conditions = trial.status.conditions or []
+            last = conditions[-1] if conditions else None
             row += [
                 (trial.metadata.labels or {}).get("katib.kubeflow.org/experiment", ""),
                 (last.reason or "") if last else "",
@@ -161,9 +163,14 @@ class Progress:
             self._live.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         if not self.quiet:
-            self._live.__exit__(*exc)
+            self._live.__exit__(kind, value, traceback)
 
     def update(self, states: Sequence[Any]) -> None:
         if self.quiet:

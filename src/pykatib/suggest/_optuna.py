@@ -165,7 +165,10 @@ class _HistoryStudy:
     def __init__(self, algorithm: OptunaAlgorithm, directions: list[str]):
         self.algorithm = algorithm
         self.storage = _HistoryStorage()
-        self.study = optuna.create_study(storage=self.storage, directions=directions)
+        self.study = optuna.create_study(
+            storage=self.storage,
+            directions=directions,  # type: ignore[arg-type]
+        )
         self.synced = 0  # history entries read
         self.n_trials = 0  # trials of the study that are history entries
         self.numbers: list[int | None] = []  # each entry's trial number, None outside the space
@@ -341,7 +344,7 @@ class OptunaAlgorithm(Algorithm):
         try:
             return self.space.key(assignments)
         except (KeyError, ValueError):
-            return tuple(sorted(assignments.items()))
+            return tuple(f"{k}={v}" for k, v in sorted(assignments.items()))
 
     def _frozen(self, t: TrialResult) -> FrozenTrial | None:
         """The trial as Optuna would have recorded it; ``None`` when it is outside the space."""

@@ -111,7 +111,7 @@ class Pbt(Algorithm):
         planned = self._plan(g, generations.get(g - 1, []))
         # Members proposed so far, by their plan index; failed ones are proposed again.
         done = {self._index(t) for t in alive}
-        proposals = []
+        proposals: list[Proposal] = []
         for index, proposal in enumerate(planned):
             if len(proposals) >= n:
                 break

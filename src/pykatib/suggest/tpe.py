@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import optuna
 
@@ -44,7 +45,7 @@ class TPE(OptunaAlgorithm):
     """Independent TPE: one density per parameter."""
 
     name = "tpe"
-    SCHEMA = (
+    SCHEMA: tuple[Setting, ...] = (
         _N_STARTUP_TRIALS,
         _N_EI_CANDIDATES,
         Setting("gamma", float, lambda v: 0 < v < 1, "gamma should be in the range of (0, 1)"),
@@ -57,7 +58,9 @@ class TPE(OptunaAlgorithm):
         self, seed: int, previous: optuna.samplers.BaseSampler | None = None
     ) -> optuna.samplers.BaseSampler:
         options = self.options
-        extra = {} if options.get("gamma") is None else {"gamma": _gamma(options["gamma"])}
+        extra: dict[str, Any] = {}
+        if options.get("gamma") is not None:
+            extra["gamma"] = _gamma(options["gamma"])
         sampler = optuna.samplers.TPESampler(
             n_startup_trials=options["n_startup_trials"],
             n_ei_candidates=options["n_ei_candidates"],
@@ -78,7 +81,7 @@ class MultivariateTPE(TPE):
     """TPE with one joint density over all parameters, catching their interactions."""
 
     name = "multivariate-tpe"
-    SCHEMA = (
+    SCHEMA: tuple[Setting, ...] = (
         _N_STARTUP_TRIALS,
         Setting("n_ei_candidates", int, lambda v: v > 0, "{name} should be great than zero", 24),
         RANDOM_STATE,
