@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from types import TracebackType
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from types import TracebackType
 from typing import Any
 
 from rich.console import Console, Group
