@@ -242,15 +242,3 @@ def test_invalid_filters(bad: str) -> None:
 def test_invalid_metric_names(names: list[str]) -> None:
     with pytest.raises(ValueError):
         TextMetricsParser(names)
-
-
-def test_speed_on_typical_lines() -> None:
-    """Not a benchmark (see bench/collect.py): a guard against an accidental slow path."""
-    import time
-
-    parser = TextMetricsParser(["loss", "accuracy"])
-    lines = [f"epoch {i} loss=0.{i} accuracy=0.9\n" for i in range(20_000)]
-    start = time.perf_counter()
-    for line in lines:
-        parser.feed(line)
-    assert len(lines) / (time.perf_counter() - start) > 20_000

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import time
 
 import numpy as np
 import pytest
@@ -177,7 +176,8 @@ def test_without_random_state_the_seed_and_hedge_gains_are_kept_in_state() -> No
     assert state is not None and "seed" in state and set(state["gains"]) == {"EI", "PI", "LCB"}
 
 
-def test_gp_proposes_in_under_two_seconds_at_200_trials() -> None:
+def test_gp_proposes_at_200_trials() -> None:
+    """Its time is measured in bench/suggest_latency.py (no timing assertions in tests)."""
     rng = np.random.default_rng(0)
     params = [param(f"x{i}", "double", min="0", max="1") for i in range(6)]
     history = [
@@ -190,6 +190,5 @@ def test_gp_proposes_in_under_two_seconds_at_200_trials() -> None:
         for i, x in enumerate(rng.random((200, 6)))
     ]
     algorithm = create_algorithm(experiment(NAME, params, {"random_state": "0"}))
-    start = time.perf_counter()
-    assert len(algorithm.suggest(history, 1)) == 1
-    assert time.perf_counter() - start < 2.0
+    [proposal] = algorithm.suggest(history, 1)
+    assert all(0.0 <= float(v) <= 1.0 for v in proposal.assignments.values())
