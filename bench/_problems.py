@@ -28,6 +28,19 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+# The order algorithms are run and reported in.
+ALGORITHM_ORDER = (
+    "random",
+    "grid",
+    "sobol",
+    "tpe",
+    "multivariate-tpe",
+    "cmaes",
+    "bayesianoptimization",
+    "nsga2",
+    "hyperband",
+    "pbt",
+)
 # Measure this checkout's pykatib, whatever an editable install elsewhere points at.
 sys.path.insert(0, str(REPO / "src"))
 

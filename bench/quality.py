@@ -69,18 +69,6 @@ EXPENSIVE_MAX_BUDGET = 100
 # Algorithms run on --expensive-seeds seeds and --expensive-problems only.
 EXPENSIVE = ("bayesianoptimization",)
 DEFAULT_BUDGETS = (25, 50, 100, 200)
-ALGORITHM_ORDER = (
-    "random",
-    "grid",
-    "sobol",
-    "tpe",
-    "multivariate-tpe",
-    "cmaes",
-    "bayesianoptimization",
-    "nsga2",
-    "hyperband",
-    "pbt",
-)
 
 # --- one run of each side -------------------------------------------------------------------
 
@@ -332,7 +320,7 @@ def report(
     summary = summarise(records)
     algorithms = sorted(
         {k[0] for k in summary},
-        key=lambda a: ALGORITHM_ORDER.index(a) if a in ALGORITHM_ORDER else 99,
+        key=lambda a: P.ALGORITHM_ORDER.index(a) if a in P.ALGORITHM_ORDER else 99,
     )
     problems = [p for p in P.PROBLEMS if any(k[1] == p for k in summary)]
     seeds = sorted({r["seed"] for r in records})
@@ -466,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--algorithms",
-        default=",".join(a for a in ALGORITHM_ORDER),
+        default=",".join(a for a in P.ALGORITHM_ORDER),
         help="comma-separated Katib algorithm names (default: all; unimplemented ones are "
         "skipped with a note)",
     )

@@ -61,18 +61,6 @@ TARGET_GP_SECONDS = 2.0
 GP_TARGET_SIZE = 200
 RATIO_SIZE = 1000
 GRID_K = 10  # 10^5 lattice points for grid
-ALGORITHM_ORDER = (
-    "random",
-    "grid",
-    "sobol",
-    "tpe",
-    "multivariate-tpe",
-    "cmaes",
-    "bayesianoptimization",
-    "nsga2",
-    "hyperband",
-    "pbt",
-)
 
 
 def random_points(n: int, seed: int, grid_k: int | None) -> np.ndarray:
@@ -296,7 +284,7 @@ def fmt_ms(seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--algorithms", default=",".join(ALGORITHM_ORDER))
+    parser.add_argument("--algorithms", default=",".join(P.ALGORITHM_ORDER))
     parser.add_argument("--sizes", default="100,500,1000")
     parser.add_argument("--gp-sizes", default="100,200")
     parser.add_argument("--min-reps", type=int, default=3)

@@ -262,11 +262,12 @@ def print_logs(store: Any, namespace: str, trial_name: str, follow: bool) -> Non
     """Print the trial's log; with ``follow``, keep printing until the trial completes."""
     import sys
 
+    from pykatib.runtime.paths import trial_log_path
     from pykatib.store import default_home
 
     trial = store.get_trial(namespace, trial_name)
     experiment = (trial.metadata.labels or {}).get("katib.kubeflow.org/experiment", "")
-    path = default_home() / "logs" / namespace / experiment / f"{trial_name}.log"
+    path = trial_log_path(default_home(), namespace, experiment, trial_name)
     out = sys.stdout.buffer
     position = 0
     while True:

@@ -27,6 +27,7 @@ from pykatib.api.models import (
     TrialAssignment,
     TrialSpec,
 )
+from pykatib.api.validation import EDITABLE_FIELDS
 from pykatib.control import status as st
 from pykatib.control import suggestion as sg
 from pykatib.control.state import ExperimentState
@@ -36,7 +37,7 @@ from pykatib.metrics.observation import parse_value
 from pykatib.metrics.summary import MetricSummary
 from pykatib.runtime.base import RunRequest, TrialRunner
 from pykatib.runtime.local import LocalJobRunner
-from pykatib.runtime.paths import trial_dir
+from pykatib.runtime.paths import trial_dir, trial_log_path
 from pykatib.store import Changes, Store, default_home
 from pykatib.suggest.pbt import checkpoint_parent
 from pykatib.suggest.registry import algorithm_settings
@@ -45,7 +46,6 @@ log = logging.getLogger("pykatib.control")
 
 Key = tuple[str, str]
 EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
-MUTABLE_FIELDS = ("parallel_trial_count", "max_trial_count", "max_failed_trial_count")
 # A safety net only: every change that matters wakes the loop at once.
 RESYNC_SECONDS = 1.0
 SPEC_CHECK_SECONDS = 1.0
@@ -87,7 +87,7 @@ class Controller:
             self.store.create_experiment(exp, str(source_dir) if source_dir else None)
             self._init_suggestion(exp)
             return "created"
-        changed = [f for f in MUTABLE_FIELDS if getattr(exp.spec, f) != getattr(old.spec, f)]
+        changed = [f for f in EDITABLE_FIELDS if getattr(exp.spec, f) != getattr(old.spec, f)]
         immutable = self._immutable_changes(old, exp)
         if immutable:
             raise InvalidExperimentError(
@@ -108,8 +108,8 @@ class Controller:
 
     @staticmethod
     def _immutable_changes(old: Experiment, new: Experiment) -> list[str]:
-        a = old.spec.model_dump(by_alias=True, exclude=set(MUTABLE_FIELDS))
-        b = new.spec.model_dump(by_alias=True, exclude=set(MUTABLE_FIELDS))
+        a = old.spec.model_dump(by_alias=True, exclude=set(EDITABLE_FIELDS))
+        b = new.spec.model_dump(by_alias=True, exclude=set(EDITABLE_FIELDS))
         return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
     def _init_suggestion(self, exp: Experiment) -> None:
@@ -153,7 +153,7 @@ class Controller:
             if generation != self._generations[key]:
                 # `apply` changed the spec in the store: take the new mutable fields.
                 fresh = self.store.get_experiment(*key)
-                for f in MUTABLE_FIELDS:
+                for f in EDITABLE_FIELDS:
                     setattr(state.experiment.spec, f, getattr(fresh.spec, f))
                 self._generations[key] = generation
         return state
@@ -421,7 +421,7 @@ class Controller:
     # --- paths ---------------------------------------------------------------------------------
 
     def log_path(self, namespace: str, experiment: str, trial: str) -> Path:
-        return self.home / "logs" / namespace / experiment / f"{trial}.log"
+        return trial_log_path(self.home, namespace, experiment, trial)
 
 
 def _metric_names(state: ExperimentState) -> tuple[str, ...]:

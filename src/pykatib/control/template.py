@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pykatib.api.models import Experiment
+from pykatib.api.trial_template import METADATA_REFERENCE, TRIAL_PARAMETER_PLACEHOLDER
 
-_PLACEHOLDER = re.compile(r"\$\{trialParameters\.([^}]+)\}")
-_META_REFERENCE = re.compile(r"^\$\{trialSpec\.(.+)\}$")
 _META_INDEXED = re.compile(r"^(.+)\[(.+)\]$")
 _NAME_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -43,7 +42,7 @@ def placeholder_values(
     values: dict[str, str] = {}
     for param in template.trial_parameters or []:
         name, reference = param.name or "", param.reference or ""
-        match = _META_REFERENCE.match(reference)
+        match = METADATA_REFERENCE.fullmatch(reference)
         if match is None:
             if reference not in assignments:
                 raise TemplateError(
@@ -91,7 +90,7 @@ def render_run_spec(
             # Unknown placeholders stay as written (validation reports them before this).
             return values.get(m.group(1), m.group(0))
 
-        return _PLACEHOLDER.sub(replace, text) if "${" in text else text
+        return TRIAL_PARAMETER_PLACEHOLDER.sub(replace, text) if "${" in text else text
 
     def walk(node: Any) -> Any:
         if isinstance(node, str):

@@ -30,6 +30,11 @@ def trial_dir(home: Path, namespace: str, experiment: str, trial: str) -> Path:
     return home / "trials" / namespace / experiment / trial
 
 
+def trial_log_path(home: Path, namespace: str, experiment: str, trial: str) -> Path:
+    """Where a trial's stdout and stderr are kept."""
+    return home / "logs" / namespace / experiment / f"{trial}.log"
+
+
 def roots_of(path: str) -> list[str]:
     """``path`` and every folder above it except ``/``, longest first."""
     path = posixpath.normpath(path)
