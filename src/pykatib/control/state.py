@@ -75,7 +75,11 @@ def _trial_result(
     trial: Trial, phase: str, value: float | None, series: Sequence[float]
 ) -> TrialResult:
     metrics: dict[str, float] = {}
-    for metric in (trial.status.observation.metrics or []) if trial.status.observation else []:
+    observation = trial.status.observation
+    if phase in st.COMPLETED_PHASES and phase not in st.RANKED_PHASES:
+        # A failed, killed or metrics-unavailable trial has no result (Katib stores none).
+        value, observation = None, None
+    for metric in (observation.metrics or []) if observation else []:
         v = st.metric_value(trial, metric.name or "")
         if v is not None:
             metrics[metric.name or ""] = v

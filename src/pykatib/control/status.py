@@ -47,6 +47,9 @@ EARLY_STOPPED, METRICS_UNAVAILABLE = "early_stopped", "metrics_unavailable"
 COMPLETED_PHASES = frozenset({SUCCEEDED, FAILED, KILLED, EARLY_STOPPED, METRICS_UNAVAILABLE})
 ACTIVE_PHASES = frozenset({PENDING, RUNNING})
 ALL_PHASES = (PENDING, RUNNING, SUCCEEDED, FAILED, KILLED, EARLY_STOPPED, METRICS_UNAVAILABLE)
+# Katib stores a trial's observation only when its job succeeded or it was early stopped
+# (trial_controller.go, reconcileTrial): only these trials can be optimal or reach the goal.
+RANKED_PHASES = frozenset({SUCCEEDED, EARLY_STOPPED})
 
 
 def set_condition(status: _TimedStatus, type_: str, value: str, reason: str, message: str) -> bool:
@@ -269,9 +272,9 @@ def update_trials_summary(
         name = trial.name
         phase = phases[name] if phases is not None else trial_phase(trial)
         lists[phase].append(name)
-        if phase in ACTIVE_PHASES:
-            # Live observations of a running trial are shown, but only a finished trial can be
-            # the optimal one or reach the goal (else the trial reaching it would be killed).
+        if phase not in RANKED_PHASES:
+            # Live observations of a running trial are shown, and a failed or killed trial keeps
+            # what it printed, but only a succeeded or early stopped trial is ranked.
             continue
         value = values[name] if values is not None else objective_value(trial)
         if value is None:
@@ -298,7 +301,7 @@ def update_trials_summary(
         s.current_optimal_trial = _optimal(best)
     if objective is not None and objective.objectives:
         done = [
-            t for t in trials if (phases or {}).get(t.name, trial_phase(t)) not in ACTIVE_PHASES
+            t for t in trials if (phases or {}).get(t.name, trial_phase(t)) in RANKED_PHASES
         ]
         s.pareto_optimal_trials = [_optimal(t) for t in pareto_front(done, objective)] or None
     if best is None or goal is None:
