@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import controller, experiment, reason, run
 
+from pykatib.api.errors import InvalidExperimentError
 from pykatib.control import status as st
 
 # Prints loss=<lr>; a trial given lr below 0.001 prints its (excellent) loss and then fails.
@@ -84,3 +86,61 @@ print(f"loss={{lr}}", flush=True)
     assert st.trial_phase(killed) == st.KILLED
     assert st.objective_value(killed) == 0.0
     assert done.status.current_optimal_trial.best_trial_name == trials["0.01"].name
+
+
+QUICK = "import sys; print('loss=' + sys.argv[1].split('=', 1)[1])"
+
+
+def _finished(tmp_path: Path, resume_policy: str):
+    ctl = controller(tmp_path)
+    exp = experiment(QUICK, maxTrialCount=3, parallelTrialCount=3, resumePolicy=resume_policy)
+    done = run(ctl, exp, tmp_path)
+    assert reason(done, "Succeeded") == st.EXPERIMENT_MAX_TRIALS_REACHED
+    return ctl, exp
+
+
+def test_restart_of_a_never_resumable_experiment_is_rejected(tmp_path: Path) -> None:
+    """Katib: pkg/webhook/v1beta1/experiment/validator/validator.go:126 rejects a spec change of
+    a completed experiment unless it is restartable (succeeded by max trials, resumePolicy
+    LongRunning or FromVolume: pkg/controller.v1beta1/experiment/util/status_util.go:238)."""
+    ctl, exp = _finished(tmp_path, "Never")
+    exp.spec.max_trial_count = 5
+    with pytest.raises(InvalidExperimentError) as raised:
+        ctl.apply(exp, tmp_path)
+    assert any(e.startswith("spec.resumePolicy:") for e in raised.value.errors)
+    stored = ctl.store.get_experiment("default", "exp")
+    assert stored.spec.max_trial_count == 3
+    assert reason(stored, "Succeeded") == st.EXPERIMENT_MAX_TRIALS_REACHED
+
+
+def test_max_trial_count_must_exceed_the_trials_created(tmp_path: Path) -> None:
+    """Katib: validator.go:133 (maxTrialCount <= status.trials is invalid when the spec changes)."""
+    ctl, exp = _finished(tmp_path, "LongRunning")
+    exp.spec.max_trial_count = 3
+    exp.spec.parallel_trial_count = 2
+    with pytest.raises(InvalidExperimentError) as raised:
+        ctl.apply(exp, tmp_path)
+    assert any(e.startswith("spec.maxTrialCount:") for e in raised.value.errors)
+    assert ctl.store.get_experiment("default", "exp").spec.parallel_trial_count == 3
+
+
+def test_immutable_field_change_is_rejected_on_apply(tmp_path: Path) -> None:
+    """Katib: validator.go:137-141 (only the three trial counts are editable)."""
+    ctl, exp = _finished(tmp_path, "LongRunning")
+    exp.spec.max_trial_count = 5
+    exp.spec.objective.type = "maximize"
+    with pytest.raises(InvalidExperimentError) as raised:
+        ctl.apply(exp, tmp_path)
+    assert any(e.startswith("spec.objective:") for e in raised.value.errors)
+    assert ctl.store.get_experiment("default", "exp").spec.max_trial_count == 3
+
+
+def test_restart_of_a_long_running_experiment_runs_the_new_trials(tmp_path: Path) -> None:
+    """Katib: status_util.go:238 (restartable) and experiment_controller.go (Restarting, then
+    Running again until the new max trial count)."""
+    ctl, exp = _finished(tmp_path, "LongRunning")
+    exp.spec.max_trial_count = 5
+    assert ctl.apply(exp, tmp_path) == "configured"
+    [done] = ctl.run([("default", "exp")])
+    assert reason(done, "Succeeded") == st.EXPERIMENT_MAX_TRIALS_REACHED
+    assert done.status.trials == 5 and done.status.trials_succeeded == 5

@@ -57,7 +57,7 @@ def validate_experiment(
     errors = _name_errors(exp)
     errors += _count_errors(spec, warnings)
     if old is not None:
-        errors += _update_errors(exp, old)
+        errors += update_errors(exp, old)
     errors += _objective_errors(spec)
     errors += _algorithm_errors(spec)
     errors += _early_stopping_errors(exp)
@@ -132,7 +132,11 @@ def _count_errors(spec: ExperimentSpec, warnings: list[str]) -> list[str]:
     return errors
 
 
-def _update_errors(exp: Experiment, old: Experiment) -> list[str]:
+def update_errors(exp: Experiment, old: Experiment) -> list[str]:
+    """Katib's rules for replacing the stored ``old`` with ``exp`` (validator.go:117-142).
+
+    Every face that updates an experiment (CLI, server) goes through this check.
+    """
     errors: list[str] = []
     if exp.spec == old.spec:
         return errors
@@ -162,7 +166,7 @@ def _update_errors(exp: Experiment, old: Experiment) -> list[str]:
             errors.append(
                 f"spec.{field.alias}: cannot be changed once the experiment exists; only "
                 f"spec.parallelTrialCount, spec.maxTrialCount and spec.maxFailedTrialCount are "
-                f"editable"
+                f"editable (delete the experiment and create it again to change it)"
             )
     return errors
 

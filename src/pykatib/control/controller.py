@@ -27,7 +27,7 @@ from pykatib.api.models import (
     TrialAssignment,
     TrialSpec,
 )
-from pykatib.api.validation import EDITABLE_FIELDS
+from pykatib.api.validation import EDITABLE_FIELDS, update_errors
 from pykatib.control import status as st
 from pykatib.control import suggestion as sg
 from pykatib.control.state import ExperimentState
@@ -87,17 +87,10 @@ class Controller:
             self.store.create_experiment(exp, str(source_dir) if source_dir else None)
             self._init_suggestion(exp)
             return "created"
+        errors = update_errors(exp, old)
+        if errors:
+            raise InvalidExperimentError(errors)
         changed = [f for f in EDITABLE_FIELDS if getattr(exp.spec, f) != getattr(old.spec, f)]
-        immutable = self._immutable_changes(old, exp)
-        if immutable:
-            raise InvalidExperimentError(
-                [
-                    f"spec.{p}: can't be changed after the experiment is created; only "
-                    "parallelTrialCount, maxTrialCount and maxFailedTrialCount can be "
-                    f"(delete the experiment to change {p})"
-                    for p in immutable
-                ]
-            )
         if not changed:
             return "unchanged"
         for f in changed:
@@ -105,12 +98,6 @@ class Controller:
         self.store.update_experiment_spec(old)
         self._next_spec_check.pop(key, None)
         return "configured"
-
-    @staticmethod
-    def _immutable_changes(old: Experiment, new: Experiment) -> list[str]:
-        a = old.spec.model_dump(by_alias=True, exclude=set(EDITABLE_FIELDS))
-        b = new.spec.model_dump(by_alias=True, exclude=set(EDITABLE_FIELDS))
-        return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
     def _init_suggestion(self, exp: Experiment) -> None:
         changes = Changes(suggestion=sg.new_suggestion(exp))
