@@ -95,9 +95,9 @@ def cli(ctx: click.Context, db: str | None, namespace: str | None) -> None:
 
 
 def _load(path: str, configmaps: Sequence[str]) -> list[tuple[Experiment, list[str]]]:
-    """Parse, default and validate the experiments in ``path``; every problem at once."""
+    """Parse, default, validate and admit the experiments in ``path``; every problem at once."""
     from pykatib.api.yaml import parse_configmaps, parse_experiments
-    from pykatib.runtime.local import LocalJobRunner
+    from pykatib.control.admission import admit
 
     text = Path(path).read_text(encoding="utf-8")
     extra: list[dict[str, Any]] = []
@@ -106,15 +106,9 @@ def _load(path: str, configmaps: Sequence[str]) -> list[tuple[Experiment, list[s
     parsed = parse_experiments(text, path, configmaps=extra)
     errors: list[str] = []
     for exp, warnings in parsed:
-        template = exp.spec.trial_template
-        if template is not None and template.trial_spec is not None:
-            errors += LocalJobRunner.check(template.trial_spec, template.primary_container_name)
-            warnings += LocalJobRunner.warnings(
-                template.trial_spec, template.primary_container_name
-            )
-        mc = exp.spec.metrics_collector_spec
-        if mc is not None and mc.collector is not None and mc.collector.kind == "Custom":
-            errors += LocalJobRunner.check_collector(mc.collector.custom_collector)
+        more_errors, more_warnings = admit(exp)
+        errors += more_errors
+        warnings += more_warnings
     if errors:
         raise InvalidExperimentError(errors, source=path)
     return parsed
