@@ -390,3 +390,38 @@ class Suggestion(KatibModel):
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: SuggestionSpec = Field(default_factory=SuggestionSpec)
     status: SuggestionStatus = Field(default_factory=SuggestionStatus)
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+class ObjectReference(KatibModel):
+    api_version: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    uid: str | None = None
+
+
+class Event(KatibModel):
+    """A core/v1 Event as the controllers record it (``kubectl describe`` lists them).
+
+    A repeat of the same (object, type, reason, message) bumps ``count`` and ``lastTimestamp``
+    instead of adding a row, as Kubernetes' event recorder aggregates.
+    """
+
+    api_version: str | None = "v1"
+    kind: str | None = "Event"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    involved_object: ObjectReference = Field(default_factory=ObjectReference)
+    type: str | None = "Normal"  # Normal | Warning
+    reason: str | None = None
+    message: str | None = None
+    count: int | None = 1
+    first_timestamp: datetime | None = None
+    last_timestamp: datetime | None = None
+    source: dict[str, str] | None = None
+
+    @field_serializer("first_timestamp", "last_timestamp")
+    def _ser_time(self, value: datetime | None) -> str | None:
+        return _rfc3339(value)
