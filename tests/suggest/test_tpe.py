@@ -1,11 +1,15 @@
-"""tpe and multivariate-tpe: Katib's settings, determinism, distinct batches, every parameter kind."""
+"""tpe and multivariate-tpe: Katib's settings, determinism, distinct batches, every parameter kind,
+and tpe's start-up and settings as Katib's hyperopt service runs them."""
 
 from __future__ import annotations
+
+import statistics
 
 import pytest
 
 from pykatib.suggest.base import TrialResult
 from pykatib.suggest.registry import create_algorithm, validate_algorithm
+from pykatib.suggest.tpe import TPE, hyperopt_gamma
 
 from ._helpers import experiment, finished, param, running
 
@@ -128,6 +132,12 @@ S = "spec.algorithm.algorithmSettings"
         ("tpe", {"gamma": "1.5"}, [f"{S}.gamma: gamma should be in the range of (0, 1)"]),
         ("tpe", {"prior_weight": "0"}, [f"{S}.prior_weight: prior_weight should be great than zero"]),
         ("tpe", {"n_EI_candidates": "0"}, [f"{S}.n_EI_candidates: n_EI_candidates should be great than zero"]),
+        ("tpe", {"gamma": "0"}, [f"{S}.gamma: gamma should be in the range of (0, 1)"]),
+        ("tpe", {"gamma": "1"}, [f"{S}.gamma: gamma should be in the range of (0, 1)"]),
+        ("tpe", {"gamma": "a"}, [f"{S}.gamma: failed to validate gamma(a): could not convert string to float: 'a'"]),
+        ("tpe", {"prior_weight": "-1"}, [f"{S}.prior_weight: prior_weight should be great than zero"]),
+        ("tpe", {"n_EI_candidates": "2.5"}, [f"{S}.n_EI_candidates: failed to validate n_EI_candidates(2.5): invalid literal for int() with base 10: '2.5'"]),
+        ("tpe", {"random_state": "x"}, [f"{S}.random_state: failed to validate random_state(x): invalid literal for int() with base 10: 'x'"]),
         ("multivariate-tpe", {"gamma": "0.2"}, [f"{S}.gamma: unknown setting gamma for algorithm multivariate-tpe"]),
     ],
 )  # fmt: skip
@@ -145,3 +155,114 @@ def test_hyperopt_settings_are_used() -> None:
         4,
     )
     assert len(history) == 20
+
+
+# --- the start-up: Katib's hyperopt service passes n_startup_jobs=current_request_number ------
+
+
+def first_batches(settings: dict[str, str], batch: int, seed: int) -> list[list[dict[str, str]]]:
+    """The first two batches of ``batch`` proposals, the first finished in between."""
+    exp = experiment("tpe", QUADRATIC, {"random_state": str(seed), **settings}, None, "minimize")
+    algorithm = create_algorithm(exp)
+    first = algorithm.suggest([], batch)
+    done = finished(first, [quadratic(p.assignments) for p in first])
+    return [[p.assignments for p in first], [p.assignments for p in algorithm.suggest(done, batch)]]
+
+
+@pytest.mark.parametrize("parallel", [1, 3, 5])
+def test_first_parallel_batch_is_random_and_the_next_is_modelled(parallel: int) -> None:
+    """pkg/suggestion/v1beta1/hyperopt/base_service.py lines 292-314: every call passes
+    ``n_startup_jobs=current_request_number``, so the first ``parallelTrialCount`` trials are
+    random and the next batch, once they have values, is TPE's."""
+    for seed in range(3):
+        default = first_batches({}, parallel, seed)
+        random_stream = first_batches({"n_startup_trials": "1000"}, parallel, seed)
+        assert default[0] == random_stream[0]  # the same random draws
+        assert all(a != b for a, b in zip(default[1], random_stream[1]))
+
+
+def test_modelling_from_the_second_batch_pays_within_katibs_tpe_example() -> None:
+    """Katib's hp-tuning/tpe.yaml: 12 trials, 3 at a time. The last batch lands nearer the
+    optimum than random trials do (the default before, 10 random start-up trials, was random
+    search for 10 of the 12)."""
+    last: dict[str, list[float]] = {"default": [], "random": []}
+    for seed in range(10):
+        for name, settings in (("default", {}), ("random", {"n_startup_trials": "1000"})):
+            history = optimise("tpe", {"random_state": str(seed), **settings}, rounds=4, batch=3)
+            last[name] += [t.value for t in history[-3:] if t.value is not None]
+    assert statistics.median(last["default"]) < 0.7 * statistics.median(last["random"])
+
+
+def test_start_up_follows_each_request_size() -> None:
+    """hyperopt draws at random while fewer trials have a value than the call asks for: a
+    request larger than the finished trials (a raised parallelTrialCount) is random again, a
+    smaller one is modelled."""
+    exp = experiment("tpe", QUADRATIC, {"random_state": "4"}, None, "minimize")
+    algorithm = create_algorithm(exp)
+    random_algorithm = create_algorithm(
+        experiment("tpe", QUADRATIC, {"random_state": "4", "n_startup_trials": "1000"})
+    )
+    first = algorithm.suggest([], 2)
+    done = finished(first, [quadratic(p.assignments) for p in first])
+    assert algorithm.suggest(done, 3) == random_algorithm.suggest(done, 3)
+    assert algorithm.suggest(done, 2) != random_algorithm.suggest(done, 2)
+
+
+def test_explicit_n_startup_trials_wins() -> None:
+    default = first_batches({"n_startup_trials": "6"}, 3, seed=0)
+    random_stream = first_batches({"n_startup_trials": "1000"}, 3, seed=0)
+    assert default == random_stream
+
+
+def test_a_kept_instance_and_a_new_one_agree_with_the_default_start_up() -> None:
+    exp = experiment("tpe", QUADRATIC, {"random_state": "8"}, None, "minimize")
+    kept = create_algorithm(exp)
+    history: list[TrialResult] = []
+    for n in (3, 1, 2, 4, 1):
+        new = kept.suggest(history, n)
+        assert create_algorithm(exp).suggest(history, n) == new
+        history += finished(new, [quadratic(p.assignments) for p in new], start=len(history))
+
+
+# --- hyperopt's settings on Optuna's engine -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gamma", "n", "good"),
+    [(0.25, 1, 1), (0.25, 16, 1), (0.25, 17, 2), (0.25, 100, 3), (0.5, 100, 5), (0.25, 10**5, 25)],
+)
+def test_gamma_is_hyperopts_split(gamma: float, n: int, good: int) -> None:
+    """hyperopt/tpe.py ap_split_trials: the best ceil(gamma * sqrt(n)) trials, at most 25."""
+    assert hyperopt_gamma(gamma)(n) == good
+
+
+def tpe_options(settings: dict[str, str], request: int = 3) -> dict:
+    algorithm = create_algorithm(experiment("tpe", QUADRATIC, settings))
+    assert isinstance(algorithm, TPE)
+    algorithm.suggest([], request)
+    return algorithm.tpe_options()
+
+
+def test_hyperopt_names_map_onto_optunas_sampler() -> None:
+    """pkg/suggestion/v1beta1/hyperopt/service.py lines 70-76: gamma, prior_weight,
+    n_EI_candidates and random_state, as hyperopt's tpe.suggest takes them."""
+    options = tpe_options({"gamma": "0.5", "prior_weight": "2.5", "n_EI_candidates": "8"})
+    assert options["gamma"](100) == 5
+    assert options["prior_weight"] == 2.5 and options["n_ei_candidates"] == 8
+    assert options["n_startup_trials"] == 3  # the request size
+    defaults = tpe_options({}, request=4)
+    assert defaults["gamma"] is None  # Optuna's split: see the module docstring
+    assert defaults["prior_weight"] == 1.0 and defaults["n_ei_candidates"] == 24
+    assert defaults["n_startup_trials"] == 4
+    optuna_names = tpe_options({"n_ei_candidates": "12", "n_startup_trials": "7"})
+    assert optuna_names["n_ei_candidates"] == 12 and optuna_names["n_startup_trials"] == 7
+
+
+@pytest.mark.parametrize(
+    "settings", [{"gamma": "0.5"}, {"prior_weight": "3"}, {"n_EI_candidates": "2"}]
+)
+def test_each_hyperopt_setting_changes_the_modelled_proposals(settings: dict[str, str]) -> None:
+    plain = optimise("tpe", {"random_state": "2"}, rounds=6, batch=2)
+    tuned = optimise("tpe", {"random_state": "2", **settings}, rounds=6, batch=2)
+    assert plain[:2] == tuned[:2]  # the random first batch
+    assert [t.assignments for t in plain[2:]] != [t.assignments for t in tuned[2:]]

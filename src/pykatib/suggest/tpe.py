@@ -1,27 +1,43 @@
-"""Katib's ``tpe`` and ``multivariate-tpe``: Optuna's Tree-structured Parzen Estimator.
+"""Katib's ``tpe`` and ``multivariate-tpe``: the Tree-structured Parzen Estimator, on Optuna's engine.
 
-``tpe`` takes the settings of both Katib services that have run it: Optuna's ``n_startup_trials``,
-``n_ei_candidates`` and ``random_state``, and hyperopt's ``gamma``, ``prior_weight`` and
-``n_EI_candidates``. ``multivariate-tpe`` takes Optuna's, as Katib's Optuna service does. Both use
-the constant liar, so that a parallel batch spreads out instead of piling on the best point.
-With more than one entry in ``objective.objectives`` (pykatib's extension) both are
-multi-objective TPE (MOTPE), one direction per objective.
+Katib runs ``tpe`` with hyperopt (``pkg/suggestion/v1beta1/hyperopt/base_service.py``), and pykatib's
+``tpe`` does what hyperopt does there, on Optuna's ``TPESampler``:
+
+* **start-up**: each call draws at random while fewer trials have a value than the call asks for,
+  and models after that. Katib passes ``n_startup_jobs=current_request_number`` on every call
+  (base_service.py lines 298 and 311), so only the first ``parallelTrialCount`` trials are random.
+  Optuna's ``n_startup_trials``, when given, fixes the count instead.
+* **the good trials**: with ``gamma`` given, the best ``ceil(gamma * sqrt(n))`` of ``n``, at most
+  25 (hyperopt's ``ap_split_trials``); without it, Optuna's best ``ceil(0.1 * n)``, at most 25,
+  rather than hyperopt's 0.25: it found better optima at 25, 50 and 100 trials on every problem of
+  ``bench/results/tpe-startup.md``. The rest of hyperopt's defaults (prior weight 1, 24 EI
+  candidates, linear forgetting after 25 trials, no endpoint widening) are Optuna's too.
+* **settings**: hyperopt's names as Katib's hyperopt service converts and checks them
+  (``pkg/suggestion/v1beta1/hyperopt/service.py`` lines 69-125): ``gamma``, ``prior_weight``,
+  ``n_EI_candidates``, ``random_state``; and, as extensions, the names of Katib's Optuna service:
+  ``n_startup_trials``, ``n_ei_candidates``.
+
+``multivariate-tpe`` is what Katib's Optuna service runs (``pkg/suggestion/v1beta1/optuna/
+service.py`` lines 79-85): ``TPESampler(multivariate=True, constant_liar=True)`` with Optuna's
+defaults (10 random start-up trials) and its settings. Both use the constant liar, so that a
+parallel batch spreads out instead of piling on the best point (Katib's hyperopt ``tpe`` proposes
+one point ``parallelTrialCount`` times, kubeflow/katib#1329). With more than one entry in
+``objective.objectives`` (pykatib's extension) both are multi-objective TPE (MOTPE), one direction
+per objective.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
 
 from pykatib.suggest._optuna import OptunaAlgorithm
+from pykatib.suggest.base import Proposal, TrialResult
 from pykatib.suggest.settings import RANDOM_STATE, Setting, non_negative_int, positive
 
-_N_STARTUP_TRIALS = non_negative_int(
-    "n_startup_trials", "{name} should be greate or equal than zero", default=10
-)
 _N_EI_CANDIDATES = Setting(
     "n_ei_candidates",
     int,
@@ -32,43 +48,51 @@ _N_EI_CANDIDATES = Setting(
 )
 
 
-def _gamma(fraction: float) -> Callable[[int], int]:
-    """hyperopt's gamma: the best ``fraction`` of the trials (at most 25) model the good region."""
+def hyperopt_gamma(gamma: float) -> Callable[[int], int]:
+    """hyperopt's split: of ``n`` trials with a value, the best ``ceil(gamma * sqrt(n))``, at most
+    25, model the good region (``ap_split_trials`` in hyperopt/tpe.py)."""
 
-    def gamma(n: int) -> int:
-        return min(math.ceil(fraction * n), 25)
+    def good_trials(n: int) -> int:
+        return min(math.ceil(gamma * math.sqrt(n)), 25)
 
-    return gamma
+    return good_trials
 
 
 class TPE(OptunaAlgorithm):
-    """Independent TPE: one density per parameter."""
+    """Independent TPE (one density per parameter) with hyperopt's start-up, split and settings."""
 
     name = "tpe"
     SCHEMA: tuple[Setting, ...] = (
-        _N_STARTUP_TRIALS,
+        # None: the size of each request, as Katib's hyperopt service does.
+        non_negative_int("n_startup_trials", "{name} should be greate or equal than zero"),
         _N_EI_CANDIDATES,
         Setting("gamma", float, lambda v: 0 < v < 1, "gamma should be in the range of (0, 1)"),
         positive("prior_weight", float, default=1.0),
         RANDOM_STATE,
     )
     multivariate = False
+    _request = 0  # the n of the current suggest call
+
+    def suggest(self, history: Sequence[TrialResult], n: int) -> list[Proposal]:
+        self._request = n
+        return super().suggest(history, n)
+
+    def tpe_options(self) -> dict[str, Any]:
+        """``TPESampler`` keyword arguments for the current :meth:`suggest` call."""
+        options = self.options
+        gamma, startup = options["gamma"], options["n_startup_trials"]
+        return {
+            "n_startup_trials": self._request if startup is None else startup,
+            "n_ei_candidates": options["n_ei_candidates"],
+            "prior_weight": options["prior_weight"],
+            "gamma": None if gamma is None else hyperopt_gamma(gamma),
+        }
 
     def sampler(
         self, seed: int, previous: optuna.samplers.BaseSampler | None = None
     ) -> optuna.samplers.BaseSampler:
-        options = self.options
-        extra: dict[str, Any] = {}
-        if options.get("gamma") is not None:
-            extra["gamma"] = _gamma(options["gamma"])
         sampler = optuna.samplers.TPESampler(
-            n_startup_trials=options["n_startup_trials"],
-            n_ei_candidates=options["n_ei_candidates"],
-            prior_weight=options.get("prior_weight", 1.0),
-            multivariate=self.multivariate,
-            constant_liar=True,
-            seed=seed,
-            **extra,
+            multivariate=self.multivariate, constant_liar=True, seed=seed, **self.tpe_options()
         )
         if isinstance(previous, optuna.samplers.TPESampler):
             # The intersection of the finished trials' search spaces, kept incrementally: Optuna
@@ -78,12 +102,21 @@ class TPE(OptunaAlgorithm):
 
 
 class MultivariateTPE(TPE):
-    """TPE with one joint density over all parameters, catching their interactions."""
+    """TPE with one joint density over all parameters, catching their interactions; Optuna's
+    defaults, as Katib's Optuna service runs it."""
 
     name = "multivariate-tpe"
     SCHEMA: tuple[Setting, ...] = (
-        _N_STARTUP_TRIALS,
+        non_negative_int(
+            "n_startup_trials", "{name} should be greate or equal than zero", default=10
+        ),
         Setting("n_ei_candidates", int, lambda v: v > 0, "{name} should be great than zero", 24),
         RANDOM_STATE,
     )
     multivariate = True
+
+    def tpe_options(self) -> dict[str, Any]:
+        return {
+            "n_startup_trials": self.options["n_startup_trials"],
+            "n_ei_candidates": self.options["n_ei_candidates"],
+        }
