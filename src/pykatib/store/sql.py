@@ -343,6 +343,21 @@ class Store:
         suggestion.status.suggestion_count = len(assignments)
         return suggestion, state
 
+    def list_suggestions(self, namespace: str | None = None) -> list[Suggestion]:
+        """Every experiment's suggestion (in ``namespace``, else in all), as :meth:`get_suggestion`
+        builds it, in the experiments' creation order."""
+        query = (
+            select(experiments.c.namespace, experiments.c.name)
+            .join(suggestions, suggestions.c.experiment_id == experiments.c.id)
+            .order_by(experiments.c.id)
+        )
+        if namespace is not None:
+            query = query.where(experiments.c.namespace == namespace)
+        with self.engine.connect() as conn:
+            keys = conn.execute(query).all()
+        found = (self.get_suggestion(ns, name)[0] for ns, name in keys)
+        return [s for s in found if s is not None]
+
     def list_observations(self, namespace: str, trial: str) -> list[ObservationPoint]:
         with self.engine.connect() as conn:
             trial_id = self._trial_id(conn, namespace, trial)
