@@ -327,3 +327,52 @@ def test_configmap_template_must_be_yaml_of_an_object() -> None:
         cm["data"]["job.yaml"] = template
         [error] = errors_of(text_of(from_configmap()), configmaps=[cm])
         assert error.startswith('spec.trialTemplate.configMap: key "job.yaml" of ConfigMap ')
+
+
+# --- one document at a time (apply) ---------------------------------------------------------
+
+
+def test_load_experiments_keeps_each_documents_problems_apart() -> None:
+    from pykatib.api.yaml import load_experiments
+
+    first, second, third = valid_doc(), valid_doc(), valid_doc()
+    first["metadata"]["name"] = "first"
+    second["metadata"]["name"] = "second"
+    second["spec"]["maxTrialCount"] = 0
+    third["metadata"]["name"] = "third"
+    trial = {"apiVersion": "kubeflow.org/v1beta1", "kind": "Trial", "metadata": {"name": "t"}}
+    cm = configmap()
+    text = text_of(first, second, cm, trial, third)
+    docs = load_experiments(text, "exp.yaml")
+    # The ConfigMap is not among them; every other document is, in file order.
+    assert [d.where for d in docs] == [
+        'document 1 (line 1, experiment "first"): ',
+        f'document 2 (line {line_of_document(text, 2)}, experiment "second"): ',
+        f'document 4 (line {line_of_document(text, 4)}, trial "t"): ',
+        f'document 5 (line {line_of_document(text, 5)}, experiment "third"): ',
+    ]
+    valid = [d.experiment.name for d in docs if d.experiment is not None and not d.errors]
+    assert valid == ["first", "third"]
+    assert [len(d.errors) for d in docs] == [0, 1, 1, 0]
+    assert docs[1].errors[0].startswith(docs[1].where + "spec.maxTrialCount: ")
+    assert docs[2].experiment is None and 'kind: "Trial" cannot be applied' in docs[2].errors[0]
+    # parse_experiments is the same, all or nothing.
+    assert errors_of(text) == docs[1].errors + docs[2].errors
+
+
+def test_load_experiments_of_one_document_has_no_prefix() -> None:
+    from pykatib.api.yaml import load_experiments
+
+    doc = valid_doc()
+    doc["spec"]["maxTrialCount"] = 0
+    [loaded] = load_experiments(text_of(doc))
+    assert loaded.where == "" and loaded.errors[0].startswith("spec.maxTrialCount: ")
+    assert loaded.experiment is not None and loaded.experiment.name == "fake"
+
+
+def test_load_experiments_raises_only_when_the_file_is_not_yaml() -> None:
+    from pykatib.api.yaml import load_experiments
+
+    with pytest.raises(InvalidExperimentError) as info:
+        load_experiments(text_of(valid_doc()) + "---\nkind: [unclosed\n", "exp.yaml")
+    assert "invalid YAML" in info.value.errors[0]

@@ -13,34 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+from pykatib_cli import get_json, pykatib, write
 from standins import STANDINS, katib_example, rewrite_commands
-
-
-def pykatib(
-    *args: str, cwd: Path | None = None, check: bool = False
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pykatib.cli.main", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=240,
-        check=False,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"pykatib {args} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-        )
-    return proc
-
-
-def get_json(*args: str) -> Any:
-    return json.loads(pykatib("get", *args, "-o", "json", check=True).stdout)
-
-
-def write(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 @pytest.mark.parametrize("example", ["hp-tuning/random.yaml", "hp-tuning/grid.yaml"])
@@ -50,13 +24,13 @@ def test_katib_examples_run_unchanged(example: str, tmp_path: Path) -> None:
     path = write(tmp_path / "experiment.yaml", data)
     result = pykatib("run", "-f", str(path))
     assert result.returncode == 0, result.stderr
-    exp = get_json("experiment", name)
+    exp = get_json("experiment", name, "-n", "kubeflow")
     assert exp["metadata"]["namespace"] == "kubeflow"
     succeeded = next(c for c in exp["status"]["conditions"] if c["type"] == "Succeeded")
     assert succeeded["status"] == "True" and succeeded["reason"] == "ExperimentMaxTrialsReached"
     assert exp["status"]["trials"] == data["spec"]["maxTrialCount"]
     # The optimal trial holds the best objective value observed in any trial.
-    trials = get_json("trials", "-e", name)["items"]
+    trials = get_json("trials", "-e", name, "-n", "kubeflow")["items"]
     assert len(trials) == data["spec"]["maxTrialCount"]
 
     def loss(t: dict[str, Any]) -> float:
@@ -70,7 +44,7 @@ def test_katib_examples_run_unchanged(example: str, tmp_path: Path) -> None:
     # Defaults are applied in the stored spec, as Katib's webhook does.
     assert exp["spec"]["resumePolicy"] == "Never"
     assert exp["spec"]["metricsCollectorSpec"]["collector"]["kind"] == "StdOut"
-    text = pykatib("describe", "experiment", name, check=True).stdout
+    text = pykatib("describe", "experiment", name, "-n", "kubeflow", check=True).stdout
     assert (
         "Current Optimal Trial:" in text and f"Best Trial Name:  {best['metadata']['name']}" in text
     )
@@ -86,7 +60,7 @@ def test_invalid_input_exits_2_and_names_every_problem(tmp_path: Path) -> None:
     assert "spec.parallelTrialCount" in result.stderr
     assert "spec.parameters[0].feasibleSpace.min" in result.stderr
     assert "spec.objectiv" in result.stderr
-    assert pykatib("get", "experiments").stderr.strip() == "No resources found."
+    assert pykatib("get", "experiments", "-A").stderr.strip() == "No resources found."
 
 
 def test_apply_updates_mutable_fields_only(tmp_path: Path) -> None:
@@ -96,12 +70,13 @@ def test_apply_updates_mutable_fields_only(tmp_path: Path) -> None:
     data["spec"]["maxTrialCount"] = 20
     write(path, data)
     assert "random configured" in pykatib("apply", "-f", str(path), check=True).stdout
-    assert get_json("experiment", "random")["spec"]["maxTrialCount"] == 20
+    assert get_json("experiment", "random", "-n", "kubeflow")["spec"]["maxTrialCount"] == 20
     data["spec"]["objective"]["type"] = "maximize"
     write(path, data)
     result = pykatib("apply", "-f", str(path))
     assert result.returncode == 2 and "spec.objective" in result.stderr
-    assert get_json("experiment", "random")["spec"]["objective"]["type"] == "minimize"
+    exp = get_json("experiment", "random", "-n", "kubeflow")
+    assert exp["spec"]["objective"]["type"] == "minimize"
 
 
 # A trial that finishes at once for the first two starts (or once "release" exists) and
@@ -206,15 +181,18 @@ def test_logs_and_metrics_of_a_trial(tmp_path: Path) -> None:
     data["spec"]["maxTrialCount"] = 1
     data["spec"]["parallelTrialCount"] = 1
     pykatib("run", "-f", str(write(tmp_path / "e.yaml", data)), check=True)
-    [trial] = get_json("trials")["items"]
+    [trial] = get_json("trials", "-n", "kubeflow")["items"]
     name = trial["metadata"]["name"]
-    log = pykatib("logs", name, check=True).stdout
-    metrics = json.loads(pykatib("get", "metrics", name, "-o", "json", check=True).stdout)
+    log = pykatib("-n", "kubeflow", "logs", name, check=True).stdout
+    metrics = json.loads(
+        pykatib("get", "metrics", name, "-o", "json", "-n", "kubeflow", check=True).stdout
+    )
     values = [m["value"] for m in metrics["metricLogs"] if m["metricName"] == "loss"]
     assert values and all(f"loss={v}" in log for v in values)
-    assert "Trial Metrics" not in pykatib("describe", "trial", name, check=True).stdout
-    assert pykatib("delete", "experiment", "random", check=True).returncode == 0
-    assert pykatib("get", "trial", name).returncode == 1
+    described = pykatib("describe", "trial", name, "-n", "kubeflow", check=True).stdout
+    assert "Trial Metrics" not in described
+    assert pykatib("delete", "experiment", "random", "-n", "kubeflow", check=True).returncode == 0
+    assert pykatib("get", "trial", name, "-n", "kubeflow").returncode == 1
 
 
 def test_configmap_trial_template_needs_the_configmap_file(tmp_path: Path) -> None:
@@ -254,7 +232,7 @@ def test_configmap_trial_template_needs_the_configmap_file(tmp_path: Path) -> No
     write(path, data)
     result = pykatib("run", "-f", str(path), "--configmap", str(cm_path), "-q")
     assert result.returncode == 0, result.stderr
-    exp = get_json("experiment", data["metadata"]["name"])
+    exp = get_json("experiment", data["metadata"]["name"], "-n", "kubeflow")
     assert exp["status"]["trialsSucceeded"] == 2
 
 
@@ -267,8 +245,8 @@ def test_other_containers_are_ignored_with_a_warning(tmp_path: Path) -> None:
     result = pykatib("run", "-f", str(write(tmp_path / "e.yaml", data)), "-q")
     assert result.returncode == 0, result.stderr
     assert "containers sidecar are ignored" in result.stderr
-    [trial] = get_json("trials")["items"]
+    [trial] = get_json("trials", "-n", "kubeflow")["items"]
     assert (
         "only the primary container runs locally"
-        in pykatib("logs", trial["metadata"]["name"]).stdout
+        in pykatib("logs", trial["metadata"]["name"], "-n", "kubeflow").stdout
     )

@@ -1,14 +1,17 @@
 """Experiment files: YAML in (multi-document, strict), Experiment models out, and YAML for ``-o yaml``.
 
-:func:`parse_experiments` is what ``pykatib apply -f FILE`` runs: it loads every document, turns
+:func:`load_experiments` is what ``pykatib apply -f FILE`` runs: it loads every document, turns
 each Experiment into a model, resolves its trial template ConfigMap, applies Katib's defaults and
-validates it, and raises one :class:`InvalidExperimentError` listing every problem in the file.
+validates it, and gives each document's problems apart, so that the valid experiments can be
+applied and the others reported, as kubectl does. :func:`parse_experiments` (``pykatib run``) does
+the same for a whole file, and raises one :class:`InvalidExperimentError` listing every problem.
 """
 
 from __future__ import annotations
 
 import typing
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -21,7 +24,14 @@ from pykatib.api.models import API_VERSION, Experiment, KatibModel
 from pykatib.api.trial_template import resolve_configmap
 from pykatib.api.validation import validate_experiment
 
-__all__ = ["dump_yaml", "load_documents", "parse_configmaps", "parse_experiments"]
+__all__ = [
+    "ExperimentDocument",
+    "dump_yaml",
+    "load_documents",
+    "load_experiments",
+    "parse_configmaps",
+    "parse_experiments",
+]
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -109,52 +119,54 @@ def parse_configmaps(text: str, source: str = "<string>") -> list[dict[str, Any]
     return configmaps
 
 
-def parse_experiments(
+@dataclass
+class ExperimentDocument:
+    """One document of an experiment file, loaded on its own by :func:`load_experiments`.
+
+    ``where`` starts every message about the document (``document 2 (line 14, experiment "x"): ``;
+    empty when the file holds one document); ``errors`` and ``warnings`` already start with it.
+    The document is a valid experiment when ``experiment`` is set and ``errors`` is empty.
+    """
+
+    where: str
+    experiment: Experiment | None = None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_experiments(
     text: str,
     source: str = "<string>",
     *,
     configmaps: Sequence[Mapping[str, Any]] = (),
     trial_kinds: Mapping[str, str] | None = None,
     require_trial_spec: bool = True,
-) -> list[tuple[Experiment, list[str]]]:
-    """The experiments in ``text``, defaulted and validated, each with its warnings.
+) -> list[ExperimentDocument]:
+    """Every document of ``text`` but its ConfigMaps, in file order, each defaulted and validated.
 
     ConfigMap documents in ``text``, and ``configmaps``, resolve ``trialTemplate.configMap``
     sources. ``trial_kinds`` and ``require_trial_spec`` are passed to
-    :func:`~pykatib.api.validation.validate_experiment`. Problems in all documents are collected
-    and raised together as one :class:`InvalidExperimentError`; when the file holds several
-    documents each problem starts with ``document N (line L, experiment "name"): ``.
+    :func:`~pykatib.api.validation.validate_experiment`. An invalid document does not stop the
+    others: each carries its own errors. Raises :class:`InvalidExperimentError` only when
+    ``text`` is not YAML.
     """
     docs = _documents(text, source)
     several = len(docs) > 1
-    errors: list[str] = []
-    found: list[dict[str, Any]] = []
-    experiments: list[tuple[str, dict[str, Any]]] = []
-    for n, (line, doc) in enumerate(docs, 1):
-        prefix = _prefix(n, line, doc) if several else ""
-        if not isinstance(doc, dict):
-            errors.append(f"{prefix}expected a Kubernetes object (a mapping)")
-        elif doc.get("kind") == "ConfigMap":
-            found.append(doc)
-        elif doc.get("kind") != "Experiment":
-            errors.append(
-                f'{prefix}kind: "{doc.get("kind")}" cannot be applied; pykatib applies kind '
-                f"Experiment ({API_VERSION}), with the ConfigMaps its trial templates name"
-            )
-        elif doc.get("apiVersion") != API_VERSION:
-            errors.append(
-                f'{prefix}apiVersion: "{doc.get("apiVersion")}" is not supported; '
-                f"must be {API_VERSION}"
-            )
-        else:
-            experiments.append((prefix, doc))
-
-    results: list[tuple[Experiment, list[str]]] = []
+    found = [d for _, d in docs if isinstance(d, dict) and d.get("kind") == "ConfigMap"]
+    results: list[ExperimentDocument] = []
     seen: dict[tuple[str, str], str] = {}
-    for prefix, doc in experiments:
+    for n, (line, doc) in enumerate(docs, 1):
+        if isinstance(doc, dict) and doc.get("kind") == "ConfigMap":
+            continue
+        loaded = ExperimentDocument(_prefix(n, line, doc) if several else "")
+        results.append(loaded)
+        problem = _not_an_experiment(doc)
+        if problem:
+            loaded.errors.append(loaded.where + problem)
+            continue
         exp, problems, dropped = _to_model(doc)
         if exp is None:
-            errors += [prefix + p for p in problems]
+            loaded.errors += [loaded.where + p for p in problems]
             continue
         resolved = True
         try:
@@ -169,13 +181,53 @@ def parse_experiments(
         key = (exp.namespace, exp.name)
         if exp.name and key in seen:
             more.append(f"metadata.name: experiment {key[0]}/{key[1]} is also in {seen[key]}")
-        seen.setdefault(key, prefix.rstrip(": "))
+        seen.setdefault(key, loaded.where.rstrip(": "))
         more = [p for p in more if not _caused_by(p.split(": ", 1)[0], dropped)]
-        errors += [prefix + p for p in problems + more]
-        results.append((exp, [prefix + w for w in warnings]))
+        loaded.experiment = exp
+        loaded.errors += [loaded.where + p for p in problems + more]
+        loaded.warnings += [loaded.where + w for w in warnings]
+    return results
+
+
+def parse_experiments(
+    text: str,
+    source: str = "<string>",
+    *,
+    configmaps: Sequence[Mapping[str, Any]] = (),
+    trial_kinds: Mapping[str, str] | None = None,
+    require_trial_spec: bool = True,
+) -> list[tuple[Experiment, list[str]]]:
+    """The experiments in ``text``, defaulted and validated, each with its warnings.
+
+    As :func:`load_experiments`, but all or nothing: the problems of every document are raised
+    together as one :class:`InvalidExperimentError`; when the file holds several documents each
+    problem starts with ``document N (line L, experiment "name"): ``.
+    """
+    docs = load_experiments(
+        text,
+        source,
+        configmaps=configmaps,
+        trial_kinds=trial_kinds,
+        require_trial_spec=require_trial_spec,
+    )
+    errors = [e for d in docs for e in d.errors]
     if errors:
         raise InvalidExperimentError(errors, source)
-    return results
+    return [(d.experiment, d.warnings) for d in docs if d.experiment is not None]
+
+
+def _not_an_experiment(doc: Any) -> str | None:
+    """Why ``doc`` is not a Katib experiment pykatib can apply, if it is not."""
+    if not isinstance(doc, dict):
+        return "expected a Kubernetes object (a mapping)"
+    if doc.get("kind") != "Experiment":
+        return (
+            f'kind: "{doc.get("kind")}" cannot be applied; pykatib applies kind '
+            f"Experiment ({API_VERSION}), with the ConfigMaps its trial templates name"
+        )
+    if doc.get("apiVersion") != API_VERSION:
+        return f'apiVersion: "{doc.get("apiVersion")}" is not supported; must be {API_VERSION}'
+    return None
 
 
 def _prefix(n: int, line: int, doc: Any) -> str:

@@ -7,15 +7,19 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from pykatib.api.errors import InvalidExperimentError, NotFoundError, PykatibError
 from pykatib.api.models import Experiment
 from pykatib.cli import views
 from pykatib.cli.describe import describe
+
+if TYPE_CHECKING:
+    from pykatib.api.yaml import ExperimentDocument
 
 # Piped output (scripts, `| grep`) is not cut to 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=250)
@@ -38,24 +42,34 @@ class _Ctx:
         return self.explicit_namespace or DEFAULT_NAMESPACE
 
     def find(self, kind: str, name: str) -> Any:
-        """The experiment or trial called ``name``: in ``-n``'s namespace when given, else in
-        ``default``, else in the one namespace that has it."""
-        getter = self.store.get_experiment if kind == "experiment" else self.store.get_trial
-        if self.explicit_namespace:
-            return getter(self.explicit_namespace, name)
+        """The experiment, trial or suggestion called ``name`` in ``-n``'s namespace (default:
+        ``default``), as kubectl looks. When it is not there, the error names the namespaces
+        that have one."""
+        store = self.store
+        getter, lister = {
+            "experiment": (store.get_experiment, store.list_experiments),
+            "trial": (store.get_trial, store.list_trials),
+            "suggestion": (self._suggestion, store.list_suggestions),
+        }[kind]
         try:
-            return getter(DEFAULT_NAMESPACE, name)
+            return getter(self.namespace, name)
+        except NotFoundError as exc:
+            elsewhere = sorted({_namespace_of(r) for r in lister() if _name_of(r) == name})
+            if not elsewhere:
+                raise
+            spaces = "namespace" if len(elsewhere) == 1 else "namespaces"
+            raise NotFoundError(
+                f"{exc}; it exists in {spaces} {', '.join(elsewhere)}: add -n {elsewhere[0]}"
+            ) from None
+
+    def _suggestion(self, namespace: str, name: str) -> Any:
+        try:
+            suggestion, _ = self.store.get_suggestion(namespace, name)
         except NotFoundError:
-            lister = self.store.list_experiments if kind == "experiment" else self.store.list_trials
-            matches = [r for r in lister() if r.name == name]
-            if len(matches) == 1:
-                return matches[0]
-            if matches:
-                spaces = ", ".join(sorted(r.namespace for r in matches))
-                raise NotFoundError(
-                    f'{kind} "{name}" exists in namespaces {spaces}: pick one with -n'
-                ) from None
-            raise
+            suggestion = None  # no experiment of that name: no suggestion either
+        if suggestion is None:
+            raise NotFoundError(f'suggestion "{name}" not found in namespace "{namespace}"')
+        return suggestion
 
     @property
     def store(self):  # type: ignore[no-untyped-def]
@@ -64,6 +78,14 @@ class _Ctx:
 
             self._store = Store(self.db)
         return self._store
+
+
+def _name_of(resource: Any) -> str:
+    return resource.metadata.name or ""
+
+
+def _namespace_of(resource: Any) -> str:
+    return resource.metadata.namespace or DEFAULT_NAMESPACE
 
 
 pass_ctx = click.make_pass_decorator(_Ctx)
@@ -79,13 +101,13 @@ namespace_option = click.option(
     "--namespace",
     expose_value=False,
     callback=_set_namespace,
-    help="Namespace (default: the experiment's own, else default).",
+    help="Namespace (default: default; with -f, the file's metadata.namespace).",
 )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="PYKATIB_DB", help="Database URL (default: SQLite in $PYKATIB_HOME).")
-@click.option("-n", "--namespace", help="Namespace (default: default).")
+@click.option("-n", "--namespace", help="Namespace (default: default; with -f, the file's own).")
 @click.version_option(package_name="pykatib")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, namespace: str | None) -> None:
@@ -94,33 +116,42 @@ def cli(ctx: click.Context, db: str | None, namespace: str | None) -> None:
     ctx.obj = _Ctx(db, namespace)
 
 
-def _load(path: str, configmaps: Sequence[str]) -> list[tuple[Experiment, list[str]]]:
-    """Parse, default, validate and admit the experiments in ``path``; every problem at once."""
-    from pykatib.api.yaml import parse_configmaps, parse_experiments
+def _load(path: str, configmaps: Sequence[str]) -> list[ExperimentDocument]:
+    """Parse, default, validate and admit each experiment document in ``path``; every problem
+    at once, each with its document. Exits 2 when the file (or a ConfigMap file) is not YAML."""
+    from pykatib.api.yaml import load_experiments, parse_configmaps
     from pykatib.control.admission import admit
 
-    text = Path(path).read_text(encoding="utf-8")
-    extra: list[dict[str, Any]] = []
-    for cm_path in configmaps:
-        extra += parse_configmaps(Path(cm_path).read_text(encoding="utf-8"), cm_path)
-    parsed = parse_experiments(text, path, configmaps=extra)
-    errors: list[str] = []
-    for exp, warnings in parsed:
-        more_errors, more_warnings = admit(exp)
-        errors += more_errors
-        warnings += more_warnings
-    if errors:
-        raise InvalidExperimentError(errors, source=path)
-    return parsed
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        extra: list[dict[str, Any]] = []
+        for cm_path in configmaps:
+            extra += parse_configmaps(Path(cm_path).read_text(encoding="utf-8"), cm_path)
+        docs = load_experiments(text, path, configmaps=extra)
+    except InvalidExperimentError as exc:
+        _invalid(exc, path)
+    for doc in docs:
+        if doc.experiment is not None and not doc.errors:
+            more_errors, more_warnings = admit(doc.experiment)
+            doc.errors += [doc.where + e for e in more_errors]
+            doc.warnings += [doc.where + w for w in more_warnings]
+    return docs
 
 
-def _invalid(exc: InvalidExperimentError, path: str) -> None:
-    err_console.print(
-        f"[bold red]error:[/] {path} is not a valid Katib experiment:", highlight=False
-    )
-    for line in exc.errors:
+def _report(errors: Sequence[str], header: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(header)}:", highlight=False)
+    for line in errors:
         err_console.print(f"  - {line}", highlight=False, markup=False)
+
+
+def _invalid(exc: InvalidExperimentError, path: str) -> NoReturn:
+    _report(exc.errors, f"{path} is not a valid Katib experiment")
     sys.exit(EXIT_INVALID)
+
+
+def _warn(warnings: Sequence[str]) -> None:
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
 
 
 def _controller(ctx: _Ctx):  # type: ignore[no-untyped-def]
@@ -149,18 +180,22 @@ def _namespaced(ctx: _Ctx, exp: Experiment) -> None:
 @namespace_option
 @pass_ctx
 def run(ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
-    """Create (or resume) the experiments in FILE and run them to completion."""
-    try:
-        parsed = _load(path, configmaps)
-    except InvalidExperimentError as exc:
-        _invalid(exc, path)
+    """Create (or resume) the experiments in FILE and run them to completion.
+
+    All or nothing: when any document of FILE is invalid, nothing is created or run.
+    """
+    docs = _load(path, configmaps)
+    errors = [e for doc in docs for e in doc.errors]
+    if errors:
+        _invalid(InvalidExperimentError(errors, path), path)
     controller = _controller(ctx)
     keys = []
     source_dir = Path(path).resolve().parent
-    for exp, warnings in parsed:
+    for doc in docs:
+        exp = doc.experiment
+        assert exp is not None  # no errors: every document is an experiment
         _namespaced(ctx, exp)
-        for w in warnings:
-            err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        _warn(doc.warnings)
         try:
             outcome = controller.apply(exp, source_dir)
         except InvalidExperimentError as exc:
@@ -200,98 +235,128 @@ def apply(ctx: _Ctx, path: str, configmaps: tuple[str, ...]) -> None:
     Only parallelTrialCount, maxTrialCount and maxFailedTrialCount can change. A running
     `pykatib run` picks the change up at once; raising maxTrialCount of an experiment that
     succeeded by max trials with resumePolicy LongRunning or FromVolume restarts it.
+
+    As kubectl does, every valid experiment in FILE is applied and each invalid one reported
+    (exit 2 when any was).
     """
-    try:
-        parsed = _load(path, configmaps)
-    except InvalidExperimentError as exc:
-        _invalid(exc, path)
     controller = _controller(ctx)
-    for exp, warnings in parsed:
-        _namespaced(ctx, exp)
-        for w in warnings:
-            err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
-        try:
-            outcome = controller.apply(exp, Path(path).resolve().parent)
-        except InvalidExperimentError as exc:
-            _invalid(exc, path)
-        console.print(f"experiment.kubeflow.org/{exp.name} {outcome}", highlight=False)
+    rejected = False
+    for doc in _load(path, configmaps):
+        exp = doc.experiment
+        _warn(doc.warnings)
+        if exp is not None and not doc.errors:
+            _namespaced(ctx, exp)
+            try:
+                outcome = controller.apply(exp, Path(path).resolve().parent)
+            except InvalidExperimentError as exc:  # Katib's update rules
+                doc.errors += [doc.where + e for e in exc.errors]
+            else:
+                console.print(f"experiment.kubeflow.org/{exp.name} {outcome}", highlight=False)
+                continue
+        rejected = True
+        named = f'experiment "{exp.name}"' if exp is not None and exp.name else "a document"
+        _report(doc.errors, f"{path}: {named} is invalid, not applied")
+    if rejected:
+        sys.exit(EXIT_INVALID)
 
 
 _OUTPUT = click.Choice(["wide", "json", "yaml"])
 
 
+_KINDS = {
+    "experiments": "experiment",
+    "experiment": "experiment",
+    "trials": "trial",
+    "trial": "trial",
+    "suggestions": "suggestion",
+    "suggestion": "suggestion",
+    "metrics": "metrics",
+}
+
+
 @cli.command()
-@click.argument(
-    "kind",
-    type=click.Choice(["experiments", "experiment", "trials", "trial", "suggestion", "metrics"]),
-)
+@click.argument("kind", type=click.Choice(list(_KINDS)))
 @click.argument("name", required=False)
 @click.option("-e", "--experiment", help="Only the trials of this experiment.")
 @click.option("-o", "--output", type=_OUTPUT, help="wide, json or yaml.")
+@click.option(
+    "-A", "--all-namespaces", is_flag=True, help="List across every namespace (not with NAME)."
+)
 @namespace_option
 @pass_ctx
-def get(ctx: _Ctx, kind: str, name: str | None, experiment: str | None, output: str | None) -> None:
-    """List or show experiments, trials, a suggestion, or a trial's metrics."""
+def get(
+    ctx: _Ctx,
+    kind: str,
+    name: str | None,
+    experiment: str | None,
+    output: str | None,
+    all_namespaces: bool,
+) -> None:
+    """List or show experiments, trials, suggestions, or a trial's metrics.
+
+    Without -n they are looked up in the default namespace, as kubectl does; -A lists every
+    namespace.
+    """
+    kind = _KINDS[kind]
+    if all_namespaces and name:
+        raise click.UsageError("a resource cannot be retrieved by name across all namespaces")
     store = ctx.store
-    # Lists without -n cover every namespace (Katib's examples live in "kubeflow").
-    ns = ctx.explicit_namespace
+    ns = None if all_namespaces else ctx.namespace
     try:
-        if kind in ("experiments", "experiment"):
-            items = [ctx.find("experiment", name)] if name else store.list_experiments(ns)
-            _emit(items, output, views.experiments_table, single=bool(name))
-        elif kind in ("trials", "trial"):
-            if name:
-                items = [ctx.find("trial", name)]
-            elif experiment:
-                exp = ctx.find("experiment", experiment)
-                items = store.list_trials(exp.namespace, exp.name)
-            else:
-                items = store.list_trials(ns)
-            _emit(items, output, views.trials_table, single=bool(name))
-        elif kind == "suggestion":
-            if not name:
-                raise click.UsageError("get suggestion needs the experiment's name")
-            exp = ctx.find("experiment", name)
-            suggestion, _ = store.get_suggestion(exp.namespace, exp.name)
-            _emit([suggestion] if suggestion else [], output or "yaml", None, single=True)
-        else:
+        if kind == "metrics":
             if not name:
                 raise click.UsageError("get metrics needs a trial name")
             trial = ctx.find("trial", name)
             points = store.list_observations(trial.namespace, trial.name)
             views.print_metrics(console, name, points, output)
+            return
+        if name:
+            items = [ctx.find(kind, name)]
+        elif kind == "experiment":
+            items = store.list_experiments(ns)
+        elif kind == "suggestion":
+            items = store.list_suggestions(ns)
+        elif experiment and not all_namespaces:
+            exp = ctx.find("experiment", experiment)
+            items = store.list_trials(exp.namespace, exp.name)
+        else:
+            items = store.list_trials(ns, experiment)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
-
-
-def _emit(items: list[Any], output: str | None, table: Any, single: bool) -> None:
+    table = {
+        "experiment": views.experiments_table,
+        "trial": views.trials_table,
+        "suggestion": views.suggestions_table,
+    }[kind]
     if output in ("json", "yaml"):
-        data: Any = [i.to_dict() for i in items]
-        if single:
-            data = data[0] if data else {}
-        else:
-            data = {"apiVersion": "v1", "kind": "List", "items": data}
-        if output == "json":
-            click.echo(json.dumps(data, indent=2))
-        else:
-            from pykatib.api.yaml import dump_yaml
+        _dump(items, output, single=bool(name))
+    elif not items:
+        where = "" if all_namespaces else f" in {ns} namespace"
+        err_console.print(f"No resources found{where}.", highlight=False)
+    else:
+        console.print(table(items, wide=output == "wide", all_namespaces=all_namespaces))
 
-            click.echo(dump_yaml(data), nl=False)
-        return
-    if not items:
-        err_console.print("No resources found.")
-        return
-    console.print(table(items, wide=output == "wide"))
+
+def _dump(items: list[Any], output: str, single: bool) -> None:
+    """``items`` as JSON or YAML: the one resource, or a kubectl List of them."""
+    data: Any = [i.to_dict() for i in items]
+    data = data[0] if single else {"apiVersion": "v1", "kind": "List", "items": data}
+    if output == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        from pykatib.api.yaml import dump_yaml
+
+        click.echo(dump_yaml(data), nl=False)
 
 
 @cli.command(name="describe")
-@click.argument("kind", type=click.Choice(["experiment", "trial"]))
+@click.argument("kind", type=click.Choice(["experiment", "trial", "suggestion"]))
 @click.argument("name")
 @namespace_option
 @pass_ctx
 def describe_cmd(ctx: _Ctx, kind: str, name: str) -> None:
-    """Show one experiment or trial in detail, as kubectl describe does."""
+    """Show one experiment, trial or suggestion in detail, as kubectl describe does."""
     try:
         resource = ctx.find(kind, name).to_dict()
     except NotFoundError as exc:

@@ -1,4 +1,7 @@
-"""What the CLI shows: tables of experiments and trials, live progress, results, logs."""
+"""What the CLI shows: tables of experiments, trials and suggestions, live progress, results, logs.
+
+Tables follow kubectl's layout: with ``-A`` (``all_namespaces``) a NAMESPACE column comes first.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from pykatib.api.models import Experiment, Trial
+from pykatib.api.models import Experiment, Suggestion, Trial
 from pykatib.control import status as st
 from pykatib.metrics.observation import ObservationPoint
 
@@ -64,17 +67,26 @@ def _best(exp: Experiment) -> str:
     return "-"
 
 
-def experiments_table(items: Sequence[Experiment], wide: bool = False) -> Table:
+def _table(all_namespaces: bool) -> Table:
     table = Table(box=None, header_style="bold")
+    if all_namespaces:
+        table.add_column("NAMESPACE")
+    return table
+
+
+def experiments_table(
+    items: Sequence[Experiment], wide: bool = False, all_namespaces: bool = False
+) -> Table:
+    table = _table(all_namespaces)
     for col in ("NAME", "STATUS", "TRIALS", "SUCCEEDED", "RUNNING", "FAILED", "BEST", "AGE"):
         table.add_column(col)
     if wide:
-        table.add_column("NAMESPACE")
         table.add_column("ALGORITHM")
         table.add_column("BEST TRIAL")
     for exp in items:
         s = exp.status
-        row = [
+        row = [exp.namespace] if all_namespaces else []
+        row += [
             exp.name,
             experiment_phase(exp),
             str(s.trials or 0),
@@ -87,7 +99,6 @@ def experiments_table(items: Sequence[Experiment], wide: bool = False) -> Table:
         if wide:
             best = s.current_optimal_trial
             row += [
-                exp.namespace,
                 (exp.spec.algorithm.algorithm_name or "") if exp.spec.algorithm else "",
                 (best.best_trial_name or "-") if best else "-",
             ]
@@ -95,8 +106,8 @@ def experiments_table(items: Sequence[Experiment], wide: bool = False) -> Table:
     return table
 
 
-def trials_table(items: Sequence[Trial], wide: bool = False) -> Table:
-    table = Table(box=None, header_style="bold")
+def trials_table(items: Sequence[Trial], wide: bool = False, all_namespaces: bool = False) -> Table:
+    table = _table(all_namespaces)
     names: list[str] = []
     for trial in items:
         for a in trial.spec.parameter_assignments or []:
@@ -123,7 +134,8 @@ def trials_table(items: Sequence[Trial], wide: bool = False) -> Table:
         for m in (trial.status.observation.metrics or []) if trial.status.observation else []:
             value = st.metric_value(trial, m.name or "")
             metrics[m.name or ""] = f"{value:.6g}" if value is not None else "-"
-        row = [trial.name, trial_status(trial)]
+        row = [trial.namespace] if all_namespaces else []
+        row += [trial.name, trial_status(trial)]
         row += [metrics.get(n, "-") for n in metric_names]
         row += [_short(values.get(n)) for n in names]
         row.append(_age(trial.status.start_time))
@@ -134,6 +146,36 @@ def trials_table(items: Sequence[Trial], wide: bool = False) -> Table:
                 (trial.metadata.labels or {}).get("katib.kubeflow.org/experiment", ""),
                 (last.reason or "") if last else "",
             ]
+        table.add_row(*row)
+    return table
+
+
+def suggestions_table(
+    items: Sequence[Suggestion], wide: bool = False, all_namespaces: bool = False
+) -> Table:
+    """Katib's printer columns for Suggestion (manifests/v1beta1/components/crd/suggestion.yaml):
+    the last condition's type and status, requests, assignments made, age."""
+    table = _table(all_namespaces)
+    for col in ("NAME", "TYPE", "STATUS", "REQUESTED", "ASSIGNED", "AGE"):
+        table.add_column(col)
+    if wide:
+        table.add_column("ALGORITHM")
+    for suggestion in items:
+        conditions = suggestion.status.conditions or []
+        last = conditions[-1] if conditions else None
+        row = [suggestion.metadata.namespace or ""] if all_namespaces else []
+        row += [
+            suggestion.metadata.name or "",
+            (last.type or "") if last else "",
+            (last.status or "") if last else "",
+            str(suggestion.spec.requests or 0),
+            str(suggestion.status.suggestion_count or 0),
+            # Katib ages it from creationTimestamp; pykatib's suggestion starts when it is created.
+            _age(suggestion.metadata.creation_timestamp or suggestion.status.start_time),
+        ]
+        if wide:
+            algorithm = suggestion.spec.algorithm
+            row.append((algorithm.algorithm_name or "") if algorithm else "")
         table.add_row(*row)
     return table
 
