@@ -748,3 +748,42 @@ def test_algorithm_settings_are_checked_by_the_registry(monkeypatch: pytest.Monk
     doc["spec"]["parameters"][0]["feasibleSpace"]["min"] = "x"
     assert [e.split(": ")[0] for e in problems(doc)[0]] == ["spec.parameters[0].feasibleSpace.min"]
     assert calls == ["random"]
+
+
+# --- metrics filters are RE2, Go's regexp syntax (validator.go:557-571) -------------------
+
+FILTER_PATH = "spec.metricsCollectorSpec.source.filter.metricsFormat"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "unsupported"),
+    [
+        (r"(?<=loss)(=)(\d+)", "invalid perl operator: (?<="),
+        (r"(?!x)(\w+)=(\d+)", "invalid perl operator: (?!"),
+        (r"(\w+)=(\d+)\1", "invalid escape sequence: \\1"),
+    ],
+    ids=["look-behind", "negative look-ahead", "backreference"],
+)
+def test_python_only_filter_syntax_is_an_error(pattern: str, unsupported: str) -> None:
+    doc = valid_doc()
+    _collector("StdOut", filter={"metricsFormat": [r"([\w|-]+)=(\S+)", pattern]})(doc)
+    errors, _ = problems(doc)
+    [error] = errors
+    assert error.startswith(f"{FILTER_PATH}[1]: invalid regular expression ({unsupported})")
+    assert "RE2 syntax" in error and "look-behind" in error and "backreferences" in error
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)",  # Katib's default
+        r"(\p{L}+)\s*=\s*(\d+)",
+        r"\Q{\E([[:alpha:]]+)=(\d+)\}\z",
+        r"{metricName: ([\w|-]+), metricValue: ((-?\d+)(\.\d+)?)}",
+    ],
+    ids=["default", "unicode class", "go only syntax", "katib example"],
+)
+def test_re2_filters_are_accepted(pattern: str) -> None:
+    doc = valid_doc()
+    _collector("StdOut", filter={"metricsFormat": [pattern]})(doc)
+    assert problems(doc) == ([], [])

@@ -121,3 +121,21 @@ def test_metrics_follow_metric_names_order_and_count_steps() -> None:
 def test_requires_metric_names() -> None:
     with pytest.raises(ValueError):
         JsonMetricsParser([])
+
+
+def test_numbers_are_read_and_noted_once_as_katib_skips_them() -> None:
+    # Katib keeps only string values: jsonObj[m].(string) (file-metricscollector.go:153).
+    lines = '{"loss": 0.5}\n{"loss": "0.4", "acc": 1}\n{"loss": 0.3}'
+    points, parser = parse(lines, ["loss", "acc"])
+    assert [p[1] for p in points] == ["0.5", "0.4", "1", "0.3"]
+    assert parser.numeric_values == 3
+    note = (
+        "warning: metric loss is the JSON number 0.5; pykatib reads it, but Katib reads only "
+        'JSON strings ("loss": "0.5") and would skip it'
+    )
+    assert parser.notes == [note]
+
+
+def test_numeric_strings_leave_no_note() -> None:
+    _, parser = parse('{"loss": "0.5", "timestamp": 1638422847}', ["loss"])
+    assert parser.numeric_values == 0 and parser.notes == []

@@ -135,8 +135,8 @@ def test_steps_count_each_metric() -> None:
         ("accuracy", 2),
     ]
     assert parser.feed("loss=1 loss=2") == [
-        ObservationPoint("loss", "1", CLOCK_TIME, 3),
-        ObservationPoint("loss", "2", CLOCK_TIME, 4),
+        ObservationPoint("loss", "1", CLOCK_TIME, 3, timestamped=False),
+        ObservationPoint("loss", "2", CLOCK_TIME, 4, timestamped=False),
     ]
 
 
@@ -242,3 +242,70 @@ def test_invalid_filters(bad: str) -> None:
 def test_invalid_metric_names(names: list[str]) -> None:
     with pytest.raises(ValueError):
         TextMetricsParser(names)
+
+
+# --- filters are RE2, as Go's regexp compiles them (file-metricscollector.go:248) ------------
+
+
+def test_unicode_classes_in_custom_filters() -> None:
+    filters = [r"(\p{L}[\p{L}\d_-]*)\s*[:=]\s*(\S+)"]
+    line = "准确率=0.9 naïve: 3 ñame=1"
+    assert parse(line, ["准确率", "naïve", "ñame"], filters) == [
+        ("准确率", "0.9", CLOCK_TIME, 0),
+        ("naïve", "3", CLOCK_TIME, 0),
+        ("ñame", "1", CLOCK_TIME, 0),
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        r"(?<=loss)(=)(\d+)",  # look-behind
+        r"(?=loss)(\w+)=(\d+)",  # look-ahead
+        r"(\w+)=(\d+) \1",  # backreference
+        r"(?P<n>\w+)=(\d+)(?P=n)",  # named backreference
+        r"(\w++)=(\d+)",  # possessive quantifier
+        r"(\w+)=(\d+)\Z",  # Python's end of text; Go's is \z
+    ],
+)
+def test_python_only_syntax_is_rejected(bad: str) -> None:
+    with pytest.raises(ValueError, match="RE2 syntax"):
+        TextMetricsParser(["loss"], [bad])
+
+
+def test_go_syntax_that_python_lacks() -> None:
+    # \z, \Q...\E and POSIX classes are RE2 (and Go); Python's re has none of them.
+    filters = [r"\Q{\E([[:alpha:]]+)=([[:digit:].]+)\}\z"]
+    assert parse("log {loss=0.5}", ["loss"], filters) == [("loss", "0.5", CLOCK_TIME, 0)]
+
+
+def test_group_that_takes_no_part_is_empty_like_go() -> None:
+    # Go's FindAllStringSubmatch gives "" for it: no value, so no report.
+    filters = [r"(loss|acc)=(\d+)?"]
+    assert parse("loss=abc acc=2", ["loss", "acc"], filters) == [("acc", "2", CLOCK_TIME, 0)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "epoch=7 loss=0.123 accuracy=0.9",
+        "2024-03-04T17:55:08Z loss = -7.53e-05, acc=.9 x=1E0",
+        "loss=\v0.5 loss=\t0.25 loss=\f1 loss=\r2",
+        "ñame=1 top|1=2 val-loss=3 loss==4 loss=888. loss=1_000 loss=١",
+        "a=b=c loss=+.5e+3e loss=--1",
+    ],
+)
+def test_default_filter_finds_what_re2_finds(line: str) -> None:
+    from pykatib.metrics.text import _DEFAULT_FILTER, compile_filter
+
+    expected = [
+        tuple(g.decode() if g else "" for g in m.groups())
+        for m in compile_filter(DEFAULT_METRICS_FORMAT).finditer(line.encode())
+    ]
+    assert _DEFAULT_FILTER.findall(line) == expected
+
+
+def test_vertical_tab_is_not_space_like_go() -> None:
+    # Go's and RE2's \s is [\t\n\f\r ]: after "=\v" the value group matches "" there.
+    assert parse("loss=\v0.5", ["loss"]) == []
+    assert parse("loss=\t0.5", ["loss"]) == [("loss", "0.5", CLOCK_TIME, 0)]

@@ -7,13 +7,18 @@ runner can keep it current while the trial runs:
 * ``min`` and ``max`` are the reported strings of the smallest and largest values that parse as
   floats; a later equal value does not replace an earlier one;
 * ``latest`` is the value with the newest timestamp, whether or not it parses; a tie goes to
-  the later report, so with equal (or missing, hence clock) timestamps it is the last report;
+  the later report (Katib's ``!timestamp.After(currentTime)``, trial_controller_util.go:232);
   an observation older than the current latest does not replace it;
+* a report without a timestamp of its own (``timestamped`` False) counts as Katib's zero time,
+  0001-01-01T00:00:00Z, which Katib's collector writes for it (file-metricscollector.go:89 and
+  :140): it is never the latest once a timestamped report exists, and among such reports the
+  last one is the latest;
 * a metric with no observation is ``"unavailable"`` for all three.
 
-Katib folds the log in timestamp order; this folds in report order. The two agree except for
-which of two equal min/max values' strings is kept (``"1"`` or ``"1.0"``) when reports arrive
-out of timestamp order.
+Katib folds the log in timestamp order (its database reads it ``ORDER BY time``, mysql.go:134,
+postgres.go:146); this folds in report order. The two agree except for which of two equal
+min/max values' strings is kept (``"1"`` or ``"1.0"``) when reports arrive out of timestamp
+order.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from datetime import datetime, timezone
 
 from pykatib.api.models import UNAVAILABLE_METRIC_VALUE, Metric, MetricStrategyType
 from pykatib.metrics.observation import ObservationPoint, parse_value
+
+# Go's time.Time{}: where Katib's collectors put a report that has no timestamp.
+KATIB_ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
 
 
 class _MetricStats:
@@ -61,7 +69,7 @@ class MetricSummary:
                 stats.min, stats.min_float = value, number
             elif number > stats.max_float:
                 stats.max, stats.max_float = value, number
-        timestamp = point.timestamp
+        timestamp = point.timestamp if point.timestamped else KATIB_ZERO_TIME
         if timestamp.tzinfo is None:  # naive: taken as UTC, so it compares with aware ones
             timestamp = timestamp.replace(tzinfo=timezone.utc)
         if stats.latest_time is None or not stats.latest_time > timestamp:
