@@ -53,6 +53,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -450,6 +451,219 @@ def report(
     return "\n".join(lines), misses
 
 
+# --- tpe's start-up: Katib's rule against the default before it and hyperopt itself ----------
+
+TPE_STARTUP_RESULTS = P.HERE / "results" / "tpe-startup.md"
+TPE_DEFAULT = "pykatib tpe (default: start-up = request size)"
+# side label -> ("pykatib", settings) or ("hyperopt", n_startup_jobs, None meaning the parallelism)
+TPE_SIDES: dict[str, tuple[str, Any]] = {
+    TPE_DEFAULT: ("pykatib", {}),
+    "pykatib tpe before: n_startup_trials=10": ("pykatib", {"n_startup_trials": "10"}),
+    "pykatib tpe, gamma=0.25 (hyperopt's split)": ("pykatib", {"gamma": "0.25"}),
+    "hyperopt tpe.suggest, n_startup_jobs = parallel (Katib's)": ("hyperopt", None),
+    "hyperopt tpe.suggest, n_startup_jobs = 20 (hyperopt's)": ("hyperopt", 20),
+}
+
+
+def run_pykatib_batches(
+    problem: P.Problem, seed: int, budget: int, parallel: int, settings: dict[str, str]
+) -> list[float]:
+    """pykatib's tpe asked for ``parallel`` trials at a time, each batch finishing together (what
+    the control plane asks when trials take equally long)."""
+    from pykatib.suggest.registry import create_algorithm, validate_algorithm
+
+    exp = P.experiment("tpe", problem, {**P.seeded_settings("tpe", seed), **settings})
+    exp.spec.parallel_trial_count = parallel
+    assert not validate_algorithm("tpe", exp)
+    algorithm = create_algorithm(exp)
+    history: list[TrialResult] = []
+    while len(history) < budget:
+        for p in algorithm.suggest(history, min(parallel, budget - len(history))):
+            value = problem([float(p.assignments[name]) for name in problem.names])
+            history.append(TrialResult(f"trial-{len(history)}", p.assignments, "succeeded", value))
+    return [t.value for t in history if t.value is not None]
+
+
+def run_hyperopt_batches(
+    problem: P.Problem, seed: int, budget: int, parallel: int, n_startup_jobs: int
+) -> list[float]:
+    """hyperopt's tpe.suggest in batches of ``parallel``: each proposal sees the batch's earlier
+    ones as pending (infinite loss, hyperopt's own rule for unfinished trials)."""
+    from hyperopt import JOB_STATE_DONE, STATUS_OK, Domain, Trials, hp, tpe
+
+    space = {
+        name: hp.uniform(name, lo, hi) for name, (lo, hi) in zip(problem.names, problem.bounds)
+    }
+    domain = Domain(lambda _: 0.0, space)
+    trials = Trials()
+    rng = np.random.default_rng(seed)
+    values: list[float] = []
+    while len(values) < budget:
+        batch = set()
+        for _ in range(min(parallel, budget - len(values))):
+            seed_i = int(rng.integers(2**31 - 1))
+            docs = tpe.suggest(
+                trials.new_trial_ids(1), domain, trials, seed_i, n_startup_jobs=n_startup_jobs
+            )
+            trials.insert_trial_docs(docs)
+            trials.refresh()
+            batch.add(docs[0]["tid"])
+        for doc in trials.trials:
+            if doc["tid"] in batch:
+                value = problem([doc["misc"]["vals"][name][0] for name in problem.names])
+                doc["state"], doc["result"] = JOB_STATE_DONE, {"loss": value, "status": STATUS_OK}
+                values.append(value)
+        trials.refresh()
+    return values
+
+
+def run_tpe_startup(args: argparse.Namespace, save: Callable[[list[dict]], None]) -> list[dict]:
+    """Every side of TPE_SIDES on every problem, parallelism and seed; records as run_matrix's,
+    with ``algorithm`` naming the parallelism."""
+    records: list[dict] = []
+    started = time.perf_counter()
+    horizon = max(args.budgets)
+    for parallel in args.parallel:
+        for problem_name in args.problems:
+            problem = P.PROBLEMS[problem_name]
+            for label, (package, how) in TPE_SIDES.items():
+                t0 = time.perf_counter()
+                for seed in range(args.seeds):
+                    s0 = time.perf_counter()
+                    with P.quiet():
+                        if package == "pykatib":
+                            values = run_pykatib_batches(problem, seed, horizon, parallel, how)
+                        else:
+                            startup = parallel if how is None else how
+                            values = run_hyperopt_batches(problem, seed, horizon, parallel, startup)
+                    records.append(
+                        {
+                            "algorithm": f"parallel {parallel}",
+                            "problem": problem_name,
+                            "side": label,
+                            "package": package,
+                            "seed": seed,
+                            "budgets": args.budgets,
+                            "values": values,
+                            "seconds": time.perf_counter() - s0,
+                        }
+                    )
+                save(records)
+                print(
+                    f"[{time.perf_counter() - started:6.0f}s] parallel {parallel} {problem_name:<12}"
+                    f" {label:<58} {time.perf_counter() - t0:6.1f}s",
+                    flush=True,
+                )
+    return records
+
+
+def tpe_startup_report(
+    records: list[dict], command: str, wall: float, load_at_start: str, measured: str
+) -> str:
+    summary = summarise(records)
+    parallels = sorted({r["algorithm"] for r in records}, key=lambda a: int(a.split()[1]))
+    problems = [p for p in P.PROBLEMS if any(r["problem"] == p for r in records)]
+    references = [label for label in TPE_SIDES if label != TPE_DEFAULT]
+    seeds = sorted({r["seed"] for r in records})
+    lines = [
+        (
+            "# tpe's start-up: Katib's rule against the default before it and hyperopt "
+            "(bench/quality.py --tpe-startup)"
+        ),
+        "",
+        f"- Date: {P.now()}; pykatib measured at commit {measured}",
+        (
+            f"- Machine: {P.machine()}; 1-min load average {load_at_start} at the start, "
+            f"{P.load()} at the end"
+        ),
+        f"- {P.versions_line()}",
+        f"- Command: `{command}` (wall time {wall / 60:.1f} min)",
+        (
+            f"- Seeds: {len(seeds)} ({seeds[0]}..{seeds[-1]}), `random_state` = seed on pykatib's "
+            "side, hyperopt's rstate from the seed"
+        ),
+        (
+            "- Trials are asked `parallel` at a time and each batch finishes together (equal trial "
+            "durations): pykatib's `suggest(history, parallel)`; hyperopt's `tpe.suggest` once per "
+            "trial of the batch, the batch's earlier trials pending (hyperopt counts them at infinite "
+            "loss). Katib's hyperopt service instead proposes one point `parallel` times after the "
+            "first batch (kubeflow/katib#1329), which this does not reproduce."
+        ),
+        "- Regret: f(best of the first `budget` trials) - f*; cells give median [Q1, Q3] over seeds",
+        (
+            f"- Verdict of `{TPE_DEFAULT}` against each other side: its median inside that side's "
+            "seed IQR (`inside`), below its Q1 (`better`), or above its Q3 (**worse**)"
+        ),
+        "",
+        "## Summary",
+        "",
+        "| parallel | against | cells met | worse cells (problem@budget) |",
+        "|---|---|---:|---|",
+    ]
+    for parallel in parallels:
+        for ref in references:
+            met, total, worse = 0, 0, []
+            for problem in problems:
+                ours = summary.get((parallel, problem, TPE_DEFAULT))
+                other = summary.get((parallel, problem, ref))
+                if ours is None or other is None:
+                    continue
+                for b, q in ours["by_budget"].items():
+                    ok, _ = verdict(q, other["by_budget"][b])
+                    total += 1
+                    met += ok
+                    if not ok:
+                        worse.append(f"{problem}@{b}")
+            lines.append(
+                f"| {parallel.split()[1]} | {ref} | {met}/{total} | {', '.join(worse) or '-'} |"
+            )
+    lines.append("")
+    for problem in problems:
+        prob = P.PROBLEMS[problem]
+        lines += [
+            f"## {problem} ({prob.dim}-d, f* = {prob.optimum:g})",
+            "",
+            "| parallel | budget | side | median [Q1, Q3] | default's verdict | s/run |",
+            "|---:|---:|---|---|---|---:|",
+        ]
+        for parallel in parallels:
+            ours = summary.get((parallel, problem, TPE_DEFAULT))
+            if ours is None:
+                continue
+            for b, q in ours["by_budget"].items():
+                for label in TPE_SIDES:
+                    side = summary.get((parallel, problem, label))
+                    if side is None:
+                        continue
+                    rq = side["by_budget"][b]
+                    word = "-" if label == TPE_DEFAULT else verdict(q, rq)[1]
+                    name = f"**{label}**" if label == TPE_DEFAULT else label
+                    lines.append(
+                        f"| {parallel.split()[1]} | {b} | {name} | {cell(rq)} | {word} | "
+                        f"{side['seconds']:.2f} |"
+                    )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def tpe_startup_main(args: argparse.Namespace, command: str) -> int:
+    load_at_start, measured = P.load(), P.commit()
+    t0 = time.perf_counter()
+
+    def save(records: list[dict]) -> None:
+        if args.raw:
+            args.raw.write_text(json.dumps({"command": command, "records": records}))
+
+    records = run_tpe_startup(args, save)
+    text = tpe_startup_report(
+        records, command.strip(), time.perf_counter() - t0, load_at_start, measured
+    )
+    out = args.out or TPE_STARTUP_RESULTS
+    out.write_text(text + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -482,7 +696,18 @@ def main(argv: list[str] | None = None) -> int:
         default="both",
         help="run only pykatib's side or only the references (to merge with --load later)",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--tpe-startup",
+        action="store_true",
+        help="compare tpe's default start-up with the default before it and hyperopt's TPE, "
+        f"trials asked --parallel at a time (report: {TPE_STARTUP_RESULTS.relative_to(P.REPO)})",
+    )
+    parser.add_argument(
+        "--parallel", default="1,3", help="--tpe-startup: comma-separated parallelisms"
+    )
+    parser.add_argument(
+        "--out", type=Path, help=f"report file (default {RESULTS.relative_to(P.REPO)})"
+    )
     parser.add_argument("--raw", type=Path, help="also write every run's values as JSON here")
     parser.add_argument(
         "--load",
@@ -499,7 +724,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown problem(s) {unknown}; known: {list(P.PROBLEMS)}")
 
+    args.parallel = [int(p) for p in args.parallel.split(",")]
     command = "python bench/quality.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if args.tpe_startup:
+        return tpe_startup_main(args, command)
+    args.out = args.out or RESULTS
     if args.load:
         records, notes, wall, load_at_start = [], [], None, "unknown"
         commands, walls, loads, commits = [], [], [], []

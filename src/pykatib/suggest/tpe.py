@@ -9,9 +9,9 @@ Katib runs ``tpe`` with hyperopt (``pkg/suggestion/v1beta1/hyperopt/base_service
   Optuna's ``n_startup_trials``, when given, fixes the count instead.
 * **the good trials**: with ``gamma`` given, the best ``ceil(gamma * sqrt(n))`` of ``n``, at most
   25 (hyperopt's ``ap_split_trials``); without it, Optuna's best ``ceil(0.1 * n)``, at most 25,
-  rather than hyperopt's 0.25: it found better optima at 25, 50 and 100 trials on every problem of
-  ``bench/results/tpe-startup.md``. The rest of hyperopt's defaults (prior weight 1, 24 EI
-  candidates, linear forgetting after 25 trials, no endpoint widening) are Optuna's too.
+  rather than hyperopt's ``gamma`` 0.25, which never did better in ``bench/results/tpe-startup.md``
+  and at 100 trials did worse in 9 of 10 cells. The rest of hyperopt's defaults (prior weight 1,
+  24 EI candidates, linear forgetting after 25 trials, no endpoint widening) are Optuna's too.
 * **settings**: hyperopt's names as Katib's hyperopt service converts and checks them
   (``pkg/suggestion/v1beta1/hyperopt/service.py`` lines 69-125): ``gamma``, ``prior_weight``,
   ``n_EI_candidates``, ``random_state``; and, as extensions, the names of Katib's Optuna service:
