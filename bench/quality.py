@@ -42,6 +42,12 @@ about 50 x 380 s, some 5 hours here):
     python bench/quality.py --load /tmp/a.json --load /tmp/b.json   # report merged traces only
 
 Writes the markdown report to ``--out`` (default ``bench/results/quality.md``).
+
+``--tpe-startup`` compares ``tpe``'s default (random only for the first request, as Katib's hyperopt
+service) with the default before it, hyperopt's split, and hyperopt's own TPE, trials asked
+``--parallel`` at a time (default ``bench/results/tpe-startup.md``, about 10 min here):
+
+    nice -n 10 python bench/quality.py --tpe-startup --seeds 30 --budgets 25,50,100 --parallel 1,3
 """
 
 from __future__ import annotations
