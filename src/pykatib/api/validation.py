@@ -15,6 +15,7 @@ from typing import Any
 
 from pykatib.api.models import Experiment, ExperimentSpec, MetricsCollectorSpec, ParameterSpec
 from pykatib.api.trial_template import resolve_configmap, validate_trial_template
+from pykatib.control.conditions import check_condition
 from pykatib.earlystop.registry import EARLY_STOPPING_ALGORITHM_NAMES, validate_early_stopping
 from pykatib.metrics.text import compile_re2
 from pykatib.runtime import SUPPORTED_TRIAL_KINDS
@@ -69,12 +70,29 @@ def validate_experiment(
         )
     kinds = SUPPORTED_TRIAL_KINDS if trial_kinds is None else trial_kinds
     errors += validate_trial_template(exp, kinds, require_trial_spec)
+    errors += _condition_errors(spec)
     errors += _search_space_errors(spec)
     errors += _metrics_collector_errors(spec.metrics_collector_spec or MetricsCollectorSpec())
     if not errors:
         # The algorithm's own checks assume a well-formed search space, so they come last.
         errors += _algorithm_settings_errors(exp)
     return errors, warnings
+
+
+def _condition_errors(spec: ExperimentSpec) -> list[str]:
+    """Katib takes any string here; a path gjson can't parse never matches, so its trials would
+    run forever."""
+    t = spec.trial_template
+    conditions = (
+        [("successCondition", t.success_condition), ("failureCondition", t.failure_condition)]
+        if t is not None
+        else []
+    )
+    return [
+        f"spec.trialTemplate.{name}: {problem}"
+        for name, value in conditions
+        if value and (problem := check_condition(value))
+    ]
 
 
 # --- metadata and counts ------------------------------------------------------------------

@@ -1,0 +1,111 @@
+"""Katib's ``successCondition`` / ``failureCondition``: GJSON paths judged against a trial's job.
+
+Katib's trial controller (``pkg/controller.v1beta1/trial/util/job_util.go``,
+``GetDeployedJobStatus``) serializes the job (keys sorted, as Go's ``encoding/json`` writes a
+map), evaluates ``failureCondition`` and then ``successCondition`` with tidwall/gjson (v1.14.1,
+Katib's ``go.mod``), and takes a condition as met when its result is an object or a non-empty
+array. The first element (or the object) is read as ``{condition, reason, message}``. When
+neither is met the trial stays as it is (Running).
+
+The paths are evaluated by :mod:`pykatib.control.gjson`. A path that can't be parsed is an
+error here (:func:`check_condition` when the experiment is applied), where gjson finds nothing
+and the trial would wait forever.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+from pykatib.control.gjson import PathSyntaxError, compile_path, get
+
+__all__ = ["ConditionError", "JobVerdict", "check_condition", "job_verdict", "judge_job"]
+
+
+class ConditionError(ValueError):
+    """A success or failure condition can't be parsed, or what it matched can't be read."""
+
+
+class JobVerdict(NamedTuple):
+    """A met condition: ``phase`` is "succeeded" or "failed"; reason and message as matched."""
+
+    phase: str
+    reason: str
+    message: str
+
+
+def check_condition(expression: str) -> str | None:
+    """Why ``expression`` is not a GJSON path pykatib can evaluate, or ``None`` when it is."""
+    try:
+        compile_path(expression)
+    except PathSyntaxError as exc:
+        return str(exc)
+    return None
+
+
+def job_verdict(
+    job: dict[str, Any], success_condition: str, failure_condition: str
+) -> JobVerdict | None:
+    """Which condition ``job`` meets, failure first, as Katib's ``GetDeployedJobStatus``;
+    ``None`` when it meets neither (the trial stays Running).
+
+    Raises :class:`ConditionError` when a condition can't be parsed, or when what it matched
+    can't be read as a job condition (Katib logs that and leaves the trial as it is).
+    """
+    conditions = (
+        ("failed", "failureCondition", failure_condition),
+        ("succeeded", "successCondition", success_condition),
+    )
+    for _, name, expression in conditions:
+        problem = check_condition(expression)
+        if problem:
+            raise ConditionError(f"{name}: {problem}")
+    # Katib judges the job as encoding/json writes it: object keys sorted.
+    document = json.loads(json.dumps(job, sort_keys=True))
+    for phase, name, expression in conditions:
+        found = get(document, expression)
+        if isinstance(found, dict) or (isinstance(found, list) and found):
+            reason, message = _job_condition(name, expression, found)
+            return JobVerdict(phase, reason, message)
+    return None
+
+
+def judge_job(job: dict[str, Any], success_condition: str, failure_condition: str) -> str | None:
+    """The phase ``job`` is in by its conditions: "succeeded", "failed", or ``None`` for
+    neither (see :func:`job_verdict`)."""
+    verdict = job_verdict(job, success_condition, failure_condition)
+    return verdict.phase if verdict else None
+
+
+def _job_condition(
+    name: str, expression: str, found: dict[str, Any] | list[Any]
+) -> tuple[str, str]:
+    """reason and message of the match, read as Katib's ``json.Unmarshal`` into TrialJobStatus
+    reads it: the object itself, or the first element's JSON text (a string's own text)."""
+    first = found[0] if isinstance(found, list) else found
+    value = first
+    if isinstance(first, str):
+        try:
+            value = json.loads(first)
+        except ValueError:
+            value = first
+        if value is None:
+            return "", ""
+    if not isinstance(value, dict):
+        raise ConditionError(
+            f"{name} {expression!r} matched {json.dumps(found)[:200]}, whose first element is "
+            "not an object: Katib reads it as a job condition with a reason and a message; "
+            'select condition objects, e.g. status.conditions.#(type=="Failed")#'
+        )
+    fields = {"condition": "", "reason": "", "message": ""}
+    for key, item in value.items():  # encoding/json matches field names case-insensitively
+        field = key.lower()
+        if field not in fields or item is None:  # null leaves a Go string as it was
+            continue
+        if not isinstance(item, str):
+            raise ConditionError(
+                f"{name} {expression!r} matched a condition whose {key!r} is "
+                f"{json.dumps(item)[:100]}, not a string"
+            )
+        fields[field] = item
+    return fields["reason"], fields["message"]
