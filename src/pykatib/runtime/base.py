@@ -55,12 +55,18 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class RunStatus:
-    """What the runner observed of a trial. ``phase``: running, succeeded, failed or stopped."""
+    """What the runner observed of a trial. ``phase``: running, succeeded, failed or stopped.
+
+    ``job`` is the trial's job as the Kubernetes API server would show it (for a ``batch/v1``
+    Job: ``status.conditions`` Complete or Failed once it ended), for Katib's
+    ``successCondition`` / ``failureCondition`` (:mod:`pykatib.control.conditions`).
+    """
 
     phase: str
     reason: str = ""
     message: str = ""
     exit_code: int | None = None
+    job: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:

@@ -11,7 +11,9 @@ paths they name are remapped into the trial's folder (:mod:`pykatib.runtime.path
 Kubernetes' Job semantics that matter locally are kept: ``backoffLimit`` (default 6) retries a
 failed run (immediately: there is no pod scheduling to back off from), and
 ``activeDeadlineSeconds`` on the Job (all attempts) or the pod (one attempt) kills the run and
-fails it with reason ``DeadlineExceeded``.
+fails it with reason ``DeadlineExceeded``. ``RunStatus.job`` is the Job as the API server would
+show it (``status.conditions`` as the job controller writes them), which the trial template's
+``successCondition`` / ``failureCondition`` are judged against.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -157,12 +162,14 @@ class _LocalTrial:
     def __init__(self, request: RunRequest, wake: Callable[[], None]) -> None:
         self.request = request
         self.wake = wake
-        self.status = RunStatus("running")
         self._lock = threading.Lock()
         self._points: list[ObservationPoint] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopped: str | None = None
         self._deadline_hit = False
+        self._start_time = _now()  # the Job's creationTimestamp and startTime
+        self._failed_pods = 0
+        self.status = RunStatus("running", job=self._job("running"))
         # Synchronous Push: reports read, reports handed over by drain(), reports acknowledged.
         self._reports_read = self._reports_drained = self._reports_acked = 0
         self._channel: PushChannel | None = None
@@ -223,12 +230,13 @@ class _LocalTrial:
 
     def _run(self) -> None:
         try:
-            self.status = self._attempts()
+            status = self._attempts()
         except Exception as exc:  # a bug here must not leave the trial running forever
             log.exception("trial %s: runner error", self.request.key[1])
-            self.status = RunStatus("failed", "RunnerError", str(exc))
-        finally:
-            self.wake()
+            status = RunStatus("failed", "RunnerError", str(exc))
+        # One assignment: a reader sees the final phase and its Job together.
+        self.status = replace(status, job=self._job(status.phase, status.reason, status.message))
+        self.wake()
 
     def _attempts(self) -> RunStatus:
         req = self.request
@@ -266,7 +274,10 @@ class _LocalTrial:
                         self._note(
                             logfile, f"attempt {attempt + 1} (backoffLimit {self._backoff_limit})"
                         )
+                    self.status = RunStatus("running", job=self._job("running"))
                     code = self._run_once(argv, env, cwd, logfile)
+                    if code != 0 and self._stopped is None:
+                        self._failed_pods += 1
                     if self._stopped is not None:
                         return RunStatus("stopped", "Stopped", self._stopped, code)
                     if self._deadline_hit:
@@ -443,6 +454,50 @@ class _LocalTrial:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
 
+    def _job(self, phase: str, reason: str = "", message: str = "") -> dict[str, Any]:
+        """The trial's Job as the API server shows it, with the conditions Kubernetes' job
+        controller writes (v1.31 and later: SuccessCriteriaMet / FailureTarget first)."""
+        now = _now()
+        kinds: tuple[str, ...] = ()
+        if phase == "succeeded":
+            kinds = ("SuccessCriteriaMet", "Complete")
+            reason, message = "CompletionsReached", "Reached expected number of succeeded pods"
+        elif phase == "failed":
+            kinds = ("FailureTarget", "Failed")
+        job_status: dict[str, Any] = {}
+        if kinds:
+            job_status["conditions"] = [
+                {
+                    "type": kind,
+                    "status": "True",
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                    "reason": reason,
+                    "message": message,
+                }
+                for kind in kinds
+            ]
+        job_status["startTime"] = self._start_time
+        if phase == "succeeded":
+            job_status.update(completionTime=now, succeeded=1)
+        if phase == "running":
+            job_status["active"] = 1
+        if self._failed_pods:  # the API server leaves zero counts out
+            job_status["failed"] = self._failed_pods
+        job_status.update(terminating=0, uncountedTerminatedPods={})
+        job_status["ready"] = 1 if phase == "running" else 0
+        spec = self.request.run_spec
+        return {
+            "apiVersion": spec.get("apiVersion", "batch/v1"),
+            "kind": spec.get("kind", "Job"),
+            "metadata": {
+                **deepcopy(spec.get("metadata") or {}),
+                "creationTimestamp": self._start_time,
+            },
+            "spec": deepcopy(spec.get("spec") or {}),
+            "status": job_status,
+        }
+
     def _timer(self, seconds: Any) -> threading.Timer | None:
         if seconds is None:
             return None
@@ -468,6 +523,10 @@ class _LocalTrial:
     def _note(logfile: IO[bytes], text: str) -> None:
         logfile.write(f"[pykatib] {text}\n".encode())
         logfile.flush()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
