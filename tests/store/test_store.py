@@ -1,9 +1,4 @@
-"""The store on every database pykatib supports: SQLite, PostgreSQL and MariaDB (real servers).
-
-PostgreSQL (127.0.0.1:5432, trust auth, database ``test``) and MariaDB (127.0.0.1:3306, root
-with no password, database ``test``) run on the development and CI machines; a test for a
-server that does not answer is skipped with the reason.
-"""
+"""The store's reads and writes, on every database (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,39 +7,12 @@ from pathlib import Path
 
 import pytest
 from helpers import experiment
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from pykatib.api.errors import ConflictError, NotFoundError
 from pykatib.api.models import ObjectMeta, Trial, TrialSpec
 from pykatib.control.controller import Controller
 from pykatib.metrics.observation import ObservationPoint
 from pykatib.store import Changes, Store
-from pykatib.store.sql import metadata
-
-SERVERS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/test",
-}
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = SERVERS[request.param]
-        try:
-            with create_engine(url).connect() as conn:
-                conn.execute(text("select 1"))
-        except OperationalError as exc:
-            pytest.skip(f"{request.param} is not reachable at {url}: {exc.orig}")
-        metadata.drop_all(create_engine(url))
-    s = Store(url)
-    yield s
-    if request.param != "sqlite":
-        metadata.drop_all(s.engine)
-    s.close()
 
 
 def _trial(name: str) -> Trial:

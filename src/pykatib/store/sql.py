@@ -1,102 +1,50 @@
-"""Persistence of experiments, trials, suggestions and observation logs with SQLAlchemy 2.
+"""Persistence of experiments, trials, suggestions, observation logs and events with SQLAlchemy 2.
 
 Resources are stored whole, as Katib's JSON, beside the few columns that are queried
 (namespace, name, experiment). Every write the control plane makes for one reconcile step goes
 through :meth:`Store.commit` in one transaction, so a crash never leaves half-written state.
+
+The store owns some of each object's ``metadata``, as Kubernetes' API server does: ``uid`` and
+``creationTimestamp`` (set once, at creation), ``resourceVersion`` (bumped by every write of the
+object, status writes included), ``generation`` (experiments: bumped by spec updates) and the
+``ownerReferences`` of trials and suggestions (their experiment). What a caller puts in those
+fields is ignored; after a successful write the store sets them on the object it was given.
+
+Writes are optimistic: an object that carries a ``resourceVersion`` (as every object read from
+the store does) is written only if the stored object is still at that version, else
+:class:`~pykatib.api.errors.ConflictError` is raised and the whole transaction writes nothing;
+read the object again, apply the change to it and retry. An object with no ``resourceVersion``
+is written unconditionally.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    delete,
-    event,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.dialects import mysql
+from sqlalchemy import create_engine, delete, event, insert, select
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
 
 from pykatib.api.errors import ConflictError, NotFoundError
-from pykatib.api.models import Experiment, Suggestion, Trial, TrialAssignment
+from pykatib.api.models import Event, Experiment, Suggestion, Trial, TrialAssignment, now
 from pykatib.metrics.observation import ObservationPoint
-
-metadata = MetaData()
-_TIMESTAMP = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-experiments = Table(
-    "experiments",
+from pykatib.store import events as event_log
+from pykatib.store.migrate import ensure_current
+from pykatib.store.object_meta import Owner, dumps, stamp, stored_json, update_row, with_metadata
+from pykatib.store.schema import (
+    as_utc,
+    events,
+    experiments,
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("namespace", String(253), nullable=False),
-    Column("name", String(253), nullable=False),
-    Column("resource", Text, nullable=False),  # apiVersion, kind, metadata, spec
-    Column("status", Text, nullable=False),
-    Column("generation", Integer, nullable=False, default=1),
-    Column("source_dir", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("namespace", "name", name="uq_experiment_name"),
+    observations,
+    suggestions,
+    trials,
 )
-
-trials = Table(
-    "trials",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "experiment_id", Integer, ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False
-    ),
-    Column("namespace", String(253), nullable=False),
-    Column("name", String(253), nullable=False),
-    Column("resource", Text, nullable=False),
-    UniqueConstraint("namespace", "name", name="uq_trial_name"),
-    Index("ix_trials_experiment", "experiment_id", "id"),
-)
-
-suggestions = Table(
-    "suggestions",
-    metadata,
-    Column(
-        "experiment_id",
-        Integer,
-        ForeignKey("experiments.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("resource", Text, nullable=False),
-    Column("algorithm_state", Text, nullable=True),
-)
-
-observations = Table(
-    "observations",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("trial_id", Integer, ForeignKey("trials.id", ondelete="CASCADE"), nullable=False),
-    Column("metric_name", String(255), nullable=False),
-    Column("value", String(255), nullable=False),
-    Column("numeric_value", Float, nullable=True),
-    # MySQL/MariaDB keep whole seconds unless asked for microseconds.
-    Column("timestamp", _TIMESTAMP, nullable=False),
-    Column("step", Integer, nullable=False),
-    Index("ix_observations_trial", "trial_id", "id"),
-)
+from pykatib.store.unit import Changes, TrialRows, Unit
 
 
 def default_home() -> Path:
@@ -112,64 +60,49 @@ def default_url() -> str:
     return f"sqlite:///{home / 'pykatib.db'}"
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def _without_status(exp: Experiment) -> dict[str, Any]:
+def _experiment_data(exp: Experiment) -> dict[str, Any]:
     data = exp.to_dict()
     data.pop("status", None)
     return data
 
 
+_EXPERIMENT_COLUMNS = (
+    experiments.c.resource,
+    experiments.c.status,
+    experiments.c.uid,
+    experiments.c.resource_version,
+    experiments.c.created_at,
+    experiments.c.generation,
+)
+_TRIAL_COLUMNS = (
+    trials.c.resource,
+    trials.c.uid,
+    trials.c.resource_version,
+    trials.c.created_at,
+    experiments.c.id,
+    experiments.c.namespace,
+    experiments.c.name,
+    experiments.c.uid,
+)
+
+
 def _experiment(row: Any) -> Experiment:
     data = json.loads(row[0])
     data["status"] = json.loads(row[1])
-    return Experiment.model_validate(data)
+    return Experiment.model_validate(with_metadata(data, *row[2:5], generation=row[5]))
 
 
-def _sqlite_time(value: datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _float_or_none(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-@dataclass
-class Changes:
-    """Everything one reconcile step writes; committed atomically by :meth:`Store.commit`."""
-
-    experiment: Experiment | None = None
-    trials: list[Trial] = field(default_factory=list)
-    suggestion: Suggestion | None = None
-    algorithm_state: Any = None
-    save_algorithm_state: bool = False
-    observations: dict[str, list[ObservationPoint]] = field(default_factory=dict)
-    # Trials whose observations are dropped (a trial restarted from scratch).
-    reset_observations: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.experiment is not None
-            or self.trials
-            or self.suggestion is not None
-            or self.observations
-            or self.reset_observations
-        )
+def _trial(row: Any) -> Trial:
+    owner = Owner(*row[4:8])
+    data = with_metadata(json.loads(row[0]), *row[1:4], ownerReferences=owner.references())
+    return Trial.model_validate(data)
 
 
 class Store:
-    """A SQL database (SQLite by default; PostgreSQL and MySQL through their URLs)."""
+    """A SQL database (SQLite by default; PostgreSQL and MySQL through their URLs).
+
+    Opening one brings its schema to the newest revision (:mod:`pykatib.store.migrate`).
+    """
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_url()
@@ -184,10 +117,10 @@ class Store:
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
-        # Row ids of trials by (namespace, name): saves a look-up per observation batch.
-        self._trial_ids: dict[tuple[str, str], int] = {}
-        self._experiment_ids: dict[tuple[str, str], int] = {}
+        ensure_current(self.engine)
+        # Row ids (and uids) by (namespace, name): saves a look-up per observation batch.
+        self._trial_rows: TrialRows = {}
+        self._owners: dict[tuple[str, str], Owner] = {}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -195,25 +128,38 @@ class Store:
     # --- experiments ---------------------------------------------------------------------
 
     def create_experiment(self, exp: Experiment, source_dir: str | None = None) -> None:
-        with self.engine.begin() as conn:
-            found = conn.execute(
-                select(experiments.c.id).where(
-                    experiments.c.namespace == exp.namespace, experiments.c.name == exp.name
+        """Store a new experiment; ConflictError if one of that name exists.
+
+        Sets ``uid``, ``creationTimestamp``, ``resourceVersion`` and ``generation`` (1) on ``exp``.
+        """
+        uid, created = str(uuid.uuid4()), now()
+        exists = ConflictError(f'experiment "{exp.namespace}/{exp.name}" already exists')
+        try:
+            with self.engine.begin() as conn:
+                found = conn.execute(
+                    select(experiments.c.id).where(
+                        experiments.c.namespace == exp.namespace, experiments.c.name == exp.name
+                    )
+                ).first()
+                if found:
+                    raise exists
+                conn.execute(
+                    insert(experiments).values(
+                        namespace=exp.namespace,
+                        name=exp.name,
+                        resource=stored_json(_experiment_data(exp), owned=False),
+                        status=dumps(exp.status.to_dict()),
+                        generation=1,
+                        source_dir=source_dir,
+                        created_at=created,
+                        uid=uid,
+                        resource_version=1,
+                    )
                 )
-            ).first()
-            if found:
-                raise ConflictError(f'experiment "{exp.namespace}/{exp.name}" already exists')
-            conn.execute(
-                insert(experiments).values(
-                    namespace=exp.namespace,
-                    name=exp.name,
-                    resource=_dumps(_without_status(exp)),
-                    status=_dumps(exp.status.to_dict()),
-                    generation=exp.metadata.generation or 1,
-                    source_dir=source_dir,
-                    created_at=datetime.now(timezone.utc),
-                )
-            )
+        except IntegrityError as err:  # created by another writer since we looked
+            raise exists from err
+        stamp(exp.metadata, uid, 1, created)
+        exp.metadata.generation = 1
 
     def _experiment_row(self, namespace: str, name: str, *columns: Any) -> Any:
         with self.engine.connect() as conn:
@@ -227,37 +173,42 @@ class Store:
         return row
 
     def get_experiment(self, namespace: str, name: str) -> Experiment:
-        return _experiment(
-            self._experiment_row(namespace, name, experiments.c.resource, experiments.c.status)
-        )
+        return _experiment(self._experiment_row(namespace, name, *_EXPERIMENT_COLUMNS))
 
     def experiment_generation(self, namespace: str, name: str) -> int:
         """Bumped by every spec update: a cheap way for a running controller to notice one."""
         return int(self._experiment_row(namespace, name, experiments.c.generation)[0])
 
     def update_experiment_spec(self, exp: Experiment) -> int:
-        """Store a new spec (never the status: the controller owns it); returns the generation."""
+        """Store a new spec (never the status: the controller owns it); returns the generation.
+
+        Conditional on ``exp.metadata.resourceVersion`` like every write (ConflictError when the
+        experiment changed since ``exp`` was read); sets the new version and generation on ``exp``.
+        """
         with self.engine.begin() as conn:
-            exp_id = self._experiment_id(conn, exp.namespace, exp.name)
-            generation = (
-                conn.execute(
-                    select(experiments.c.generation).where(experiments.c.id == exp_id)
-                ).scalar_one()
-                + 1
+            owner = self._owner(conn, exp.namespace, exp.name)
+            version, uid, created = update_row(
+                conn,
+                experiments,
+                experiments.c.id,
+                owner.id,
+                exp.metadata,
+                f'experiment "{exp.namespace}/{exp.name}"',
+                {"resource": stored_json(_experiment_data(exp), owned=False)},
+                bump=("generation",),
             )
-            exp.metadata.generation = generation
-            conn.execute(
-                update(experiments)
-                .where(experiments.c.id == exp_id)
-                .values(resource=_dumps(_without_status(exp)), generation=generation)
-            )
-        return generation
+            generation = conn.execute(
+                select(experiments.c.generation).where(experiments.c.id == owner.id)
+            ).scalar_one()
+        stamp(exp.metadata, uid, version, created)
+        exp.metadata.generation = generation
+        return int(generation)
 
     def experiment_source_dir(self, namespace: str, name: str) -> str | None:
         return self._experiment_row(namespace, name, experiments.c.source_dir)[0]
 
     def list_experiments(self, namespace: str | None = None) -> list[Experiment]:
-        query = select(experiments.c.resource, experiments.c.status).order_by(experiments.c.id)
+        query = select(*_EXPERIMENT_COLUMNS).order_by(experiments.c.id)
         if namespace is not None:
             query = query.where(experiments.c.namespace == namespace)
         with self.engine.connect() as conn:
@@ -265,43 +216,47 @@ class Store:
         return [_experiment(r) for r in rows]
 
     def delete_experiment(self, namespace: str, name: str) -> None:
+        """Delete the experiment with its trials, suggestion, observations and events."""
         with self.engine.begin() as conn:
-            exp_id = self._experiment_id(conn, namespace, name)
+            exp_id = self._owner(conn, namespace, name).id
             trial_ids = select(trials.c.id).where(trials.c.experiment_id == exp_id)
             # Explicit deletes: SQLite only cascades with foreign keys switched on.
             conn.execute(delete(observations).where(observations.c.trial_id.in_(trial_ids)))
+            conn.execute(delete(events).where(events.c.experiment_id == exp_id))
             conn.execute(delete(trials).where(trials.c.experiment_id == exp_id))
             conn.execute(delete(suggestions).where(suggestions.c.experiment_id == exp_id))
             conn.execute(delete(experiments).where(experiments.c.id == exp_id))
-        self._trial_ids = {k: v for k, v in self._trial_ids.items() if k[0] != namespace}
-        self._experiment_ids.pop((namespace, name), None)
+        self._trial_rows = {k: v for k, v in self._trial_rows.items() if k[0] != namespace}
+        self._owners.pop((namespace, name), None)
 
     # --- trials and suggestions ----------------------------------------------------------
 
     def list_trials(
         self, namespace: str | None = None, experiment: str | None = None
     ) -> list[Trial]:
-        query = select(trials.c.resource).order_by(trials.c.id)
+        query = (
+            select(*_TRIAL_COLUMNS)
+            .join(experiments, experiments.c.id == trials.c.experiment_id)
+            .order_by(trials.c.id)
+        )
         if namespace is not None:
             query = query.where(trials.c.namespace == namespace)
         if experiment is not None:
-            query = query.join(experiments, experiments.c.id == trials.c.experiment_id).where(
-                experiments.c.name == experiment
-            )
+            query = query.where(experiments.c.name == experiment)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [Trial.model_validate(json.loads(r[0])) for r in rows]
+        return [_trial(r) for r in rows]
 
     def get_trial(self, namespace: str, name: str) -> Trial:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(trials.c.resource).where(
-                    trials.c.namespace == namespace, trials.c.name == name
-                )
+                select(*_TRIAL_COLUMNS)
+                .join(experiments, experiments.c.id == trials.c.experiment_id)
+                .where(trials.c.namespace == namespace, trials.c.name == name)
             ).first()
         if row is None:
             raise NotFoundError(f'trial "{name}" not found in namespace "{namespace}"')
-        return Trial.model_validate(json.loads(row[0]))
+        return _trial(row)
 
     def get_suggestion(self, namespace: str, name: str) -> tuple[Suggestion | None, Any]:
         """The experiment's suggestion and its algorithm state (``None`` when never written).
@@ -310,21 +265,26 @@ class Store:
         rebuilt from the trials (in creation order), which are written in the same transaction.
         """
         with self.engine.connect() as conn:
-            exp_id = self._experiment_id(conn, namespace, name)
+            owner = self._owner(conn, namespace, name)
             row = conn.execute(
-                select(suggestions.c.resource, suggestions.c.algorithm_state).where(
-                    suggestions.c.experiment_id == exp_id
-                )
+                select(
+                    suggestions.c.resource,
+                    suggestions.c.algorithm_state,
+                    suggestions.c.uid,
+                    suggestions.c.resource_version,
+                    suggestions.c.created_at,
+                ).where(suggestions.c.experiment_id == owner.id)
             ).first()
             if row is None:
                 return None, None
             trial_rows = conn.execute(
                 select(trials.c.resource)
-                .where(trials.c.experiment_id == exp_id)
+                .where(trials.c.experiment_id == owner.id)
                 .order_by(trials.c.id)
             ).all()
         state = json.loads(row[1]) if row[1] is not None else None
-        suggestion = Suggestion.model_validate(json.loads(row[0]))
+        data = with_metadata(json.loads(row[0]), *row[2:5], ownerReferences=owner.references())
+        suggestion = Suggestion.model_validate(data)
         assignments = []
         for (resource,) in trial_rows:
             trial = json.loads(resource)
@@ -371,14 +331,14 @@ class Store:
                 .where(observations.c.trial_id == trial_id)
                 .order_by(observations.c.id)
             ).all()
-        return [ObservationPoint(r[0], r[1], _as_utc(r[2]), r[3]) for r in rows]
+        return [ObservationPoint(r[0], r[1], as_utc(r[2]), r[3]) for r in rows]
 
     def objective_series(
         self, namespace: str, experiment: str, metric: str
     ) -> dict[str, list[float]]:
         """Each trial's numeric values of ``metric`` in report order (for early stopping)."""
         with self.engine.connect() as conn:
-            exp_id = self._experiment_id(conn, namespace, experiment)
+            exp_id = self._owner(conn, namespace, experiment).id
             rows = conn.execute(
                 select(trials.c.name, observations.c.numeric_value)
                 .join(observations, observations.c.trial_id == trials.c.id)
@@ -394,131 +354,61 @@ class Store:
             series.setdefault(name, []).append(float(value))
         return series
 
+    # --- events --------------------------------------------------------------------------
+
+    def list_events(
+        self, namespace: str, kind: str | None = None, name: str | None = None
+    ) -> list[Event]:
+        """Events about objects in ``namespace`` (of ``kind``, about ``name``), oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(event_log.query(namespace, kind, name)).all()
+        return [event_log.from_row(r) for r in rows]
+
     # --- the unit of work ----------------------------------------------------------------
 
     def commit(self, namespace: str, experiment_name: str, changes: Changes) -> None:
-        """Write one reconcile step's changes in a single transaction."""
+        """Write one reconcile step's changes in a single transaction.
+
+        Raises ConflictError, writing nothing, when an object in ``changes`` carries a
+        ``resourceVersion`` that is no longer the stored one. After the commit, each object
+        written carries its new ``resourceVersion`` (and, when it was created, its uid,
+        creationTimestamp and ownerReferences).
+        """
         if not changes:
             return
         with self.engine.begin() as conn:
-            exp_id = self._experiment_id(conn, namespace, experiment_name)
-            if changes.experiment is not None:
-                conn.execute(
-                    update(experiments)
-                    .where(experiments.c.id == exp_id)
-                    .values(status=_dumps(changes.experiment.status.to_dict()))
-                )
-            for trial in changes.trials:
-                self._upsert_trial(conn, exp_id, trial)
-            if changes.suggestion is not None:
-                self._upsert_suggestion(conn, exp_id, changes)
-            for name in changes.reset_observations:
-                trial_id = self._trial_id(conn, namespace, name)
-                conn.execute(delete(observations).where(observations.c.trial_id == trial_id))
-            for name, points in changes.observations.items():
-                self._insert_observations(conn, self._trial_id(conn, namespace, name), points)
+            unit = Unit(conn, self._owner(conn, namespace, experiment_name), self._trial_rows)
+            unit.write(changes)
+        unit.done()
+        self._trial_rows.update(unit.new_trials)
 
-    def _insert_observations(
-        self, conn: Any, trial_id: int, points: list[ObservationPoint]
-    ) -> None:
-        if not points:
-            return
-        if self.engine.dialect.name == "sqlite":
-            # The hot path of metrics collection: skip SQLAlchemy's per-row parameter
-            # processing (3x faster), writing timestamps as its SQLite DateTime type does.
-            conn.exec_driver_sql(
-                "INSERT INTO observations (trial_id, metric_name, value, numeric_value, "
-                "timestamp, step) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        trial_id,
-                        p.metric_name,
-                        p.value,
-                        _float_or_none(p.value),
-                        _sqlite_time(p.timestamp),
-                        p.step,
-                    )
-                    for p in points
-                ],
-            )
-            return
-        conn.execute(
-            insert(observations),
-            [
-                {
-                    "trial_id": trial_id,
-                    "metric_name": p.metric_name,
-                    "value": p.value,
-                    "numeric_value": _float_or_none(p.value),
-                    "timestamp": p.timestamp,
-                    "step": p.step,
-                }
-                for p in points
-            ],
-        )
-
-    def _upsert_trial(self, conn: Any, exp_id: int, trial: Trial) -> None:
-        key = (trial.namespace, trial.name)
-        resource = _dumps(trial.to_dict())
-        trial_id = self._trial_ids.get(key)
-        if trial_id is None:
-            row = conn.execute(
-                select(trials.c.id).where(trials.c.namespace == key[0], trials.c.name == key[1])
-            ).first()
-            if row is None:
-                result = conn.execute(
-                    insert(trials).values(
-                        experiment_id=exp_id, namespace=key[0], name=key[1], resource=resource
-                    )
-                )
-                self._trial_ids[key] = result.inserted_primary_key[0]
-                return
-            trial_id = self._trial_ids[key] = row[0]
-        conn.execute(update(trials).where(trials.c.id == trial_id).values(resource=resource))
-
-    def _upsert_suggestion(self, conn: Any, exp_id: int, changes: Changes) -> None:
-        assert changes.suggestion is not None
-        resource = changes.suggestion.model_dump(
-            by_alias=True,
-            exclude_none=True,
-            mode="json",
-            exclude={"status": {"suggestions"}},  # rebuilt from the trials on read
-        )
-        values: dict[str, Any] = {"resource": _dumps(resource)}
-        if changes.save_algorithm_state:
-            state = changes.algorithm_state
-            values["algorithm_state"] = None if state is None else _dumps(state)
-        done = conn.execute(
-            update(suggestions).where(suggestions.c.experiment_id == exp_id).values(**values)
-        )
-        if done.rowcount == 0:
-            conn.execute(insert(suggestions).values(experiment_id=exp_id, **values))
-
-    def _experiment_id(self, conn: Any, namespace: str, name: str) -> int:
+    def _owner(self, conn: Any, namespace: str, name: str) -> Owner:
         key = (namespace, name)
-        if key in self._experiment_ids:
-            return self._experiment_ids[key]
+        owner = self._owners.get(key)
+        if owner is not None:
+            return owner
         row = conn.execute(
-            select(experiments.c.id).where(
+            select(experiments.c.id, experiments.c.uid).where(
                 experiments.c.namespace == namespace, experiments.c.name == name
             )
         ).first()
         if row is None:
             raise NotFoundError(f'experiment "{name}" not found in namespace "{namespace}"')
-        self._experiment_ids[key] = int(row[0])
-        return int(row[0])
+        owner = self._owners[key] = Owner(int(row[0]), namespace, name, row[1])
+        return owner
 
     def _trial_id(self, conn: Any, namespace: str, name: str) -> int:
         key = (namespace, name)
-        if key in self._trial_ids:
-            return self._trial_ids[key]
-        row = conn.execute(
-            select(trials.c.id).where(trials.c.namespace == namespace, trials.c.name == name)
-        ).first()
-        if row is None:
-            raise NotFoundError(f'trial "{name}" not found in namespace "{namespace}"')
-        self._trial_ids[key] = int(row[0])
-        return int(row[0])
+        if key not in self._trial_rows:
+            row = conn.execute(
+                select(trials.c.id, trials.c.uid).where(
+                    trials.c.namespace == namespace, trials.c.name == name
+                )
+            ).first()
+            if row is None:
+                raise NotFoundError(f'trial "{name}" not found in namespace "{namespace}"')
+            self._trial_rows[key] = (int(row[0]), row[1])
+        return self._trial_rows[key][0]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -530,4 +420,4 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-__all__ = ["Changes", "Store", "default_home", "default_url"]
+__all__ = ["Changes", "Store", "default_home", "default_url", "metadata"]

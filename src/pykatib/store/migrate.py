@@ -1,0 +1,119 @@
+"""Schema migrations with Alembic, configured in code: no ``alembic.ini`` is needed at run time.
+
+The revisions live in ``migrations/versions`` inside the package, so a pip-installed pykatib
+migrates its own database. :class:`~pykatib.store.Store` brings a database to :data:`HEAD` when
+it opens it (a new one is created there; one made by the first release, which has no
+``alembic_version`` table, is stamped at revision ``0001`` and upgraded in place);
+``pykatib db upgrade`` calls :func:`upgrade`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from pykatib.api.errors import PykatibError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# The newest revision; a test checks it against the scripts so that opening an up-to-date
+# database costs one query and no Alembic import.
+HEAD = "0002"
+FIRST_RELEASE = "0001"
+MIGRATIONS = Path(__file__).with_name("migrations")
+# Any constant: serialises migrations of one PostgreSQL database across processes.
+_PG_LOCK = 0x70796B61
+
+
+def revision(conn: Connection) -> str | None:
+    """The database's Alembic revision, or ``None`` when it has none (new, or first release)."""
+    try:
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:
+        conn.rollback()  # PostgreSQL refuses anything more in a failed transaction
+        return None
+
+
+def ensure_current(engine: Engine) -> None:
+    """Migrate ``engine``'s database to :data:`HEAD` unless it is there already."""
+    with engine.connect() as conn:
+        if revision(conn) == HEAD:
+            return
+    try:
+        upgrade_engine(engine)
+    except DBAPIError:
+        # Another process may have created or upgraded it at the same time (SQLite has no
+        # lock to wait on); that one's work is as good as ours.
+        with engine.connect() as conn:
+            if revision(conn) != HEAD:
+                raise
+
+
+def upgrade(url: str) -> str:
+    """Bring the database at ``url`` to the newest schema; returns the revision it is at.
+
+    Safe to run on a database that is already current, and from several processes at once on
+    PostgreSQL and MySQL/MariaDB (they wait for each other).
+    """
+    engine = create_engine(url)
+    try:
+        return upgrade_engine(engine)
+    finally:
+        engine.dispose()
+
+
+def upgrade_engine(engine: Engine) -> str:
+    """:func:`upgrade`, on an engine the caller owns."""
+    # Alembic is imported here only: most runs open a database that is already current.
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.begin() as conn:
+        locked = _lock(conn)
+        try:
+            config = alembic_config(conn)
+            found = MigrationContext.configure(conn).get_current_revision()
+            known = {s.revision for s in ScriptDirectory.from_config(config).walk_revisions()}
+            if found is not None and found not in known:
+                raise PykatibError(
+                    f"the database is at schema revision {found}, which this pykatib (at "
+                    f"{HEAD}) does not know: a newer pykatib wrote it; upgrade pykatib"
+                )
+            if found is None and inspect(conn).has_table("experiments"):
+                command.stamp(config, FIRST_RELEASE)  # made by the first release
+            command.upgrade(config, "head")
+            current = MigrationContext.configure(conn).get_current_revision()
+        finally:
+            if locked:
+                conn.execute(text("SELECT RELEASE_LOCK('pykatib.migrate')"))
+    assert current is not None
+    return current
+
+
+def alembic_config(connection: Connection) -> Config:
+    """Alembic's configuration for migrating ``connection``, with no ``alembic.ini``."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _lock(conn: Connection) -> bool:
+    """Take a lock that other migrating processes wait for; True when it must be released."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+    elif dialect in ("mysql", "mariadb"):
+        conn.execute(text("SELECT GET_LOCK('pykatib.migrate', 300)"))
+        return True
+    return False
+
+
+__all__ = ["HEAD", "alembic_config", "ensure_current", "revision", "upgrade"]
