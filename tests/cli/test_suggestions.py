@@ -55,7 +55,8 @@ def test_get_and_describe_a_suggestion(tmp_path: Path) -> None:
         f"    Name:  {t}" for t in trials
     ]
     assert suggestions.count("    Parameter Assignments:") == 3
-    assert lines[-1] == "Events:  <none>"
+    events = text.split("\nEvents:\n", 1)[1]
+    assert "SuggestionRunning" in events and "Suggestion is succeeded, can't be restarted" in events
 
 
 def test_describe_lists_each_trials_early_stopping_rules() -> None:

@@ -169,7 +169,7 @@ def test_metrics_unavailable_counts_as_failed(tmp_path: Path) -> None:
     assert reason(done, "Failed") == st.EXPERIMENT_FAILED
     assert done.status.trial_metrics_unavailable == 1
     [t] = ctl.store.list_trials("default", "exp")
-    assert reason(t, "MetricsUnavailable") == "MetricsUnavailable"
+    assert reason(t, "MetricsUnavailable") == "MetricsUnavailable. Job reason: CompletionsReached"
     [metric] = t.status.observation.metrics
     assert (metric.name, metric.latest) == ("loss", "unavailable")
 
@@ -230,7 +230,12 @@ def test_restart_by_raising_max_trial_count(tmp_path: Path) -> None:
 def test_never_resume_policy_does_not_restart(tmp_path: Path) -> None:
     ctl = controller(tmp_path)
     run(ctl, experiment(QUADRATIC, maxTrialCount=2), tmp_path)
-    ctl.apply(experiment(QUADRATIC, maxTrialCount=4), tmp_path)
+    import pytest
+
+    from pykatib.api.errors import InvalidExperimentError
+
+    with pytest.raises(InvalidExperimentError):  # Katib's webhook refuses the restart
+        ctl.apply(experiment(QUADRATIC, maxTrialCount=4), tmp_path)
     [done] = ctl.run([("default", "exp")])
     assert done.status.trials == 2
 

@@ -292,3 +292,32 @@ def test_collector_paths_are_remapped_per_trial(tmp_path: Path) -> None:
     for trial in ctl.store.list_trials():
         [point] = ctl.store.list_observations("default", trial.name)
         assert point.value == str(ord(trial.name[-1]))
+
+
+def test_json_numbers_are_read_and_noted_in_the_trial_log(tmp_path: Path) -> None:
+    """Katib's JSON collector reads only string values
+    (pkg/metricscollector/v1beta1/file-metricscollector/file-metricscollector.go:153); pykatib
+    reads numbers too and says, once, in the trial's log that Katib would skip them."""
+    code = (
+        "import json, os\n"
+        "with open(os.environ['PYKATIB_METRICS_PATH'], 'w') as f:\n"
+        "    f.write(json.dumps({'loss': 0.5}) + '\\n' + json.dumps({'loss': 0.25}) + '\\n')\n"
+    )
+    exp = experiment(
+        code,
+        args=[],
+        parameters=[{"name": "lr", "parameterType": "double", "feasibleSpace": {"min": "0.1", "max": "0.2"}}],
+        maxTrialCount=1,
+        parallelTrialCount=1,
+        metricsCollectorSpec={
+            "collector": {"kind": "File"},
+            "source": {"fileSystemPath": {"path": "/katib/m.json", "kind": "File", "format": "JSON"}},
+        },
+    )
+    ctl = controller(tmp_path)
+    done = run(ctl, exp, tmp_path)
+    assert done.status.trials_succeeded == 1
+    [trial] = ctl.store.list_trials()
+    assert [p.value for p in ctl.store.list_observations("default", trial.name)] == ["0.5", "0.25"]
+    log = ctl.log_path("default", "exp", trial.name).read_text()
+    assert log.count("Katib reads only JSON strings") == 1

@@ -391,6 +391,14 @@ class Suggestion(KatibModel):
     spec: SuggestionSpec = Field(default_factory=SuggestionSpec)
     status: SuggestionStatus = Field(default_factory=SuggestionStatus)
 
+    @property
+    def name(self) -> str:
+        return self.metadata.name or ""
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace or "default"
+
 
 # --- events -------------------------------------------------------------------------------
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pykatib.api.models import Event
+from pykatib.cli.views import _age
+
 _ACRONYMS = {"api": "API", "id": "ID", "url": "URL", "uid": "UID", "ip": "IP", "json": "JSON"}
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+|[A-Z]")
 
@@ -97,6 +100,22 @@ def describe(resource: dict[str, Any], events: list[str] | None = None) -> str:
             _lines(resource[part], 2, lines)
     body = render(lines)
     return body + "\n" + ("Events:  <none>" if not events else "Events:\n" + "\n".join(events))
+
+
+def event_lines(events: list[Event]) -> list[str]:
+    """Events as kubectl describe lists them: Type, Reason, Age, From, Message."""
+    rows = [("Type", "Reason", "Age", "From", "Message"), ("----", "------", "----", "----", "-------")]
+    for e in events:
+        age = _age(e.last_timestamp)
+        if (e.count or 1) > 1:
+            age = f"{age} (x{e.count} over {_age(e.first_timestamp)})"
+        source = (e.source or {}).get("component", "")
+        rows.append((e.type or "", e.reason or "", age, source, e.message or ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return [
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4]
+        for row in rows
+    ]
 
 
 def _mapping(value: dict[str, str] | None) -> str:

@@ -16,7 +16,7 @@ from rich.markup import escape
 from pykatib.api.errors import InvalidExperimentError, NotFoundError, PykatibError
 from pykatib.api.models import Experiment
 from pykatib.cli import views
-from pykatib.cli.describe import describe
+from pykatib.cli.describe import describe, event_lines
 
 if TYPE_CHECKING:
     from pykatib.api.yaml import ExperimentDocument
@@ -358,11 +358,12 @@ def _dump(items: list[Any], output: str, single: bool) -> None:
 def describe_cmd(ctx: _Ctx, kind: str, name: str) -> None:
     """Show one experiment, trial or suggestion in detail, as kubectl describe does."""
     try:
-        resource = ctx.find(kind, name).to_dict()
+        found = ctx.find(kind, name)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
-    click.echo(describe(resource))
+    events = ctx.store.list_events(found.namespace, found.kind, found.name)
+    click.echo(describe(found.to_dict(), event_lines(events) if events else None))
 
 
 @cli.command()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pykatib.api.errors import ConflictError, InvalidExperimentError, NotFoundError
+from pykatib.api.models import EarlyStoppingRule as TrialEarlyStoppingRule
 from pykatib.api.models import (
     Experiment,
     ObjectMeta,
@@ -26,16 +27,19 @@ from pykatib.api.models import (
     Trial,
     TrialAssignment,
     TrialSpec,
+    now,
 )
 from pykatib.api.validation import EDITABLE_FIELDS, update_errors
 from pykatib.control import status as st
 from pykatib.control import suggestion as sg
+from pykatib.control.conditions import ConditionError, job_verdict
+from pykatib.control.events import NORMAL, WARNING, condition_events, event
 from pykatib.control.state import ExperimentState
 from pykatib.control.template import TemplateError, render_run_spec
 from pykatib.earlystop.registry import create_rule
 from pykatib.metrics.observation import parse_value
 from pykatib.metrics.summary import MetricSummary
-from pykatib.runtime.base import RunRequest, TrialRunner
+from pykatib.runtime.base import RunRequest, RunStatus, TrialRunner
 from pykatib.runtime.local import LocalJobRunner
 from pykatib.runtime.paths import trial_dir, trial_log_path
 from pykatib.store import Changes, Store, default_home
@@ -49,6 +53,11 @@ EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
 # A safety net only: every change that matters wakes the loop at once.
 RESYNC_SECONDS = 1.0
 SPEC_CHECK_SECONDS = 1.0
+# A status write that conflicts with a spec update is retried on the new version.
+WRITE_ATTEMPTS = 5
+# Trial condition reasons of pykatib's own (see docs/katib-differences.md).
+INVALID_CONDITION = "InvalidCondition"
+CONDITIONS_UNMET = "ConditionsUnmet"
 TRIAL_DIR_SETTING = "suggestion_trial_dir"
 
 
@@ -68,6 +77,8 @@ class Controller:
         self._states: dict[Key, ExperimentState] = {}
         self._generations: dict[Key, int] = {}
         self._next_spec_check: dict[Key, float] = {}
+        # Trials whose job ended meeting neither condition, waiting for their deadline.
+        self._waiting_for_deadline: set[Key] = set()
 
     # --- applying specs ------------------------------------------------------------------------
 
@@ -79,28 +90,39 @@ class Controller:
         """
         key = (exp.namespace, exp.name)
         exp.metadata.namespace = exp.namespace
-        try:
-            old = self.store.get_experiment(*key)
-        except NotFoundError:
-            exp.status = type(exp.status)()
-            exp.metadata.generation = 1
-            self.store.create_experiment(exp, str(source_dir) if source_dir else None)
-            self._init_suggestion(exp)
-            return "created"
-        errors = update_errors(exp, old)
-        if errors:
-            raise InvalidExperimentError(errors)
-        changed = [f for f in EDITABLE_FIELDS if getattr(exp.spec, f) != getattr(old.spec, f)]
-        if not changed:
-            return "unchanged"
-        for f in changed:
-            setattr(old.spec, f, getattr(exp.spec, f))
-        self.store.update_experiment_spec(old)
-        self._next_spec_check.pop(key, None)
-        return "configured"
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                old = self.store.get_experiment(*key)
+            except NotFoundError:
+                exp.status = type(exp.status)()
+                exp.metadata.generation = 1
+                self.store.create_experiment(exp, str(source_dir) if source_dir else None)
+                self._init_suggestion(exp)
+                return "created"
+            # Katib's update rules, judged against what is stored now.
+            errors = update_errors(exp, old)
+            if errors:
+                raise InvalidExperimentError(errors)
+            changed = [f for f in EDITABLE_FIELDS if getattr(exp.spec, f) != getattr(old.spec, f)]
+            if not changed:
+                return "unchanged"
+            for f in changed:
+                setattr(old.spec, f, getattr(exp.spec, f))
+            try:
+                self.store.update_experiment_spec(old)
+            except ConflictError:
+                # Its control plane wrote the status since we read it: read again, as
+                # `kubectl apply` does.
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                continue
+            self._next_spec_check.pop(key, None)
+            return "configured"
+        raise AssertionError("unreachable")
 
     def _init_suggestion(self, exp: Experiment) -> None:
-        changes = Changes(suggestion=sg.new_suggestion(exp))
+        suggestion = sg.new_suggestion(exp)
+        changes = Changes(suggestion=suggestion, events=condition_events(suggestion, []))
         self.store.commit(exp.namespace, exp.name, changes)
 
     def delete(self, namespace: str, name: str) -> None:
@@ -138,12 +160,18 @@ class Controller:
             self._next_spec_check[key] = time.monotonic() + SPEC_CHECK_SECONDS
             generation = self.store.experiment_generation(*key)
             if generation != self._generations[key]:
-                # `apply` changed the spec in the store: take the new mutable fields.
-                fresh = self.store.get_experiment(*key)
-                for f in EDITABLE_FIELDS:
-                    setattr(state.experiment.spec, f, getattr(fresh.spec, f))
-                self._generations[key] = generation
+                self._take_spec(state)
         return state
+
+    def _take_spec(self, state: ExperimentState) -> None:
+        """`apply` changed the spec in the store: take the new mutable fields and version."""
+        fresh = self.store.get_experiment(*state.key)
+        exp = state.experiment
+        for f in EDITABLE_FIELDS:
+            setattr(exp.spec, f, getattr(fresh.spec, f))
+        exp.metadata.resource_version = fresh.metadata.resource_version
+        exp.metadata.generation = fresh.metadata.generation
+        self._generations[state.key] = fresh.metadata.generation or 1
 
     # --- reconciling ---------------------------------------------------------------------------
 
@@ -152,6 +180,8 @@ class Controller:
         state = self.state(key)
         exp = state.experiment
         changes = Changes()
+        before = list(exp.status.conditions or [])
+        suggestion_before = list(state.suggestion.status.conditions or [])
         if not exp.status.has("Created"):
             st.mark_experiment_created(exp)
         if st.is_completed(exp):
@@ -159,6 +189,9 @@ class Controller:
             max_trials = exp.spec.max_trial_count
             if st.is_restartable(exp) and max_trials is not None and max_trials > completed:
                 st.mark_experiment_restarting(exp)
+                if exp.spec.resume_policy == "FromVolume":
+                    st.mark_suggestion_restarting(state.suggestion)
+                    changes.suggestion = state.suggestion
         self._sync_trials(state, changes)
         goal_reached = self._summarize(state)
         if not st.is_completed(exp):
@@ -167,6 +200,10 @@ class Controller:
             self._add_trials(state, changes)
         if st.is_completed(exp):
             self._kill_active(state, changes)
+            if st.complete_suggestion(exp, state.suggestion):
+                changes.suggestion = state.suggestion
+        changes.events += condition_events(exp, before)
+        changes.events += condition_events(state.suggestion, suggestion_before)
         self._write(state, changes)
         return state
 
@@ -186,6 +223,14 @@ class Controller:
                     # Started by a process that is gone (crash or Ctrl-C): run it again.
                     st.reset_trial(trial)
                     changes.reset_observations.append(trial.name)
+                    changes.events.append(
+                        event(
+                            trial,
+                            WARNING,
+                            "TrialRestarted",
+                            "The control plane that ran this trial is gone; running it again",
+                        )
+                    )
                 self._start(state, trial, changes)
                 continue
             changed = self._take_observations(state, trial, changes)
@@ -200,21 +245,87 @@ class Controller:
                     trial.status.observation = Observation(
                         metrics=MetricSummary().to_metrics(names)
                     )
-                if run.phase == "succeeded":
-                    if st.has_objective(trial):
-                        st.mark_trial_succeeded(trial)
-                    else:
-                        st.mark_trial_metrics_unavailable(trial)
-                elif run.phase == "failed":
-                    st.mark_trial_failed(trial, run.reason, run.message)
-                else:
-                    st.mark_trial_killed(trial, run.message)
+                if not self._judge(trial, run, changes):
+                    continue  # ended, but matching neither condition: still Running
                 self.runner.forget(key)
                 state.summaries.pop(trial.name, None)
                 changed = True
             if changed:
                 state.refresh(trial)
                 changes.trials.append(trial)
+
+    def _judge(self, trial: Trial, run: RunStatus, changes: Changes) -> bool:
+        """Judge an ended run by the template's success and failure conditions, as Katib's trial
+        controller judges its job (trial_controller_util.go:45-130); returns whether the trial
+        is done."""
+        job = trial.name
+        if run.phase == "stopped":
+            st.mark_trial_killed(trial, run.message)
+            changes.events.append(event(trial, NORMAL, st.TRIAL_KILLED, run.message))
+            return True
+        try:
+            verdict = job_verdict(
+                run.job or {}, trial.spec.success_condition or "", trial.spec.failure_condition or ""
+            )
+        except ConditionError as exc:
+            # Katib logs this and leaves the trial Running for ever; failing it says why.
+            st.mark_trial_failed(trial, INVALID_CONDITION, str(exc))
+            changes.events.append(event(trial, WARNING, INVALID_CONDITION, f"Job {job}: {exc}"))
+            return True
+        if verdict is None:
+            return self._unmatched(trial, run, changes)
+        if verdict.phase == "failed":
+            st.mark_trial_failed(trial, verdict.reason, verdict.message)
+            message = f"Job {job} has failed"
+            if verdict.message or verdict.reason:
+                message = f"{message}. {verdict.message} {verdict.reason}"
+            changes.events.append(event(trial, NORMAL, "JobFailed", message))
+        elif st.has_objective(trial):
+            st.mark_trial_succeeded(trial, verdict.reason, verdict.message)
+            changes.events.append(event(trial, NORMAL, "JobSucceeded", f"Job {job} has succeeded"))
+        else:
+            st.mark_trial_metrics_unavailable(trial, verdict.reason, verdict.message)
+            changes.events.append(
+                event(
+                    trial, WARNING, "MetricsUnavailable", f"Metrics are not available for Job {job}"
+                )
+            )
+        return True
+
+    def _unmatched(self, trial: Trial, run: RunStatus, changes: Changes) -> bool:
+        """A job that meets neither condition stays Running (Katib) until its
+        ``activeDeadlineSeconds``; with no deadline it fails at once, since nothing more will
+        happen to a local job (Katib would wait for ever)."""
+        key = (trial.namespace, trial.name)
+        job = run.job or {}
+        deadline = (job.get("spec") or {}).get("activeDeadlineSeconds")
+        started = trial.status.start_time
+        if key not in self._waiting_for_deadline:
+            self._waiting_for_deadline.add(key)
+            changes.events.append(
+                event(
+                    trial,
+                    WARNING,
+                    CONDITIONS_UNMET,
+                    f"Job {trial.name} has ended but meets neither successCondition "
+                    f"({trial.spec.success_condition}) nor failureCondition "
+                    f"({trial.spec.failure_condition})",
+                )
+            )
+        if deadline is not None and started is not None:
+            if (now() - started).total_seconds() < float(deadline):
+                return False
+            reason, message = "DeadlineExceeded", "Job was active longer than specified deadline"
+        else:
+            reason = CONDITIONS_UNMET
+            message = (
+                "the job ended meeting neither successCondition nor failureCondition, and has "
+                "no activeDeadlineSeconds to wait for"
+            )
+        self._waiting_for_deadline.discard(key)
+        st.mark_trial_failed(trial, reason, message)
+        changes.events.append(event(trial, NORMAL, "JobFailed", f"Job {trial.name} has failed. {message} {reason}"))
+        return True
 
     def _take_observations(self, state: ExperimentState, trial: Trial, changes: Changes) -> bool:
         points = self.runner.drain((trial.namespace, trial.name))
@@ -240,11 +351,7 @@ class Controller:
         """Ask the early stopping rule about a running trial that just reported."""
         rule = state.early_stopping
         assert rule is not None
-        completed = {
-            name: state.series.get(name, [])
-            for name, phase in state.phases.items()
-            if phase in (st.SUCCEEDED, st.EARLY_STOPPED)
-        }
+        completed = _completed_series(state)
         running = {
             name: state.series.get(name, [])
             for name, phase in state.phases.items()
@@ -255,8 +362,11 @@ class Controller:
         )
         if message is None:
             return
-        self.runner.stop((trial.namespace, trial.name), message)
-        st.mark_trial_early_stopped(trial, message)
+        self.runner.stop((trial.namespace, trial.name), f"early stopped: {message}")
+        st.mark_trial_early_stopped(trial)
+        changes.events.append(
+            event(trial, NORMAL, st.TRIAL_EARLY_STOPPED, f"{rule.name}: {message}")
+        )
         state.refresh(trial)
         state.summaries.pop(trial.name, None)
         changes.trials.append(trial)
@@ -283,6 +393,8 @@ class Controller:
         state.series.pop(trial.name, None)
         self.runner.start(request)
         st.mark_trial_running(trial)
+        changes.events.append(event(trial, NORMAL, "JobCreated", f"Job {trial.name} has been created"))
+        changes.events.append(event(trial, NORMAL, "JobRunning", f"Job {trial.name} is running"))
         state.summaries.pop(trial.name, None)
         state.refresh(trial)
         changes.trials.append(trial)
@@ -297,6 +409,8 @@ class Controller:
         try:
             assignments = sg.request(state, wanted - active, changes)
         except sg.SuggestionFailed as exc:
+            st.mark_suggestion_failed(state.suggestion, str(exc))
+            changes.suggestion = state.suggestion
             st.mark_experiment_failed(exp, st.EXPERIMENT_FAILED, f"Suggestion has failed: {exc}")
             return
         for assignment in assignments:
@@ -315,12 +429,18 @@ class Controller:
         template = exp.spec.trial_template
         assert template is not None
         labels = {EXPERIMENT_LABEL: exp.name, **(assignment.labels or {})}
+        rules = assignment.early_stopping_rules
+        if rules is None and state.early_stopping is not None:
+            rules = [
+                TrialEarlyStoppingRule.model_validate(r)
+                for r in state.early_stopping.trial_rules(_completed_series(state))
+            ] or None
         trial = Trial(
             metadata=ObjectMeta(name=assignment.name, namespace=exp.namespace, labels=labels),
             spec=TrialSpec(
                 objective=exp.spec.objective,
                 parameter_assignments=assignment.parameter_assignments,
-                early_stopping_rules=assignment.early_stopping_rules,
+                early_stopping_rules=rules,
                 metrics_collector=exp.spec.metrics_collector_spec,
                 primary_pod_labels=template.primary_pod_labels,
                 primary_container_name=template.primary_container_name,
@@ -345,7 +465,9 @@ class Controller:
         for trial in state.active():
             self.runner.stop((exp.namespace, trial.name), "the experiment has completed")
             self._take_observations(state, trial, changes)
-            st.mark_trial_killed(trial, "Trial is killed because the experiment has completed")
+            message = "Trial is killed because the experiment has completed"
+            st.mark_trial_killed(trial, message)
+            changes.events.append(event(trial, NORMAL, st.TRIAL_KILLED, message))
             state.refresh(trial)
             changes.trials.append(trial)
             killed = True
@@ -356,7 +478,16 @@ class Controller:
         current = state.experiment.status.to_dict()
         if current != state.last_written:
             changes.experiment = state.experiment
-        self.store.commit(state.experiment.namespace, state.experiment.name, changes)
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                self.store.commit(state.experiment.namespace, state.experiment.name, changes)
+                break
+            except ConflictError:
+                # The spec was applied since it was read (the status is this process's alone):
+                # take the new spec and version, and write the same status again.
+                if attempt == WRITE_ATTEMPTS - 1 or changes.experiment is None:
+                    raise
+                self._take_spec(state)
         state.last_written = current
 
     # --- the foreground loop -------------------------------------------------------------------
@@ -409,6 +540,15 @@ class Controller:
 
     def log_path(self, namespace: str, experiment: str, trial: str) -> Path:
         return trial_log_path(self.home, namespace, experiment, trial)
+
+
+def _completed_series(state: ExperimentState) -> dict[str, list[float]]:
+    """The objective series of the trials early stopping compares with."""
+    return {
+        name: state.series.get(name, [])
+        for name, phase in state.phases.items()
+        if phase in st.RANKED_PHASES
+    }
 
 
 def _metric_names(state: ExperimentState) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from pykatib.api.models import (
     Observation,
     OptimalTrial,
     ParameterAssignment,
+    Suggestion,
     Trial,
     _TimedStatus,
     now,
@@ -172,26 +173,31 @@ def mark_trial_running(trial: Trial) -> None:
         trial.status.start_time = now()
 
 
-def mark_trial_succeeded(trial: Trial) -> None:
-    _finish(trial.status, "Succeeded", "True", TRIAL_SUCCEEDED, "Trial has succeeded")
-
-
-def mark_trial_metrics_unavailable(trial: Trial) -> None:
-    _finish(
-        trial.status,
-        "MetricsUnavailable",
-        "True",
-        TRIAL_METRICS_UNAVAILABLE,
-        "Metrics are not available",
-    )
-
-
-def mark_trial_failed(trial: Trial, job_reason: str = "", job_message: str = "") -> None:
-    reason, message = TRIAL_FAILED, "Trial has failed"
+def _with_job(reason: str, message: str, job_reason: str, job_message: str) -> tuple[str, str]:
+    """Katib appends the job's own reason and message (trial_controller_util.go:53-58)."""
     if job_message:
         message = f"{message}. Job message: {job_message}"
     if job_reason:
         reason = f"{reason}. Job reason: {job_reason}"
+    return reason, message
+
+
+def mark_trial_succeeded(trial: Trial, job_reason: str = "", job_message: str = "") -> None:
+    reason, message = _with_job(TRIAL_SUCCEEDED, "Trial has succeeded", job_reason, job_message)
+    _finish(trial.status, "Succeeded", "True", reason, message)
+
+
+def mark_trial_metrics_unavailable(
+    trial: Trial, job_reason: str = "", job_message: str = ""
+) -> None:
+    reason, message = _with_job(
+        TRIAL_METRICS_UNAVAILABLE, "Metrics are not available", job_reason, job_message
+    )
+    _finish(trial.status, "MetricsUnavailable", "True", reason, message)
+
+
+def mark_trial_failed(trial: Trial, job_reason: str = "", job_message: str = "") -> None:
+    reason, message = _with_job(TRIAL_FAILED, "Trial has failed", job_reason, job_message)
     _finish(trial.status, "Failed", "True", reason, message)
 
 
@@ -199,8 +205,9 @@ def mark_trial_killed(trial: Trial, message: str) -> None:
     _finish(trial.status, "Killed", "True", TRIAL_KILLED, message)
 
 
-def mark_trial_early_stopped(trial: Trial, message: str) -> None:
-    _finish(trial.status, "EarlyStopped", "True", TRIAL_EARLY_STOPPED, message)
+def mark_trial_early_stopped(trial: Trial) -> None:
+    """Katib's condition (medianstop service.py SetTrialStatus); why is told by an event."""
+    _finish(trial.status, "EarlyStopped", "True", TRIAL_EARLY_STOPPED, "Trial is early stopped")
 
 
 def reset_trial(trial: Trial) -> None:
@@ -245,6 +252,76 @@ def metric_value(trial: Trial, name: str) -> float | None:
 
 def has_objective(trial: Trial) -> bool:
     return objective_value(trial) is not None
+
+
+# --- suggestions ------------------------------------------------------------------------------
+
+SUGGESTION_CREATED = "SuggestionCreated"
+SUGGESTION_RUNNING = "SuggestionRunning"
+SUGGESTION_FAILED = "SuggestionFailed"
+# pykatib: the algorithm has nothing more to suggest (Katib has no reason of its own for it).
+SUGGESTION_END_REACHED = "SuggestionEndReached"
+# Katib's reasons when the experiment ends or restarts (experiment_controller_util.go:160-200).
+SUGGESTION_EXPERIMENT_SUCCEEDED = "Experiment is succeeded"
+SUGGESTION_RESTARTING = "Experiment is restarting"
+
+
+def mark_suggestion_running(suggestion: Suggestion) -> None:
+    """Katib's MarkSuggestionStatusRunning (suggestions/v1beta1/util.go:128)."""
+    remove_condition(suggestion.status, "Succeeded")
+    set_condition(
+        suggestion.status, "Running", "True", SUGGESTION_RUNNING, "Suggestion is running"
+    )
+
+
+def mark_suggestion_restarting(suggestion: Suggestion) -> None:
+    """The experiment restarts (resumePolicy FromVolume): experiment_controller_util.go:186."""
+    remove_condition(suggestion.status, "Succeeded")
+    set_condition(
+        suggestion.status, "Running", "False", SUGGESTION_RESTARTING, "Suggestion is not running"
+    )
+
+
+def mark_suggestion_succeeded(suggestion: Suggestion, reason: str, message: str) -> None:
+    """Katib's MarkSuggestionStatusSucceeded (util.go:137): Running turns False."""
+    if suggestion.status.condition("Running") is not None:
+        set_condition(
+            suggestion.status,
+            "Running",
+            "False",
+            "Suggestion is succeeded",
+            "Suggestion is not running",
+        )
+    set_condition(suggestion.status, "Succeeded", "True", reason, message)
+    if suggestion.status.completion_time is None:
+        suggestion.status.completion_time = now()
+
+
+def mark_suggestion_failed(suggestion: Suggestion, message: str) -> None:
+    _finish(suggestion.status, "Failed", "True", SUGGESTION_FAILED, message)
+
+
+def suggestion_completed(suggestion: Suggestion) -> bool:
+    return suggestion.status.has("Succeeded") or suggestion.status.has("Failed")
+
+
+def complete_suggestion(exp: Experiment, suggestion: Suggestion) -> bool:
+    """What Katib does to the suggestion when its experiment completes; returns whether it changed.
+
+    Never: Succeeded, can't be restarted; FromVolume: Succeeded, can be restarted; LongRunning:
+    left Running (experiment_controller.go:190-197, experiment_controller_util.go:140-180).
+    """
+    if suggestion_completed(suggestion):
+        return False
+    policy = exp.spec.resume_policy or "Never"
+    if policy == "Never":
+        message = "Suggestion is succeeded, can't be restarted"
+    elif policy == "FromVolume":
+        message = "Suggestion is succeeded, suggestion volume is not deleted, can be restarted"
+    else:
+        return False
+    mark_suggestion_succeeded(suggestion, SUGGESTION_EXPERIMENT_SUCCEEDED, message)
+    return True
 
 
 # --- the experiment's summary -----------------------------------------------------------------

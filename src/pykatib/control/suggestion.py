@@ -24,7 +24,6 @@ from pykatib.store import Changes
 from pykatib.suggest.base import SuggestionEndReached
 from pykatib.suggest.registry import create_algorithm
 
-SUGGESTION_END_REACHED = "SuggestionEndReached"
 
 
 class SuggestionFailed(Exception):
@@ -44,13 +43,15 @@ def new_suggestion(exp: Experiment) -> Suggestion:
     )
     suggestion.status.start_time = now()
     st.set_condition(
-        suggestion.status, "Created", "True", "SuggestionCreated", "Suggestion is created"
+        suggestion.status, "Created", "True", st.SUGGESTION_CREATED, "Suggestion is created"
     )
     return suggestion
 
 
 def is_done(state: ExperimentState) -> bool:
-    return state.suggestion.status.has("Succeeded")
+    """The algorithm has said it has nothing more to suggest."""
+    cond = state.suggestion.status.condition("Succeeded")
+    return cond is not None and cond.status == "True" and cond.reason == st.SUGGESTION_END_REACHED
 
 
 def request(state: ExperimentState, n: int, changes: Changes) -> list[TrialAssignment]:
@@ -70,14 +71,11 @@ def request(state: ExperimentState, n: int, changes: Changes) -> list[TrialAssig
     try:
         proposals = algorithm.suggest(state.history(), n)
     except SuggestionEndReached:
-        st.set_condition(
-            suggestion.status,
-            "Succeeded",
-            "True",
-            SUGGESTION_END_REACHED,
+        st.mark_suggestion_succeeded(
+            suggestion,
+            st.SUGGESTION_END_REACHED,
             "Suggestion service has reached the end: the algorithm has nothing more to suggest",
         )
-        suggestion.status.completion_time = now()
         changes.suggestion = suggestion
         return []
     except Exception as exc:  # an algorithm bug must fail the experiment, not the control plane
@@ -99,9 +97,7 @@ def request(state: ExperimentState, n: int, changes: Changes) -> list[TrialAssig
         AlgorithmSetting(name=s.name, value=s.value)
         for s in (state.experiment.spec.algorithm.algorithm_settings or [])  # type: ignore[union-attr]
     ] or None
-    st.set_condition(
-        suggestion.status, "Running", "True", "SuggestionRunning", "Suggestion is running"
-    )
+    st.mark_suggestion_running(suggestion)
     changes.suggestion = suggestion
     changes.save_algorithm_state = True
     state.algorithm_state = changes.algorithm_state = algorithm.state()

@@ -81,6 +81,12 @@ class EarlyStoppingRule(ABC):
         running (``asha``) read it. An entry for ``trial`` itself in either mapping is ignored.
         """
 
+    def trial_rules(self, completed: Mapping[str, Sequence[float]]) -> list[dict[str, Any]]:
+        """The rules a new trial is created with, as Katib writes them in
+        ``trial.spec.earlyStoppingRules`` (``{name, value, comparison, startStep}``); ``completed``
+        as for :meth:`should_stop`. Informational: the decision is :meth:`should_stop`'s."""
+        return []
+
     # --- helpers for subclasses ----------------------------------------------------------
 
     def best(self, values: Iterable[float]) -> float:

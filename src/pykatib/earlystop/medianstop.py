@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pykatib.earlystop.base import EarlyStoppingRule, fmt, int_at_least
 
@@ -59,6 +60,29 @@ class MedianStop(EarlyStoppingRule):
             f"{fmt(median)}, the median of {len(averages)} completed trials' running averages "
             f"over their first {step} reports"
         )
+
+
+    def trial_rules(self, completed: Mapping[str, Sequence[float]]) -> list[dict[str, Any]]:
+        """Katib's medianstop rule (medianstop/service.py GetEarlyStoppingRules): the objective
+        compared with the median at ``start_step``, once ``min_trials_required`` trials have
+        completed that many reports; ``less`` for maximize, ``greater`` for minimize."""
+        start = self.values["start_step"]
+        averages = [
+            average
+            for values in completed.values()
+            if len(values) >= start
+            if not math.isnan(average := running_average(values[:start]))
+        ]
+        if len(averages) < self.values["min_trials_required"]:
+            return []
+        return [
+            {
+                "name": self.metric,
+                "value": str(statistics.median(averages)),
+                "comparison": "less" if self.maximize else "greater",
+                "startStep": start,
+            }
+        ]
 
 
 def running_average(values: Sequence[float]) -> float:

@@ -75,6 +75,11 @@ class Collector:
     def close(self) -> list[ObservationPoint]:
         return self.poll()
 
+    @property
+    def notes(self) -> list[str]:
+        """Warnings about what was read, for the trial's log (one line each)."""
+        return []
+
 
 class StdOutCollector(Collector):
     """Katib's default: ``name=value`` lines in the trial's stdout and stderr."""
@@ -124,6 +129,10 @@ class FileCollector(Collector):
 
     def close(self) -> list[ObservationPoint]:
         return self.poll(final=True)
+
+    @property
+    def notes(self) -> list[str]:
+        return list(getattr(self._parser, "notes", []))
 
 
 class TFEventCollector(Collector):

@@ -279,6 +279,7 @@ class _LocalTrial:
                     if code != 0 and self._stopped is None:
                         self._failed_pods += 1
                     if self._stopped is not None:
+                        self._note(logfile, f"stopped: {self._stopped}")
                         return RunStatus("stopped", "Stopped", self._stopped, code)
                     if self._deadline_hit:
                         return RunStatus(
@@ -357,6 +358,8 @@ class _LocalTrial:
         if poller is not None:
             poller.join()
         self._add(collector.close())
+        for note in collector.notes:
+            self._note(logfile, note)
         if custom is not None:
             self._finish_custom_collector(custom, failed=code != 0 or self._stopped is not None)
         if channel is not None:
