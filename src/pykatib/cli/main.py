@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -165,6 +166,17 @@ def _namespaced(ctx: _Ctx, exp: Experiment) -> None:
         exp.metadata.namespace = ctx.namespace
 
 
+def _interrupt_on_signals() -> None:
+    """SIGTERM and SIGHUP (`kill`, a closed terminal, a container stop) act as Ctrl-C does:
+    the trials stop and the experiments stay resumable."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
+
+
 @cli.command()
 @click.option(
     "-f", "--filename", "path", required=True, type=click.Path(exists=True, dir_okay=False)
@@ -204,9 +216,18 @@ def run(ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
         err_console.print(f"experiment.kubeflow.org/{exp.name} {verb}", highlight=False)
         keys.append((exp.namespace, exp.name))
     progress = views.Progress(console, quiet=quiet)
+
+    def following(key: tuple[str, str], lease: Any) -> None:
+        err_console.print(
+            f"experiment.kubeflow.org/{key[1]} is driven by {lease.describe()}: following its "
+            "progress (taken over here if that process stops)",
+            highlight=False,
+        )
+
+    _interrupt_on_signals()
     try:
         with progress:
-            finished = controller.run(keys, on_step=progress.update)
+            finished = controller.run(keys, on_step=progress.update, on_follow=following)
     except KeyboardInterrupt:
         err_console.print(
             "\n[yellow]Interrupted:[/] running trials were stopped and will start again when you "
@@ -214,6 +235,12 @@ def run(ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
             highlight=False,
         )
         sys.exit(EXIT_INTERRUPTED)
+    except NotFoundError as exc:
+        err_console.print(
+            f"[bold red]error:[/] {exc}; its running trials were stopped.",
+            highlight=False,
+        )
+        sys.exit(EXIT_FAILED)
     for exp in finished:
         views.print_result(console, exp)
     if any(exp.status.has("Failed") for exp in finished):
@@ -395,6 +422,27 @@ def delete(ctx: _Ctx, kind: str, name: str) -> None:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
     console.print(f'experiment.kubeflow.org "{name}" deleted', highlight=False)
+
+
+@cli.group()
+def db() -> None:
+    """The database: schema migrations."""
+
+
+@db.command(name="upgrade")
+@click.pass_context
+def db_upgrade(click_ctx: click.Context) -> None:
+    """Bring the database (--db, PYKATIB_DB, or SQLite in $PYKATIB_HOME) to the newest schema.
+
+    Opening a database does this too; this command does it ahead of time (e.g. before several
+    servers share it).
+    """
+    from pykatib.store import default_url, upgrade
+
+    ctx = click_ctx.find_object(_Ctx)
+    url = (ctx.db if ctx is not None else None) or default_url()
+    revision = upgrade(url)
+    console.print(f"database at schema revision {revision} (the newest)", highlight=False)
 
 
 def main() -> None:

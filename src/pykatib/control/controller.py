@@ -43,6 +43,7 @@ from pykatib.runtime.base import RunRequest, RunStatus, TrialRunner
 from pykatib.runtime.local import LocalJobRunner
 from pykatib.runtime.paths import trial_dir, trial_log_path
 from pykatib.store import Changes, Store, default_home
+from pykatib.store.leases import DEFAULT_TTL_SECONDS, Holder, Lease, LeaseLostError
 from pykatib.suggest.pbt import checkpoint_parent
 from pykatib.suggest.registry import algorithm_settings
 
@@ -53,6 +54,11 @@ EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
 # A safety net only: every change that matters wakes the loop at once.
 RESYNC_SECONDS = 1.0
 SPEC_CHECK_SECONDS = 1.0
+# Leases: how long one lasts unless renewed, and how often the holder renews it.
+LEASE_TTL_SECONDS = DEFAULT_TTL_SECONDS
+LEASE_RENEW_SECONDS = LEASE_TTL_SECONDS / 3
+# How often a followed experiment (driven by another control plane) is read.
+FOLLOW_SECONDS = 1.0
 # A status write that conflicts with a spec update is retried on the new version.
 WRITE_ATTEMPTS = 5
 # Trial condition reasons of pykatib's own (see docs/katib-differences.md).
@@ -74,6 +80,9 @@ class Controller:
         self.home = Path(home) if home is not None else default_home()
         self._wakeup = threading.Event()
         self.runner = runner_factory(self._wakeup.set)
+        # This control plane, as leases name it, and the experiments it holds leases on.
+        self.holder = Holder()
+        self._held: set[Key] = set()
         self._states: dict[Key, ExperimentState] = {}
         self._generations: dict[Key, int] = {}
         self._next_spec_check: dict[Key, float] = {}
@@ -96,7 +105,10 @@ class Controller:
             except NotFoundError:
                 exp.status = type(exp.status)()
                 exp.metadata.generation = 1
-                self.store.create_experiment(exp, str(source_dir) if source_dir else None)
+                try:
+                    self.store.create_experiment(exp, str(source_dir) if source_dir else None)
+                except ConflictError:
+                    continue  # created by another process just now: apply to that one
                 self._init_suggestion(exp)
                 return "created"
             # Katib's update rules, judged against what is stored now.
@@ -478,10 +490,13 @@ class Controller:
         current = state.experiment.status.to_dict()
         if current != state.last_written:
             changes.experiment = state.experiment
+        holder = self.holder if state.key in self._held else None
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                self.store.commit(state.experiment.namespace, state.experiment.name, changes)
+                self.store.commit(*state.key, changes, holder=holder)
                 break
+            except LeaseLostError:
+                raise
             except ConflictError:
                 # The spec was applied since it was read (the status is this process's alone):
                 # take the new spec and version, and write the same status again.
@@ -496,27 +511,101 @@ class Controller:
         self,
         keys: Iterable[Key],
         on_step: Callable[[list[ExperimentState]], None] | None = None,
+        on_follow: Callable[[Key, Lease], None] | None = None,
     ) -> list[Experiment]:
-        """Reconcile ``keys`` until every one has completed and its trials have exited.
+        """Drive ``keys`` until every one has completed and its trials have exited.
 
-        Ctrl-C (KeyboardInterrupt) stops the running trials, puts them back to Pending and
-        re-raises: running the same experiments again resumes them.
+        Only experiments this control plane holds the lease on are driven; one that another live
+        control plane holds is followed (read from the store, ``on_follow`` called once with its
+        lease) and taken over when that one's lease expires or its process is gone. Ctrl-C
+        (KeyboardInterrupt) stops the running trials, puts them back to Pending and re-raises:
+        running the same experiments again resumes them. An experiment deleted meanwhile (by
+        another process) has its trials stopped and raises NotFoundError.
         """
         keys = list(keys)
+        followed: set[Key] = set()
+        next_claim = 0.0
         try:
             while True:
                 self._wakeup.clear()
-                states = [self.reconcile(key) for key in keys]
+                if time.monotonic() >= next_claim:
+                    next_claim = time.monotonic() + LEASE_RENEW_SECONDS
+                    for key in keys:
+                        lease = self._claim(key)
+                        if lease is not None and key not in followed:
+                            followed.add(key)
+                            if on_follow is not None:
+                                on_follow(key, lease)
+                states = [self._step(key) for key in keys]
                 if on_step is not None:
                     on_step(states)
                 if all(st.is_completed(s.experiment) for s in states):
                     break
-                self._wakeup.wait(RESYNC_SECONDS)
+                self._wakeup.wait(RESYNC_SECONDS if self._held else FOLLOW_SECONDS)
         except KeyboardInterrupt:
-            self.interrupt(keys)
+            self.interrupt([k for k in keys if k in self._held])
             raise
+        except NotFoundError:
+            self.runner.shutdown()  # wait for the deleted experiment's trials to exit
+            raise
+        finally:
+            for key in keys:
+                self._release(key)
         self.runner.shutdown()
         return [self._states[k].experiment for k in keys]
+
+    def _claim(self, key: Key) -> Lease | None:
+        """Take or renew ``key``'s lease; returns the other holder's lease when it is not ours."""
+        lease = self.store.acquire_lease(*key, self.holder, LEASE_TTL_SECONDS)
+        if lease.holder.id != self.holder.id and lease.is_orphaned():
+            lease = self.store.acquire_lease(
+                *key, self.holder, LEASE_TTL_SECONDS, take_from=lease.holder.id
+            )
+        if lease.holder.id == self.holder.id:
+            if key not in self._held:
+                self._held.add(key)
+                self._states.pop(key, None)  # read afresh what the last holder left
+            return None
+        self._abandon(key, stop_trials=False)
+        return lease
+
+    def _step(self, key: Key) -> ExperimentState:
+        """Reconcile a held experiment; read a followed one afresh."""
+        if key not in self._held:
+            self._states.pop(key, None)
+            return self.state(key)
+        try:
+            return self.reconcile(key)
+        except LeaseLostError:
+            # Another control plane took over (this one stalled past its lease): leave the
+            # trials to it and follow.
+            self._abandon(key, stop_trials=False)
+            self._states.pop(key, None)
+            return self.state(key)
+        except NotFoundError as exc:
+            self._abandon(key, stop_trials=True)
+            raise NotFoundError(
+                f'experiment "{key[1]}" was deleted from namespace "{key[0]}" while it ran'
+            ) from exc
+
+    def _abandon(self, key: Key, stop_trials: bool) -> None:
+        """Stop driving ``key``: stop its trials (it was deleted) or leave them to the new holder."""
+        self._held.discard(key)
+        state = self._states.pop(key, None)
+        if state is None:
+            return
+        for trial in state.active():
+            if stop_trials:
+                self.runner.stop((key[0], trial.name), "the experiment was deleted")
+            self.runner.forget((key[0], trial.name))
+
+    def _release(self, key: Key) -> None:
+        if key in self._held:
+            self._held.discard(key)
+            try:
+                self.store.release_lease(*key, self.holder)
+            except NotFoundError:
+                pass
 
     def interrupt(self, keys: Iterable[Key]) -> None:
         """Stop every running trial and leave the experiments resumable."""

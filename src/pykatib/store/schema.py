@@ -129,11 +129,30 @@ events = Table(
     Index("ix_events_object", "namespace", "involved_kind", "involved_name"),
 )
 
+# Which control plane drives an experiment (one owner per experiment): renewed while it lives,
+# taken over once `expires_at` has passed; deleted with the experiment.
+leases = Table(
+    "leases",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("holder", String(64), nullable=False),
+    Column("host", String(253), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", TIMESTAMP, nullable=False),
+    Column("expires_at", TIMESTAMP, nullable=False),
+)
+
 __all__ = [
     "TIMESTAMP",
     "as_utc",
     "events",
     "experiments",
+    "leases",
     "metadata",
     "observations",
     "suggestions",

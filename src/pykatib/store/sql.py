@@ -33,12 +33,14 @@ from pykatib.api.errors import ConflictError, NotFoundError
 from pykatib.api.models import Event, Experiment, Suggestion, Trial, TrialAssignment, now
 from pykatib.metrics.observation import ObservationPoint
 from pykatib.store import events as event_log
+from pykatib.store import leases
 from pykatib.store.migrate import ensure_current
 from pykatib.store.object_meta import Owner, dumps, stamp, stored_json, update_row, with_metadata
 from pykatib.store.schema import (
     as_utc,
     events,
     experiments,
+    leases as leases_table,
     metadata,
     observations,
     suggestions,
@@ -225,6 +227,7 @@ class Store:
             conn.execute(delete(events).where(events.c.experiment_id == exp_id))
             conn.execute(delete(trials).where(trials.c.experiment_id == exp_id))
             conn.execute(delete(suggestions).where(suggestions.c.experiment_id == exp_id))
+            conn.execute(delete(leases_table).where(leases_table.c.experiment_id == exp_id))
             conn.execute(delete(experiments).where(experiments.c.id == exp_id))
         self._trial_rows = {k: v for k, v in self._trial_rows.items() if k[0] != namespace}
         self._owners.pop((namespace, name), None)
@@ -366,8 +369,18 @@ class Store:
 
     # --- the unit of work ----------------------------------------------------------------
 
-    def commit(self, namespace: str, experiment_name: str, changes: Changes) -> None:
+    def commit(
+        self,
+        namespace: str,
+        experiment_name: str,
+        changes: Changes,
+        holder: leases.Holder | None = None,
+    ) -> None:
         """Write one reconcile step's changes in a single transaction.
+
+        With ``holder``, the write happens only while ``holder`` holds the experiment's lease
+        (else :class:`~pykatib.store.leases.LeaseLostError`, or NotFoundError when the
+        experiment was deleted).
 
         Raises ConflictError, writing nothing, when an object in ``changes`` carries a
         ``resourceVersion`` that is no longer the stored one. After the commit, each object
@@ -377,10 +390,56 @@ class Store:
         if not changes:
             return
         with self.engine.begin() as conn:
-            unit = Unit(conn, self._owner(conn, namespace, experiment_name), self._trial_rows)
+            owner = self._owner(conn, namespace, experiment_name)
+            if holder is not None:
+                try:
+                    leases.check(conn, owner.id, holder)
+                except leases.LeaseLostError:
+                    self._check_exists(conn, namespace, experiment_name, owner)
+                    raise
+            unit = Unit(conn, owner, self._trial_rows)
             unit.write(changes)
         unit.done()
         self._trial_rows.update(unit.new_trials)
+
+    # --- leases --------------------------------------------------------------------------
+
+    def acquire_lease(
+        self,
+        namespace: str,
+        name: str,
+        holder: leases.Holder,
+        ttl: float = leases.DEFAULT_TTL_SECONDS,
+        take_from: str | None = None,
+    ) -> leases.Lease:
+        """Take or renew the experiment's lease; returns it as it now stands (see
+        :func:`pykatib.store.leases.acquire`). NotFoundError when the experiment is gone."""
+        with self.engine.begin() as conn:
+            owner = self._owner(conn, namespace, name)
+            self._check_exists(conn, namespace, name, owner)
+            return leases.acquire(conn, owner.id, holder, ttl, take_from)
+
+    def get_lease(self, namespace: str, name: str) -> leases.Lease | None:
+        with self.engine.connect() as conn:
+            return leases.read(conn, self._owner(conn, namespace, name).id)
+
+    def release_lease(self, namespace: str, name: str, holder: leases.Holder) -> None:
+        with self.engine.begin() as conn:
+            owner = self._owners.get((namespace, name))
+            if owner is not None:
+                leases.release(conn, owner.id, holder)
+
+    def _check_exists(self, conn: Any, namespace: str, name: str, owner: Owner) -> None:
+        """NotFoundError when the experiment ``owner`` names was deleted (perhaps by another
+        process, perhaps created again since under the same name)."""
+        row = conn.execute(
+            select(experiments.c.uid).where(experiments.c.id == owner.id)
+        ).first()
+        if row is None or row[0] != owner.uid:
+            self._owners.pop((namespace, name), None)
+            raise NotFoundError(
+                f'experiment "{name}" was deleted from namespace "{namespace}"'
+            )
 
     def _owner(self, conn: Any, namespace: str, name: str) -> Owner:
         key = (namespace, name)
