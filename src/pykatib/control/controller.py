@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
 from pykatib.api.errors import ConflictError, InvalidExperimentError, NotFoundError
 from pykatib.api.models import EarlyStoppingRule as TrialEarlyStoppingRule
 from pykatib.api.models import (
@@ -61,6 +63,8 @@ LEASE_RENEW_SECONDS = LEASE_TTL_SECONDS / 3
 FOLLOW_SECONDS = 1.0
 # A status write that conflicts with a spec update is retried on the new version.
 WRITE_ATTEMPTS = 5
+# Back-off while the database is unreachable or busy (seconds between tries, ~2 minutes in all).
+DB_RETRY_DELAYS = (0.1, 0.3, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
 # Trial condition reasons of pykatib's own (see docs/katib-differences.md).
 INVALID_CONDITION = "InvalidCondition"
 CONDITIONS_UNMET = "ConditionsUnmet"
@@ -493,7 +497,7 @@ class Controller:
         holder = self.holder if state.key in self._held else None
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                self.store.commit(*state.key, changes, holder=holder)
+                self._commit_retrying(state.key, changes, holder)
                 break
             except LeaseLostError:
                 raise
@@ -504,6 +508,19 @@ class Controller:
                     raise
                 self._take_spec(state)
         state.last_written = current
+
+    def _commit_retrying(self, key: Key, changes: Changes, holder: Holder | None) -> None:
+        """Commit, riding out a lost database connection or a busy database (the transaction
+        wrote nothing, so the same changes are written again) for up to ~2 minutes."""
+        for delay in (*DB_RETRY_DELAYS, None):
+            try:
+                self.store.commit(*key, changes, holder=holder)
+                return
+            except DBAPIError as exc:
+                if delay is None or not _transient(exc):
+                    raise
+                log.warning("database unavailable (%s); retrying in %.1f s", _reason(exc), delay)
+                time.sleep(delay)
 
     # --- the foreground loop -------------------------------------------------------------------
 
@@ -528,15 +545,25 @@ class Controller:
         try:
             while True:
                 self._wakeup.clear()
-                if time.monotonic() >= next_claim:
-                    next_claim = time.monotonic() + LEASE_RENEW_SECONDS
-                    for key in keys:
-                        lease = self._claim(key)
-                        if lease is not None and key not in followed:
-                            followed.add(key)
-                            if on_follow is not None:
-                                on_follow(key, lease)
-                states = [self._step(key) for key in keys]
+                try:
+                    if time.monotonic() >= next_claim:
+                        next_claim = time.monotonic() + LEASE_RENEW_SECONDS
+                        for key in keys:
+                            lease = self._claim(key)
+                            if lease is not None and key not in followed:
+                                followed.add(key)
+                                if on_follow is not None:
+                                    on_follow(key, lease)
+                    states = [self._step(key) for key in keys]
+                except DBAPIError as exc:
+                    # A read failed before anything changed (writes retry on their own):
+                    # reconciling again is idempotent.
+                    if not _transient(exc):
+                        raise
+                    log.warning("database unavailable (%s); trying again", _reason(exc))
+                    next_claim = 0.0
+                    self._wakeup.wait(RESYNC_SECONDS)
+                    continue
                 if on_step is not None:
                     on_step(states)
                 if all(st.is_completed(s.experiment) for s in states):
@@ -629,6 +656,15 @@ class Controller:
 
     def log_path(self, namespace: str, experiment: str, trial: str) -> Path:
         return trial_log_path(self.home, namespace, experiment, trial)
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """A dropped connection, a server restart or a busy (locked) SQLite database."""
+    return bool(exc.connection_invalidated) or isinstance(exc, (OperationalError, InterfaceError))
+
+
+def _reason(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
 
 
 def _completed_series(state: ExperimentState) -> dict[str, list[float]]:
