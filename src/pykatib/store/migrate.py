@@ -9,6 +9,9 @@ it opens it (a new one is created there; one made by the first release, which ha
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,7 +76,7 @@ def upgrade_engine(engine: Engine) -> str:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    with engine.begin() as conn:
+    with _sqlite_file_lock(engine), engine.begin() as conn:
         locked = _lock(conn)
         try:
             config = alembic_config(conn)
@@ -103,6 +106,22 @@ def alembic_config(connection: Connection) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """SQLite has no lock that DDL waits for (Python's driver begins no transaction before it):
+    processes opening a new database file at once take turns through a lock file beside it."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _lock(conn: Connection) -> bool:
