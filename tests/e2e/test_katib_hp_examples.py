@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import controller, run
+from katib_oracle import check_outcome
 from standins import STANDINS, katib_example, rewrite_commands
 
 from pykatib.api.yaml import parse_experiments
@@ -49,6 +50,8 @@ def test_katib_example_runs_to_success(example: str, tmp_path: Path) -> None:
     )
     assert done.status.trials_succeeded
     assert done.status.current_optimal_trial.best_trial_name
+    # The condition reason and optimal trial Katib's status_util.go would give these trials.
+    check_outcome(done, ctl.store.list_trials())
     # Every trial is distinct: no duplicate assignments within the experiment.
     seen = [
         tuple((a.name, a.value) for a in t.spec.parameter_assignments)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import controller, experiment, run
+from katib_oracle import check_outcome
 from standins import STANDINS, katib_example, rewrite_commands
 
 from pykatib.api.yaml import parse_experiments
@@ -34,6 +35,7 @@ def test_katib_median_stop_examples_stop_some_trials(
     values = {t.name: (st.trial_phase(t), st.objective_value(t)) for t in ctl.store.list_trials()}
     assert stopped >= 1, values
     assert done.status.trials == exp.spec.max_trial_count  # early stopped trials count as done
+    check_outcome(done, ctl.store.list_trials())  # Katib's reason and optimal trial
     for trial in ctl.store.list_trials():
         if st.trial_phase(trial) == st.EARLY_STOPPED:
             cond = trial.status.condition("EarlyStopped")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import controller, experiment, reason, run
+from katib_oracle import check_outcome
 from standins import STANDINS, katib_example, rewrite_commands
 
 from pykatib.api.yaml import parse_experiments
@@ -39,6 +40,7 @@ def test_katib_file_collector_examples(example: str, tmp_path: Path) -> None:
         st.EXPERIMENT_GOAL_REACHED,
     )
     assert done.status.trials_succeeded == done.status.trials
+    check_outcome(done, ctl.store.list_trials())  # Katib's reason and optimal trial
     # Each trial wrote its own file: the collector path was remapped into the trial's folder.
     for trial in ctl.store.list_trials():
         points = ctl.store.list_observations(trial.namespace, trial.name)
