@@ -5,6 +5,8 @@ Real processes and real signals; waits are on output lines and files, never on t
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import queue
 import signal
@@ -91,6 +93,12 @@ def _wait_for_starts(tmp_path: Path, n: int) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.reliability(
+    kind='fault',
+    what='two `pykatib run -f` of one file started together',
+    load='4 trials, 2 at a time',
+    lost='nothing; no trial ran twice, one process drove',
+)
 def test_two_runs_of_one_file_drive_it_once(tmp_path: Path) -> None:
     path = write(tmp_path / "e.yaml", _experiment(tmp_path, "twice", parallelTrialCount=2, maxTrialCount=4))
     both: queue.Queue[str] = queue.Queue()
@@ -108,6 +116,12 @@ def test_two_runs_of_one_file_drive_it_once(tmp_path: Path) -> None:
     assert len(names) == len(set(names)) == 4  # no trial ran twice
 
 
+@pytest.mark.reliability(
+    kind='fault',
+    what='`pykatib delete` from another process while `run` drives the experiment',
+    load='2 running trials',
+    lost='the deleted experiment only; its trial processes are gone, no traceback',
+)
 def test_delete_from_another_terminal_stops_the_run(tmp_path: Path) -> None:
     path = write(tmp_path / "e.yaml", _experiment(tmp_path, "doomed", parallelTrialCount=2, maxTrialCount=4))
     run = Run(path)
@@ -135,6 +149,12 @@ def _wait_gone(pid: int) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.reliability(
+    kind='fault',
+    what='SIGTERM to `pykatib run`, then run again',
+    load='2 running trials of 3',
+    lost='nothing; the resumed run ends with 3 succeeded trials',
+)
 def test_sigterm_stops_the_trials_and_leaves_the_experiment_resumable(tmp_path: Path) -> None:
     path = write(tmp_path / "e.yaml", _experiment(tmp_path, "termed", parallelTrialCount=2, maxTrialCount=3))
     run = Run(path)

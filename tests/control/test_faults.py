@@ -48,6 +48,12 @@ def _empty_pg() -> None:
     engine.dispose()
 
 
+@pytest.mark.reliability(
+    kind='fault',
+    what='PostgreSQL: every pykatib connection killed (pg_terminate_backend) while trials run',
+    load='4 trials, 2 at a time',
+    lost='nothing',
+)
 def test_postgres_connections_killed_mid_experiment(tmp_path: Path) -> None:
     """pg_terminate_backend on every connection of pykatib's while trials run: the control plane
     reconnects and the experiment ends as it would have."""
@@ -86,6 +92,12 @@ def test_postgres_connections_killed_mid_experiment(tmp_path: Path) -> None:
     _empty_pg()
 
 
+@pytest.mark.reliability(
+    kind='load',
+    what='four `pykatib run` at once on one new SQLite file (busy database, concurrent schema creation)',
+    load='4 experiments x 6 trials, 3 at a time each',
+    lost='nothing',
+)
 def test_several_writers_on_one_sqlite_file(tmp_path: Path) -> None:
     """Four `pykatib run` at once, each its own experiment, all on one SQLite database."""
     code = "import sys; print('loss=' + sys.argv[1].split('=')[1])"

@@ -24,6 +24,12 @@ def _grid(values: list[str]) -> list[dict]:
     return [{"name": "lr", "parameterType": "categorical", "feasibleSpace": {"list": values}}]
 
 
+@pytest.mark.reliability(
+    kind='bad input',
+    what='a trial prints an excellent value, then exits 3',
+    load='3 trials',
+    lost='nothing; it is Failed and never optimal',
+)
 def test_failed_trial_is_never_optimal_nor_reaches_the_goal(tmp_path: Path) -> None:
     """A trial whose job failed has no observation in Katib, so it can't be optimal.
 

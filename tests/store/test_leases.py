@@ -54,6 +54,12 @@ def test_the_lease_of_a_dead_process_on_this_host_is_orphaned(store: Store) -> N
     assert taken.holder == b and not taken.is_orphaned()
 
 
+@pytest.mark.reliability(
+    kind='fault',
+    what='a control plane stalled past its lease writes after another took over (SQLite, PostgreSQL, MariaDB)',
+    load='one experiment',
+    lost='nothing; the stale write is refused',
+)
 def test_writes_need_the_lease_when_a_holder_is_given(store: Store) -> None:
     """A control plane that stalled past its lease can't write over the one that took over."""
     _created(store)
