@@ -16,7 +16,12 @@ def test_double_and_int_ranges() -> None:
     }
     assert search.double(0.001, 1.0, step=0.01, distribution="logUniform").to_dict() == {
         "parameterType": "double",
-        "feasibleSpace": {"min": "0.001", "max": "1.0", "step": "0.01", "distribution": "logUniform"},
+        "feasibleSpace": {
+            "min": "0.001",
+            "max": "1.0",
+            "step": "0.01",
+            "distribution": "logUniform",
+        },
     }
     assert search.int(min=1, max=8, step=2).to_dict() == {
         "parameterType": "int",

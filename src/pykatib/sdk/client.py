@@ -18,10 +18,7 @@ resumable (the next client, or ``pykatib run``, goes on with it).
 from __future__ import annotations
 
 import atexit
-import copy
 import os
-import secrets
-import string
 import sys
 import time
 import warnings
@@ -31,10 +28,10 @@ from types import TracebackType
 from typing import Any
 
 from pykatib.api.models import Condition, Experiment, OptimalTrial, Suggestion, Trial
-from pykatib.api.yaml import load_documents
 from pykatib.control import status as st
 from pykatib.sdk import tune as tuning
-from pykatib.sdk.errors import InvalidError, katib_errors
+from pykatib.sdk.documents import ExperimentDocument, experiment_document
+from pykatib.sdk.errors import katib_errors
 from pykatib.sdk.metric_log import MetricLog
 from pykatib.sdk.progress import WaitDisplay
 from pykatib.sdk.transport import Transport
@@ -46,7 +43,6 @@ DEFAULT_POLLING_INTERVAL = 1.0
 # How long edit_experiment_budget waits for a restart to be picked up by the control plane.
 RESTART_WAIT_SECONDS = 15.0
 CONDITIONS = ("Created", "Running", "Restarting", "Succeeded", "Failed")
-_GENERATED = string.ascii_lowercase + string.digits
 
 
 class KatibClient:
@@ -95,7 +91,7 @@ class KatibClient:
         atexit.unregister(self.close)
         self.transport.close()
 
-    def __enter__(self) -> KatibClient:
+    def __enter__(self) -> KatibClient:  # noqa: PYI034
         return self
 
     def __exit__(
@@ -109,7 +105,9 @@ class KatibClient:
     # --- experiments -----------------------------------------------------------------------
 
     def create_experiment(
-        self, experiment: Experiment | Mapping[str, Any] | str | os.PathLike[str], namespace: str | None = None
+        self,
+        experiment: Experiment | Mapping[str, Any] | str | os.PathLike[str],
+        namespace: str | None = None,
     ) -> Experiment:
         """Create an experiment: a pykatib :class:`Experiment`, a dict of Katib's JSON (or a
         Katib SDK ``V1beta1Experiment``), YAML text, or the path of a YAML file (whose ConfigMap
@@ -120,30 +118,15 @@ class KatibClient:
         Raises :class:`~pykatib.sdk.errors.InvalidError` (every problem in ``errors``),
         :class:`~pykatib.sdk.errors.AlreadyExistsError`, ValueError (not one experiment).
         """
-        document, configmaps, source, source_dir = _experiment_document(experiment)
-        return self._create(document, configmaps, source, source_dir, namespace)
-
-    def _create(
-        self,
-        document: dict[str, Any],
-        configmaps: Sequence[Mapping[str, Any]],
-        source: str,
-        source_dir: Path,
-        namespace: str | None,
-    ) -> Experiment:
-        metadata = document.setdefault("metadata", {})
-        if not isinstance(metadata, dict):
-            raise InvalidError([f"metadata: expected a mapping, got {metadata!r}"], source)
-        if namespace or not metadata.get("namespace"):
-            metadata["namespace"] = namespace or self.namespace
-        if not metadata.get("name"):
-            prefix = metadata.get("generateName")
-            if not prefix:
-                raise ValueError("Experiment must have a name or generateName")
-            metadata["name"] = prefix + "".join(secrets.choice(_GENERATED) for _ in range(5))
         with katib_errors():
+            found = experiment_document(experiment)
+        return self._create(found, namespace)
+
+    def _create(self, found: ExperimentDocument, namespace: str | None) -> Experiment:
+        with katib_errors():
+            found.place(namespace, self.namespace)
             created, notes = self.transport.create_experiment(
-                document, source, source_dir, configmaps
+                found.document, found.source, found.source_dir, found.configmaps
             )
         for note in notes:
             warnings.warn(note, UserWarning, stacklevel=3)
@@ -173,7 +156,9 @@ class KatibClient:
             experiment = self.get_experiment(name, namespace)
         return list(experiment.status.conditions or [])
 
-    def _has(self, type_: str, name: str, namespace: str | None, experiment: Experiment | None) -> bool:
+    def _has(
+        self, type_: str, name: str, namespace: str | None, experiment: Experiment | None
+    ) -> bool:
         return any(
             c.type == type_ and c.status == "True"
             for c in self.get_experiment_conditions(name, namespace, experiment)
@@ -265,7 +250,7 @@ class KatibClient:
                         f"Timeout waiting for Experiment: {namespace}/{name} "
                         f"to reach {expected_condition} state"
                     )
-                time.sleep(polling_interval)
+                self.transport.pause(namespace, name, polling_interval)
 
     def edit_experiment_budget(
         self,
@@ -493,43 +478,29 @@ class KatibClient:
                     UserWarning,
                     stacklevel=2,
                 )
-        script, specs, args = tuning.objective_script(objective, parameters)
-        if isinstance(algorithm_settings, Mapping):
-            settings = [{"name": str(k), "value": str(v)} for k, v in algorithm_settings.items()]
-        else:
-            settings = [_plain(s) for s in algorithm_settings or []]
-        objective_spec: dict[str, Any] = {
-            "type": objective_type,
-            "objectiveMetricName": objective_metric_name,
-            "additionalMetricNames": list(additional_metric_names) or None,
-            "goal": objective_goal,
-        }
-        spec: dict[str, Any] = {
-            "objective": objective_spec,
-            "algorithm": {"algorithmName": algorithm_name, "algorithmSettings": settings or None},
-            "maxTrialCount": max_trial_count,
-            "parallelTrialCount": parallel_trial_count,
-            "maxFailedTrialCount": max_failed_trial_count,
-            "metricsCollectorSpec": tuning.metrics_collector(metrics_collector_config),
-            "parameters": [s.to_dict() for s in specs],
-            "trialTemplate": tuning.trial_template(
-                script,
-                args,
-                specs,
-                image=base_image or f"python:{sys.version_info[0]}.{sys.version_info[1]}",
-                env=tuning.env_list(env_per_trial),
-                resources=tuning.resources(resources_per_trial),
-                retain=retain_trials,
-                active_deadline_seconds=trial_active_deadline_seconds,
-            ),
-        }
-        document = {
-            "apiVersion": "kubeflow.org/v1beta1",
-            "kind": "Experiment",
-            "metadata": {"name": name},
-            "spec": _without_nones(spec),
-        }
-        created = self._create(document, (), f"tune({name!r})", Path.cwd(), namespace)
+        document = tuning.experiment_document(
+            name,
+            objective,
+            parameters,
+            image=base_image or f"python:{sys.version_info[0]}.{sys.version_info[1]}",
+            env_per_trial=env_per_trial,
+            algorithm_name=algorithm_name,
+            algorithm_settings=algorithm_settings,
+            objective_metric_name=objective_metric_name,
+            additional_metric_names=additional_metric_names,
+            objective_type=objective_type,
+            objective_goal=objective_goal,
+            max_trial_count=max_trial_count,
+            parallel_trial_count=parallel_trial_count,
+            max_failed_trial_count=max_failed_trial_count,
+            resources_per_trial=resources_per_trial,
+            retain_trials=retain_trials,
+            metrics_collector_config=metrics_collector_config,
+            trial_active_deadline_seconds=trial_active_deadline_seconds,
+        )
+        created = self._create(
+            ExperimentDocument(document, f"tune({name!r})", Path.cwd()), namespace
+        )
         if not wait:
             return created
         self.wait_for_experiment_condition(name, created.namespace)
@@ -553,62 +524,3 @@ def _reached(experiment: Experiment, expected: str) -> bool:
             return True
         raise RuntimeError(f"Experiment: {where} has Succeeded: it will not be {expected}")
     return False
-
-
-def _experiment_document(
-    experiment: Any,
-) -> tuple[dict[str, Any], list[dict[str, Any]], str, Path]:
-    """(the experiment as Katib's JSON, ConfigMaps beside it, its source's name, the folder its
-    trials run in)."""
-    cwd = Path.cwd()
-    if isinstance(experiment, Experiment):
-        return experiment.to_dict(), [], "<experiment>", cwd
-    if isinstance(experiment, Mapping):
-        return copy.deepcopy(dict(experiment)), [], "<experiment>", cwd
-    if isinstance(experiment, (str, os.PathLike)):
-        text = os.fspath(experiment)
-        path = Path(text)
-        is_file = "\n" not in text and len(text) < 4096 and path.is_file()
-        source, folder = (text, path.resolve().parent) if is_file else ("<yaml>", cwd)
-        if is_file:
-            text = path.read_text(encoding="utf-8")
-        elif isinstance(experiment, os.PathLike):
-            raise FileNotFoundError(f"no such file: {text}")
-        with katib_errors():
-            documents = load_documents(text, source)
-        configmaps = [d for d in documents if d.get("kind") == "ConfigMap"]
-        others = [d for d in documents if d.get("kind") != "ConfigMap"]
-        if len(others) != 1:
-            raise ValueError(
-                f"{source}: expected one Experiment (besides ConfigMaps), found {len(others)} "
-                "documents; create each experiment on its own"
-            )
-        return others[0], configmaps, source, folder
-    if hasattr(experiment, "attribute_map") and hasattr(experiment, "openapi_types"):
-        return _plain(experiment), [], "<experiment>", cwd  # a Katib SDK V1beta1Experiment
-    raise TypeError(
-        "experiment must be a pykatib Experiment, a dict, YAML text or a YAML file's path, "
-        f"got {type(experiment).__name__}"
-    )
-
-
-def _plain(value: Any) -> Any:
-    """A Katib SDK or kubernetes client model (``attribute_map`` / ``openapi_types``) as its
-    JSON, with Katib's camelCase names; anything else as it is."""
-    if hasattr(value, "attribute_map") and hasattr(value, "openapi_types"):
-        return {
-            value.attribute_map[attr]: _plain(getattr(value, attr))
-            for attr in value.openapi_types
-            if getattr(value, attr) is not None
-        }
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _without_nones(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nones(v) for k, v in value.items() if v is not None}
-    return value

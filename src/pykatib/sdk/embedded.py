@@ -71,6 +71,8 @@ class Embedded:
         self._drivers: dict[tuple[str, str], _Driver] = {}
         self._errors: dict[tuple[str, str], BaseException] = {}
         self._closed = False
+        # Notified after every reconcile step of every driver: waiters read again at once.
+        self._stepped = threading.Condition()
 
     # --- experiments -----------------------------------------------------------------------
 
@@ -188,6 +190,10 @@ class Embedded:
         if not st.is_completed(self.store.get_experiment(namespace, name)):
             self._drive(namespace, name)
 
+    def pause(self, namespace: str, name: str, seconds: float) -> None:
+        with self._stepped:
+            self._stepped.wait(seconds)
+
     def driving(self) -> list[tuple[str, str]]:
         """The experiments this process drives (or follows) now."""
         with self._lock:
@@ -233,6 +239,8 @@ class Embedded:
         """Drive the experiment until it completes (True) or the driver ends (False)."""
 
         def check(_states: Any) -> None:
+            with self._stepped:
+                self._stepped.notify_all()
             if driver.stop.is_set():
                 raise _Stop
 

@@ -7,7 +7,14 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from pykatib.api.models import Experiment
 
@@ -19,8 +26,11 @@ def _best(exp: Experiment) -> str:
         return ""
     for metric in best.observation.metrics or []:
         if metric.name == objective.objective_metric_name:
-            value = metric.latest
-            return f"best {metric.name}={value} ({best.best_trial_name})"
+            try:
+                value = f"{float(metric.latest or ''):.6g}"
+            except ValueError:
+                value = metric.latest or ""
+            return f"best {metric.name}={value}"
     return ""
 
 
@@ -34,7 +44,7 @@ class WaitDisplay:
         self._progress = (
             Progress(
                 TextColumn("[bold]{task.description}"),
-                BarColumn(),
+                BarColumn(bar_width=24),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[detail]}"),
                 TimeElapsedColumn(),
@@ -43,9 +53,9 @@ class WaitDisplay:
             if enabled
             else None
         )
-        self._task: int | None = None
+        self._task: TaskID | None = None
 
-    def __enter__(self) -> WaitDisplay:
+    def __enter__(self) -> WaitDisplay:  # noqa: PYI034
         if self._progress is not None:
             self._progress.start()
         return self
@@ -77,9 +87,9 @@ class WaitDisplay:
         phase = next(
             (c.type for c in reversed(status.conditions or []) if c.status == "True"), "Pending"
         )
-        detail = f"running {status.trials_running or 0}"
+        detail = f"{status.trials_running or 0} running"
         if status.trials_failed:
-            detail += f", failed {status.trials_failed}"
+            detail += f", {status.trials_failed} failed"
         best = _best(exp)
         if best:
             detail += f", {best}"

@@ -42,7 +42,7 @@ def double(
     return _range("double", min, max, step, distribution)
 
 
-def int(  # noqa: A001 - Katib's name
+def int(
     min: builtins.int,
     max: builtins.int,
     step: builtins.int | None = None,
@@ -50,30 +50,26 @@ def int(  # noqa: A001 - Katib's name
 ) -> SearchSpace:
     """An integer between ``min`` and ``max`` (every ``step``-th, if given)."""
     for what, value in (("min", min), ("max", max), ("step", step)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, builtins.int)
-        ):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, builtins.int)):
             raise ValueError(f"search.int: {what} must be an integer, got {value!r}")
     return _range("int", min, max, step, distribution)
 
 
-def categorical(list: Sequence[Any], distribution: str | None = None) -> SearchSpace:  # noqa: A002
+def categorical(list: Sequence[Any], distribution: str | None = None) -> SearchSpace:
     """One of the values of ``list`` (each kept as its ``str``; ``tune`` hands the function the
     original value back)."""
     return _listed("categorical", list, distribution)
 
 
-def discrete(list: Sequence[Any], distribution: str | None = None) -> SearchSpace:  # noqa: A002
+def discrete(list: Sequence[Any], distribution: str | None = None) -> SearchSpace:
     """One of the numbers of ``list``."""
     for value in list:
         if isinstance(value, bool) or not isinstance(value, (builtins.int, float)):
-            raise ValueError(f"search.discrete: values must be numbers, got {value!r}")
+            raise ValueError(f"search.discrete: values must be numbers, got {value!r}")  # noqa: TRY004 - Katib raises ValueError
     return _listed("discrete", list, distribution)
 
 
-def _range(
-    kind: str, low: Any, high: Any, step: Any, distribution: str | None
-) -> SearchSpace:
+def _range(kind: str, low: Any, high: Any, step: Any, distribution: str | None) -> SearchSpace:
     _check_distribution(distribution)
     space = FeasibleSpace(
         min=str(low),

@@ -77,6 +77,10 @@ class Transport(Protocol):
         one always does, as on a server)."""
         ...
 
+    def pause(self, namespace: str, name: str, seconds: float) -> None:
+        """Sleep up to ``seconds``, or less when the experiment may have changed meanwhile."""
+        ...
+
     def close(self) -> None:
         """Let go of everything; experiments left running are resumable."""
         ...

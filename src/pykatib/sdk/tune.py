@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pykatib.api.models import ParameterSpec
+from pykatib.sdk.documents import plain
 from pykatib.sdk.search import SearchSpace
 
 PRIMARY_CONTAINER_NAME = "training-container"  # the Katib SDK's
@@ -30,7 +31,7 @@ DEFAULT_METRICS_COLLECTOR = {"kind": "StdOut"}
 
 # Reads the trial's name=value arguments back into the function's dict; {types}, {choices} and
 # {fixed} are written by tune() (JSON, and a checked Python literal).
-_CALL = '''
+_CALL = """
 def _pykatib_parameters(argv):
     import json
     types = json.loads({types!r})
@@ -56,12 +57,12 @@ if __name__ == "__main__":
     import sys
 
     {function}(_pykatib_parameters(sys.argv[1:]))
-'''
+"""
 
 
-def objective_script(objective: Callable[..., Any], parameters: Mapping[str, Any]) -> tuple[
-    str, list[ParameterSpec], list[str]
-]:
+def objective_script(
+    objective: Callable[..., Any], parameters: Mapping[str, Any]
+) -> tuple[str, list[ParameterSpec], list[str]]:
     """The trial's Python program, the experiment's parameters (named) and the program's
     arguments (with ``${trialParameters.NAME}`` placeholders)."""
     source = _source(objective)
@@ -140,6 +141,71 @@ def _literal(values: dict[str, Any]) -> str:
             f"written in its program, so they must be Python literals; got {text}"
         )
     return text
+
+
+def experiment_document(
+    name: str,
+    objective: Callable[..., Any],
+    parameters: Mapping[str, Any],
+    *,
+    image: str,
+    env_per_trial: Any,
+    algorithm_name: str,
+    algorithm_settings: Mapping[str, Any] | Sequence[Any] | None,
+    objective_metric_name: str | None,
+    additional_metric_names: Sequence[str],
+    objective_type: str,
+    objective_goal: float | None,
+    max_trial_count: int | None,
+    parallel_trial_count: int | None,
+    max_failed_trial_count: int | None,
+    resources_per_trial: Any,
+    retain_trials: bool,
+    metrics_collector_config: Mapping[str, Any] | None,
+    trial_active_deadline_seconds: int | None,
+) -> dict[str, Any]:
+    """The experiment ``tune`` creates, as Katib's JSON (the Katib SDK's arguments)."""
+    script, specs, args = objective_script(objective, parameters)
+    if isinstance(algorithm_settings, Mapping):
+        settings = [{"name": str(k), "value": str(v)} for k, v in algorithm_settings.items()]
+    else:
+        settings = [plain(s) for s in algorithm_settings or []]
+    spec = {
+        "objective": {
+            "type": objective_type,
+            "objectiveMetricName": objective_metric_name,
+            "additionalMetricNames": list(additional_metric_names) or None,
+            "goal": objective_goal,
+        },
+        "algorithm": {"algorithmName": algorithm_name, "algorithmSettings": settings or None},
+        "maxTrialCount": max_trial_count,
+        "parallelTrialCount": parallel_trial_count,
+        "maxFailedTrialCount": max_failed_trial_count,
+        "metricsCollectorSpec": metrics_collector(metrics_collector_config),
+        "parameters": [s.to_dict() for s in specs],
+        "trialTemplate": trial_template(
+            script,
+            args,
+            specs,
+            image=image,
+            env=env_list(env_per_trial),
+            resources=resources(resources_per_trial),
+            retain=retain_trials,
+            active_deadline_seconds=trial_active_deadline_seconds,
+        ),
+    }
+    return {
+        "apiVersion": "kubeflow.org/v1beta1",
+        "kind": "Experiment",
+        "metadata": {"name": name},
+        "spec": _without_nones(spec),
+    }
+
+
+def _without_nones(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nones(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def trial_template(
