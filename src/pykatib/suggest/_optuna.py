@@ -114,7 +114,10 @@ def _quiet() -> Iterator[None]:
 class _HistoryStorage(InMemoryStorage):
     """Optuna's in-memory storage, plus the two edits a mirrored history needs: put a trial at a
     number (append one, or replace one whose state changed), and forget the trials from a number
-    on (those asked during a call). Trial ids equal numbers, as in a study built in one go."""
+    on (those asked during a call). Trial ids equal numbers, as in a study built in one go.
+
+    Optuna has no public way to do either, so this edits the storage's private fields: the
+    reason pyproject.toml bounds optuna above (tests/suggest/test_incremental.py checks them)."""
 
     def put(self, study_id: int, trial: FrozenTrial) -> None:
         info = self._studies[study_id]
@@ -169,6 +172,7 @@ class _HistoryStudy:
             storage=self.storage,
             directions=directions,  # type: ignore[arg-type]
         )
+        self.study_id = self.storage.get_study_id_from_name(self.study.study_name)
         self.synced = 0  # history entries read
         self.n_trials = 0  # trials of the study that are history entries
         self.numbers: list[int | None] = []  # each entry's trial number, None outside the space
@@ -207,11 +211,11 @@ class _HistoryStudy:
         number = self.numbers[i]
         if frozen is not None and number is not None:
             frozen.number = number
-            self.storage.put(self.study._study_id, frozen)
+            self.storage.put(self.study_id, frozen)
 
     def rewind(self) -> None:
         """Forget the trials asked since the last :meth:`sync`."""
-        self.storage.truncate(self.study._study_id, self.n_trials)
+        self.storage.truncate(self.study_id, self.n_trials)
 
 
 class OptunaAlgorithm(Algorithm):
@@ -315,7 +319,11 @@ class OptunaAlgorithm(Algorithm):
                 break  # everything is running or proposed: nothing distinct now
             taken.add(self._key(assignments))
             attrs = (
-                study._storage.get_trial_system_attrs(trial._trial_id)
+                mirror.storage.get_trial_system_attrs(
+                    mirror.storage.get_trial_id_from_study_id_trial_number(
+                        mirror.study_id, trial.number
+                    )
+                )
                 if self.SYSTEM_ATTR_LABELS and assignments is candidate
                 else {}
             )

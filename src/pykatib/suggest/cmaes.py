@@ -9,19 +9,25 @@ strategy has converged; ``bipop`` alternates such large-population runs with run
 population size; ``none`` (Katib's default) never restarts.
 
 A generation is told to the optimizer once ``population_size`` of its trials have finished with a
-value. The optimizer, the generation each proposal belongs to, and the restart count are kept
-through :meth:`CmaEs.state`, so that a restart of the control plane continues the same run.
-Within a process the history read so far is kept as the keys it takes and the solutions of each
-generation, so a call reads only the new entries and those that were pending or running.
+value. Within a process the optimizer is kept, and the history read so far is kept as the keys it
+takes and the solutions of each generation, so a call reads only the new entries and those that
+were pending or running.
+
+The stored state (:meth:`CmaEs.state`) is data, never code: the seed, and for each generation
+(numbered by the strategy run and the generation within it) the keys of the proposals made from
+it and the names of the trials told for it. A restarted control plane rebuilds the optimizer by
+replaying those tells from the trials' assignments and values (``tell`` is deterministic, and the
+library's random state is reseeded at every call), so it computes exactly what an uninterrupted
+one does. A pickled optimizer, as pykatib stored it before ``schemaVersion``, is never unpickled:
+unpickling what a shared database holds would run code for anyone who can write to it.
 """
 
 from __future__ import annotations
 
 import bisect
-import pickle
 import secrets
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import cmaes as cmaes_lib
 import numpy as np
@@ -48,6 +54,19 @@ SCHEMA = (
 
 _MAX_DRAWS = 20
 
+# The layout of CmaEs.state(); a state without it is an older pykatib's (a pickled optimizer).
+STATE_SCHEMA_VERSION = 1
+
+# (strategy run, generation within the run): the run is the number of restarts before it.
+Generation = tuple[int, int]
+
+
+class _Solution(NamedTuple):
+    position: int  # in the history
+    name: str  # the trial's
+    x: np.ndarray  # in the unit cube
+    value: float  # signed so that lower is better
+
 
 class CmaEs(Algorithm):
     """CMA-ES over the numeric parameters, with optional IPOP / BIPOP restarts."""
@@ -62,19 +81,21 @@ class CmaEs(Algorithm):
         self.sigma: float = options["sigma"] or 1 / 6
         self.numeric = [p for p in space if p.is_numeric]
         self.seed = self.random_state if self.random_state is not None else secrets.randbits(32)
-        # Kept pickled, and unpickled for every call, so that a process that keeps running
-        # computes exactly what a restarted one does (the library drops caches when pickled).
-        self._optimizer_blob: bytes | None = None
+        self._optimizer: cmaes_lib.CMA | None = None  # None: rebuilt from the records when needed
         self._restarts = 0
-        self._generation_of: dict[str, int] = {}  # proposal key -> optimizer generation
+        # The records the state holds: each proposal's generation, the proposals of each
+        # generation (in the order made), and the trials told for each generation told.
+        self._generation_of: dict[str, Generation] = {}
+        self._proposed: dict[Generation, list[str]] = {}
+        self._told: dict[Generation, list[str]] = {}
         self._forget_history()
 
     def _forget_history(self) -> None:
         self._read = 0  # history entries read
         self._open: dict[int, TrialResult] = {}  # entries not completed when last read
         self._taken: set[str] = set()  # keys of the entries read
-        # generation -> (history index, point, signed value) of its succeeded trials, in order
-        self._solutions: dict[int, list[tuple[int, np.ndarray, float]]] = {}
+        # generation -> its succeeded trials, in history order
+        self._solutions: dict[Generation, list[_Solution]] = {}
 
     @classmethod
     def validate_settings(
@@ -135,30 +156,61 @@ class CmaEs(Algorithm):
                     sign = -1.0 if self.objective.type == "maximize" else 1.0
                     x = np.array([to_unit(p, p.parse(t.assignments[p.name])) for p in self.numeric])
                     solutions = self._solutions.setdefault(generation, [])
-                    bisect.insort(solutions, (i, x, sign * t.value), key=lambda s: s[0])
+                    bisect.insort(
+                        solutions, _Solution(i, t.name, x, sign * t.value), key=lambda s: s.position
+                    )
         self._read = len(history)
 
+    def _chosen(self, generation: Generation, size: int) -> list[_Solution] | None:
+        """The solutions to tell for ``generation``, or ``None`` while it is not complete: those
+        told before (by this process, or by one before a restart), else the first ``size``."""
+        solutions = self._solutions.get(generation, [])
+        names = self._told.get(generation)
+        if names is not None and len(names) == size:
+            by_name = {s.name: s for s in solutions}
+            if all(name in by_name for name in names):
+                return [by_name[name] for name in names]
+        return solutions[:size] if len(solutions) >= size else None
+
     def _tell(self, optimizer: cmaes_lib.CMA) -> cmaes_lib.CMA:
+        """Tell every generation that is complete; the optimizer of the current one."""
         while True:
-            solutions = self._solutions.get(optimizer.generation, [])
-            if len(solutions) < optimizer.population_size:
+            generation = (self._restarts, optimizer.generation)
+            chosen = self._chosen(generation, optimizer.population_size)
+            if chosen is None:
                 return optimizer
-            optimizer.tell([(x, value) for _, x, value in solutions[: optimizer.population_size]])
+            optimizer.tell([(s.x, s.value) for s in chosen])
+            self._told[generation] = [s.name for s in chosen]
             if self.restart_strategy in ("ipop", "bipop") and optimizer.should_stop():
                 optimizer = self._restart()
+
+    def _rebuilt(self) -> cmaes_lib.CMA:
+        """The optimizer of the records, from the first run: each told generation is told again
+        (from the history read), restarting where the strategy restarted."""
+        self._restarts = 0
+        return self._new_optimizer(None)
 
     # --- the algorithm ----------------------------------------------------------------------
 
     def suggest(self, history: Sequence[TrialResult], n: int) -> list[Proposal]:
         try:
             self._read_history(history)
+            optimizer = self._optimizer = self._tell(self._optimizer or self._rebuilt())
+            return self._ask(optimizer, history, n)
         except BaseException:
-            self._forget_history()  # read it all again next time, rather than half of it twice
+            # Half-done: read it all again and rebuild the optimizer next time.
+            self._optimizer = None
+            self._forget_history()
             raise
-        optimizer = self._tell(self.optimizer or self._new_optimizer(None))
+
+    def _ask(
+        self, optimizer: cmaes_lib.CMA, history: Sequence[TrialResult], n: int
+    ) -> list[Proposal]:
         taken: set[str] = set()  # this call's proposals, besides the history's keys
+        # Reseeded at every call, so the draws depend on the seed and the history alone.
         rng = np.random.default_rng([self.seed, len(history)])
         optimizer.reseed_rng(int(rng.integers(2**31)))
+        generation = (self._restarts, optimizer.generation)
         proposals: list[Proposal] = []
         for _ in range(n):
             for _ in range(_MAX_DRAWS):
@@ -174,29 +226,89 @@ class CmaEs(Algorithm):
             else:
                 break  # the strategy keeps landing on taken points: nothing new now
             taken.add(key)
-            self._generation_of[key] = optimizer.generation
+            self._record(key, generation)
             proposals.append(Proposal(assignments))
-        self._optimizer_blob = pickle.dumps(optimizer)
         return proposals
+
+    def _record(self, key: str, generation: Generation) -> None:
+        self._generation_of[key] = generation
+        self._proposed.setdefault(generation, []).append(key)
 
     @property
     def optimizer(self) -> cmaes_lib.CMA | None:
-        """The strategy as of the last call, or ``None`` before the first."""
-        return pickle.loads(self._optimizer_blob) if self._optimizer_blob else None
+        """The strategy as of the last call, or ``None`` before the first (after a restore)."""
+        return self._optimizer
+
+    # --- the stored state -------------------------------------------------------------------
 
     def state(self) -> dict[str, Any] | None:
         return {
+            "schemaVersion": STATE_SCHEMA_VERSION,
             "seed": self.seed,
-            "restarts": self._restarts,
-            "optimizer": self._optimizer_blob.hex() if self._optimizer_blob else None,
-            "generation_of": dict(self._generation_of),
+            "generations": [
+                {
+                    "run": run,
+                    "generation": generation,
+                    "proposed": keys,
+                    "told": self._told.get((run, generation)),
+                }
+                for (run, generation), keys in sorted(self._proposed.items())
+            ],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        if self.random_state is None and "seed" in state:
-            self.seed = int(state["seed"])
-        self._restarts = int(state.get("restarts", 0))
-        if state.get("optimizer"):
-            self._optimizer_blob = bytes.fromhex(state["optimizer"])
-        self._generation_of = {str(k): int(v) for k, v in state.get("generation_of", {}).items()}
+        """Reload the seed and the records; the optimizer is rebuilt from them at the next call.
+
+        A state that is not this layout's is read as data only: an older pykatib's (no
+        ``schemaVersion``) gives its seed and each proposal's generation, and its pickled
+        optimizer is ignored, never unpickled; the optimizer is then rebuilt from the history
+        (told as each generation completes). A newer or malformed one gives at most its seed.
+        """
+        self._optimizer = None
+        self._restarts = 0
+        self._generation_of, self._proposed, self._told = {}, {}, {}
         self._forget_history()
+        if not isinstance(state, dict):
+            return
+        seed = state.get("seed")
+        if self.random_state is None and isinstance(seed, int) and not isinstance(seed, bool):
+            self.seed = seed
+        try:
+            version = state.get("schemaVersion")
+            if version == STATE_SCHEMA_VERSION:
+                self._restore_records(state["generations"])
+            elif version is None:
+                self._restore_legacy_records(state.get("generation_of") or {})
+        except (KeyError, TypeError, ValueError):
+            self._generation_of, self._proposed, self._told = {}, {}, {}
+
+    def _restore_records(self, generations: list[dict[str, Any]]) -> None:
+        for entry in generations:
+            generation = (_integer(entry["run"]), _integer(entry["generation"]))
+            for key in entry["proposed"]:
+                self._record(_text(key), generation)
+            if entry.get("told") is not None:
+                self._told[generation] = [_text(name) for name in entry["told"]]
+
+    def _restore_legacy_records(self, generation_of: dict[str, Any]) -> None:
+        """An older pykatib's ``generation_of`` (key -> generation within its run, in the order
+        proposed); its run is inferred: the generation goes back down only after a restart."""
+        run, last = 0, -1
+        for key, value in generation_of.items():
+            generation = _integer(value)
+            if generation < last:
+                run += 1
+            last = generation
+            self._record(_text(key), (run, generation))
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"not a generation number: {value!r}")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"not a string: {value!r}")
+    return value
