@@ -12,7 +12,8 @@ Embedded (the default) the client works on the local store (``db``, default SQLi
 default ``$PYKATIB_HOME``) and runs the control plane on background threads of this process: every
 unfinished experiment it creates, edits or waits for is driven until it completes, and
 :meth:`KatibClient.close` (or the end of the interpreter) stops its trials and leaves it
-resumable (the next client, or ``pykatib run``, goes on with it).
+resumable (the next client, or ``pykatib run``, goes on with it). With ``server=URL`` it talks
+to ``pykatib server`` instead (:mod:`pykatib.sdk.remote`), whose control plane drives everything.
 """
 
 from __future__ import annotations
@@ -48,10 +49,12 @@ CONDITIONS = ("Created", "Running", "Restarting", "Succeeded", "Failed")
 class KatibClient:
     """Create, watch and tune Katib experiments from Python.
 
-    ``namespace`` is the default of every method's ``namespace``. ``config_file``, ``context``
-    and ``client_configuration`` (a kubeconfig) need a server; the client runs embedded
-    otherwise: ``db`` is a database URL (default ``$PYKATIB_DB``, else SQLite in ``home``,
-    default ``$PYKATIB_HOME`` or ``~/.pykatib``). ``transport`` replaces the embedded one.
+    ``namespace`` is the default of every method's ``namespace``. With ``server`` (default
+    ``$PYKATIB_SERVER``), a ``pykatib server``'s URL, and its ``token`` (default
+    ``$PYKATIB_TOKEN``), the client talks to that server; else it runs embedded: ``db`` is a
+    database URL (default ``$PYKATIB_DB``, else SQLite in ``home``, default ``$PYKATIB_HOME`` or
+    ``~/.pykatib``). ``transport`` replaces either. The Katib SDK's ``config_file``, ``context``
+    and ``client_configuration`` (a kubeconfig) are refused.
     """
 
     def __init__(
@@ -63,6 +66,8 @@ class KatibClient:
         *,
         db: str | None = None,
         home: str | Path | None = None,
+        server: str | None = None,
+        token: str | None = None,
         transport: Transport | None = None,
     ) -> None:
         if config_file is not None or context is not None or client_configuration is not None:
@@ -72,7 +77,12 @@ class KatibClient:
                 "use db= or home= to choose the local store)"
             )
         self.namespace = namespace
-        if transport is None:
+        server = server or os.environ.get("PYKATIB_SERVER")
+        if transport is None and server:
+            from pykatib.sdk.remote import Remote
+
+            transport = Remote(server, token or os.environ.get("PYKATIB_TOKEN"))
+        elif transport is None:
             from pykatib.sdk.embedded import Embedded
 
             transport = Embedded(db=db, home=home)
