@@ -32,7 +32,7 @@ def _experiment(algorithm: str):
     settings = [AlgorithmSetting(name="random_state", value="11")]
     if algorithm == "bayesianoptimization":
         settings.append(AlgorithmSetting(name="n_initial_points", value="5"))
-    else:
+    elif algorithm == "tpe":
         settings.append(AlgorithmSetting(name="n_startup_trials", value="5"))
     exp.spec.algorithm.algorithm_settings = settings
     return exp
@@ -42,7 +42,7 @@ def _assignments(ctl) -> list[tuple[str, ...]]:
     return [tuple(a.value for a in t.spec.parameter_assignments) for t in ctl.store.list_trials()]
 
 
-@pytest.mark.parametrize("algorithm", ["tpe", "bayesianoptimization"])
+@pytest.mark.parametrize("algorithm", ["tpe", "bayesianoptimization", "cmaes"])
 def test_restart_mid_experiment_matches_an_uninterrupted_run(
     algorithm: str, tmp_path: Path
 ) -> None:
