@@ -424,6 +424,50 @@ def delete(ctx: _Ctx, kind: str, name: str) -> None:
     console.print(f'experiment.kubeflow.org "{name}" deleted', highlight=False)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False),
+    help="Bearer tokens, one a line, each optionally followed by its namespaces: TOKEN ns1,ns2. "
+    "Required unless --host is a loopback address.",
+)
+@click.pass_context
+def server(click_ctx: click.Context, host: str, port: int, token_file: str | None) -> None:
+    """Run the control plane and a Kubernetes-style API that kubectl talks to.
+
+    Every experiment in the database (--db) that no other control plane drives is driven here;
+    Ctrl-C or SIGTERM stops its trials, leaving the experiments resumable.
+    """
+    try:
+        from pykatib.server import is_loopback, serve
+        from pykatib.server.auth import TokenFileError, load_tokens
+    except ImportError as exc:
+        err_console.print(
+            f"[bold red]error:[/] the server needs FastAPI and uvicorn ({exc.name} is missing): "
+            'pip install "pykatib[server]"',
+            highlight=False,
+        )
+        sys.exit(EXIT_INVALID)
+    if token_file is None and not is_loopback(host):
+        err_console.print(
+            f"[bold red]error:[/] refusing to listen on {host} without authentication: anyone "
+            "who can reach it could run commands as you. Give --token-file FILE (one token a "
+            "line), or listen on 127.0.0.1.",
+            highlight=False,
+        )
+        sys.exit(EXIT_INVALID)
+    try:
+        tokens = load_tokens(token_file) if token_file else None
+    except TokenFileError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(EXIT_INVALID)
+    ctx = click_ctx.find_object(_Ctx)
+    err_console.print(f"pykatib server listening on http://{host}:{port}", highlight=False)
+    serve(host, port, ctx.db if ctx is not None else None, tokens)
+
+
 @cli.group()
 def db() -> None:
     """The database: schema migrations."""

@@ -1,0 +1,181 @@
+"""The server: one process holding the control plane (:class:`~pykatib.control.manager.Manager`)
+and the Kubernetes-style HTTP API, on FastAPI and uvicorn.
+
+Handlers read and write the store only (their own connection pool); the manager, in its own
+thread with its own pool, does the work. On Ctrl-C or SIGTERM uvicorn stops accepting, open
+watches end, requests in flight finish, and then the manager stops the trials (Pending again,
+so the experiments resume) and releases its leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pykatib.control.manager import Manager
+from pykatib.server import core, discovery, resources
+from pykatib.server.auth import BodyTooLarge, Guard, Token
+from pykatib.server.errors import ApiError, status_body
+from pykatib.store import Store
+
+log = logging.getLogger("pykatib.server")
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "RequestEntityTooLarge",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+}
+
+
+class ServerState:
+    """What the handlers share: their store, the manager to wake, the stop signal."""
+
+    def __init__(self, store: Store, manager: Manager | None) -> None:
+        self.store = store
+        self.manager = manager
+        self.stopping = threading.Event()
+
+    def wake(self, key: tuple[str, str] | None = None) -> None:
+        if self.manager is not None:
+            self.manager.wake(key)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def wait_stopping(self, timeout: float) -> None:
+        """Sleep ``timeout`` seconds, or less when the server is stopping."""
+        step = 0.05
+        waited = 0.0
+        while waited < timeout and not self.stopping.is_set():
+            await asyncio.sleep(step)
+            waited += step
+
+
+def create_app(
+    db: str | None = None,
+    home: Path | None = None,
+    tokens: list[Token] | None = None,
+    control_plane: bool = True,
+) -> Any:
+    """The ASGI application; with ``control_plane`` it runs a manager while it lives."""
+    api_store = Store(db)
+    manager = Manager(Store(api_store.url), home) if control_plane else None
+    state = ServerState(api_store, manager)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manager is not None:
+            manager.start()
+        try:
+            yield
+        finally:
+            state.stop()
+            if manager is not None:
+                await asyncio.to_thread(manager.stop)
+                manager.store.close()
+            api_store.close()
+
+    app = FastAPI(
+        title="pykatib",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.pykatib = state
+    app.include_router(discovery.router)
+    app.include_router(core.router)
+    app.include_router(resources.router)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.code)
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(status_body(413, "RequestEntityTooLarge", str(exc)), status_code=413)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = exc.status_code
+        message = exc.detail if code != 404 else "the server could not find the requested resource"
+        return JSONResponse(
+            status_body(code, _REASONS.get(code, "InternalError"), str(message)), status_code=code
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_body(400, "BadRequest", str(exc)), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse(
+            status_body(500, "InternalError", f"internal error: {type(exc).__name__}: {exc}"),
+            status_code=500,
+        )
+
+    return Guard(app, tokens), state
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending open watches as soon as a signal asks it to stop (else it
+    would wait for them: they never end on their own)."""
+
+    def __init__(self, config: uvicorn.Config, state: ServerState) -> None:
+        super().__init__(config)
+        self.pykatib = state
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.pykatib.stop()
+        super().handle_exit(sig, frame)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    db: str | None = None,
+    tokens: list[Token] | None = None,
+    home: Path | None = None,
+) -> None:
+    """Run the server until Ctrl-C or SIGTERM."""
+    app, state = create_app(db, home, tokens)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+        proxy_headers=False,
+        server_header=False,
+    )
+    _Server(config, state).run()
+
+
+__all__ = ["create_app", "is_loopback", "serve"]

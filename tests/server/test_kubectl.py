@@ -1,0 +1,141 @@
+"""kubectl, unchanged, against ``pykatib server``: Katib's own example file applied, watched,
+listed with Katib's printer columns, described, its budget patched (a restart), deleted."""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BASE, Server, start_server
+from standins import STANDINS, katib_example, rewrite_commands
+
+pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="needs kubectl")
+
+
+def random_example(tmp_path: Path, trials: int = 4) -> Path:
+    """Katib's hp-tuning/random.yaml, its trial a stand-in, resumable (LongRunning)."""
+    exp = rewrite_commands(katib_example("hp-tuning/random.yaml"), STANDINS)
+    exp["spec"].update(maxTrialCount=trials, parallelTrialCount=2, resumePolicy="LongRunning")
+    path = tmp_path / "random.yaml"
+    path.write_text(yaml.safe_dump(exp, sort_keys=False))
+    return path
+
+
+def lines_of(proc: object) -> queue.Queue[str]:
+    """The stdout lines of a running process, as they come."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[attr-defined]
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def next_line(lines: queue.Queue[str], timeout: float = 30) -> str:
+    return lines.get(timeout=timeout)
+
+
+def test_kubectl_flow(tmp_path: Path, db_url: str) -> None:
+    server = start_server(tmp_path, db_url)
+    try:
+        _flow(server, tmp_path)
+    finally:
+        assert server.stop() in (0, -15)
+
+
+def _flow(server: Server, tmp_path: Path) -> None:
+    kubectl = server.kubectl
+    path = random_example(tmp_path)
+    ns = ("-n", "kubeflow")
+    assert (
+        kubectl("apply", "-f", str(path)).stdout.strip() == "experiment.kubeflow.org/random created"
+    )
+    kubectl("wait", "--for=condition=Succeeded", "experiment/random", *ns, "--timeout=60s")
+
+    out = kubectl("get", "experiments", *ns).stdout.splitlines()
+    assert out[0].split() == ["NAME", "TYPE", "STATUS", "AGE"]
+    assert out[1].split()[:3] == ["random", "Succeeded", "True"]
+    trials = kubectl("get", "trials", *ns, "-l", "katib.kubeflow.org/experiment=random").stdout
+    rows = trials.splitlines()
+    assert rows[0].split() == ["NAME", "TYPE", "STATUS", "AGE"]
+    assert len(rows) == 5 and all(r.split()[1:3] == ["Succeeded", "True"] for r in rows[1:])
+    suggestions = kubectl("get", "suggestions", *ns).stdout.splitlines()
+    assert suggestions[0].split() == ["NAME", "TYPE", "STATUS", "REQUESTED", "ASSIGNED", "AGE"]
+    # LongRunning: the suggestion stays Running, ready for more trials (as Katib's does).
+    assert suggestions[1].split()[:5] == ["random", "Running", "True", "4", "4"]
+    assert "random" in kubectl("get", "experiments", "-A").stdout
+
+    described = kubectl("describe", "experiment", "random", *ns).stdout
+    for expected in (
+        "Name:         random",
+        "Max Trial Count:",
+        "Current Optimal Trial:",
+        "Events:",
+        "ExperimentCreated",
+        "ExperimentMaxTrialsReached",
+    ):
+        assert expected in described, described
+
+    # The budget raised: Katib restarts a LongRunning experiment that reached maxTrialCount;
+    # `get -w` sees the experiment modified.
+    watch = server.kubectl_popen("get", "experiments", *ns, "-w")
+    try:
+        lines = lines_of(watch)
+        assert next_line(lines).split()[0] == "NAME"
+        assert next_line(lines).split()[:2] == ["random", "Succeeded"]
+        patched = kubectl(
+            "patch",
+            "experiment",
+            "random",
+            *ns,
+            "--type",
+            "merge",
+            "-p",
+            '{"spec":{"maxTrialCount":6}}',
+        )
+        assert patched.stdout.strip() == "experiment.kubeflow.org/random patched"
+        assert next_line(lines).split()[0] == "random"  # a MODIFIED event
+    finally:
+        watch.terminate()
+        watch.wait()
+    kubectl(
+        "wait",
+        "--for=jsonpath={.status.trialsSucceeded}=6",
+        "experiment/random",
+        *ns,
+        "--timeout=60s",
+    )
+    kubectl("wait", "--for=condition=Succeeded", "experiment/random", *ns, "--timeout=60s")
+
+    # Katib's update rules refuse a budget below the trials already created: 422.
+    refused = kubectl(
+        "patch",
+        "experiment",
+        "random",
+        *ns,
+        "--type",
+        "merge",
+        "-p",
+        '{"spec":{"maxTrialCount":3}}',
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert 'The Experiment "random" is invalid' in refused.stderr
+    assert "spec.maxTrialCount: must be greater than status.trials (6)" in refused.stderr
+    unchanged = kubectl("apply", "-f", str(path), check=False)
+    assert unchanged.returncode == 1 and "spec.maxTrialCount" in unchanged.stderr
+
+    deleted = kubectl("delete", "experiment", "random", *ns)
+    assert deleted.stdout.strip() == 'experiment.kubeflow.org "random" deleted'
+    gone = kubectl("get", "experiment", "random", *ns, check=False)
+    assert gone.returncode == 1
+    assert 'experiments.kubeflow.org "random" not found' in gone.stderr
+    with server.client() as client:
+        left = client.get(f"{BASE}/namespaces/kubeflow/trials").json()
+        assert left["items"] == []
