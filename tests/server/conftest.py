@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -61,11 +62,13 @@ class Server:
     kubeconfig: Path
     token: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    ca: Path | None = None  # the certificate to trust, when it serves HTTPS
 
     def client(self, token: str | None = None) -> httpx.Client:
         token = token if token is not None else self.token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        verify: Any = ssl.create_default_context(cafile=str(self.ca)) if self.ca else True
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, verify=verify)
 
     def kubectl(
         self, *args: str, check: bool = True, timeout: float = 60
@@ -113,14 +116,45 @@ class Server:
         return self.proc.returncode
 
 
-def write_kubeconfig(path: Path, url: str, token: str | None) -> None:
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (openssl), for HTTPS."""
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def write_kubeconfig(path: Path, url: str, token: str | None, ca: Path | None = None) -> None:
     user: dict[str, Any] = {"token": token} if token else {}
+    cluster: dict[str, Any] = {"server": url}
+    if ca is not None:
+        cluster["certificate-authority"] = str(ca)
     path.write_text(
         yaml.safe_dump(
             {
                 "apiVersion": "v1",
                 "kind": "Config",
-                "clusters": [{"name": "pykatib", "cluster": {"server": url}}],
+                "clusters": [{"name": "pykatib", "cluster": cluster}],
                 "users": [{"name": "me", "user": user}],
                 "contexts": [
                     {
@@ -135,24 +169,31 @@ def write_kubeconfig(path: Path, url: str, token: str | None) -> None:
 
 
 def start_server(
-    tmp_path: Path, db: str, *, token: str | None = None, token_file: Path | None = None
+    tmp_path: Path,
+    db: str,
+    *,
+    token: str | None = None,
+    token_file: Path | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Server:
     """Start ``pykatib server`` and wait until it answers (polling /version, no fixed sleep)."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     home = Path(os.environ["PYKATIB_HOME"])
     kubeconfig = tmp_path / f"kubeconfig-{port}"
-    write_kubeconfig(kubeconfig, url, token)
+    write_kubeconfig(kubeconfig, url, token, tls[0] if tls else None)
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYKATIB_HOME": str(home)}
     env.pop("KUBERNETES_SERVICE_HOST", None)
     command = [sys.executable, "-m", "pykatib.cli.main", "--db", db, "server", "--port", str(port)]
     if token_file is not None:
         command += ["--token-file", str(token_file)]
+    if tls is not None:
+        command += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
     log = (tmp_path / f"server-{port}.log").open("w")
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-    server = Server(url, db, home, proc, kubeconfig, token, env)
+    server = Server(url, db, home, proc, kubeconfig, token, env, tls[0] if tls else None)
     deadline = time.monotonic() + STARTUP_SECONDS
-    with httpx.Client(base_url=url, timeout=2) as client:
+    with server.client() as client:
         while True:
             assert proc.poll() is None, (tmp_path / f"server-{port}.log").read_text()
             try:

@@ -433,8 +433,21 @@ def delete(ctx: _Ctx, kind: str, name: str) -> None:
     help="Bearer tokens, one a line, each optionally followed by its namespaces: TOKEN ns1,ns2. "
     "Required unless --host is a loopback address.",
 )
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS with this certificate (PEM); kubectl sends tokens only over HTTPS.",
+)
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="Its key (PEM).")
 @click.pass_context
-def server(click_ctx: click.Context, host: str, port: int, token_file: str | None) -> None:
+def server(
+    click_ctx: click.Context,
+    host: str,
+    port: int,
+    token_file: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+) -> None:
     """Run the control plane and a Kubernetes-style API that kubectl talks to.
 
     Every experiment in the database (--db) that no other control plane drives is driven here;
@@ -463,9 +476,13 @@ def server(click_ctx: click.Context, host: str, port: int, token_file: str | Non
     except TokenFileError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(EXIT_INVALID)
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    tls = (tls_cert, tls_key) if tls_cert and tls_key else None
     ctx = click_ctx.find_object(_Ctx)
-    err_console.print(f"pykatib server listening on http://{host}:{port}", highlight=False)
-    serve(host, port, ctx.db if ctx is not None else None, tokens)
+    scheme = "https" if tls else "http"
+    err_console.print(f"pykatib server listening on {scheme}://{host}:{port}", highlight=False)
+    serve(host, port, ctx.db if ctx is not None else None, tokens, tls=tls)
 
 
 @cli.group()

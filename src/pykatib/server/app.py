@@ -163,13 +163,16 @@ def serve(
     db: str | None = None,
     tokens: list[Token] | None = None,
     home: Path | None = None,
+    tls: tuple[str, str] | None = None,
 ) -> None:
-    """Run the server until Ctrl-C or SIGTERM."""
+    """Run the server until Ctrl-C or SIGTERM; HTTPS with ``tls`` (certificate, key files)."""
     app, state = create_app(db, home, tokens)
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
         log_level="warning",
         timeout_graceful_shutdown=30,
         proxy_headers=False,
