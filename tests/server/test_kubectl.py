@@ -71,6 +71,14 @@ def _flow(server: Server, tmp_path: Path) -> None:
     assert suggestions[1].split()[:5] == ["random", "Running", "True", "4", "4"]
     assert "random" in kubectl("get", "experiments", "-A").stdout
 
+    # Trials as pods: their processes, with Katib's labels, and their logs.
+    pods = kubectl("get", "pods", *ns).stdout.splitlines()
+    assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert len(pods) == 5 and all(p.split()[2] == "Succeeded" for p in pods[1:])
+    trial = rows[1].split()[0]
+    logs = kubectl("logs", "-l", f"katib.kubeflow.org/trial={trial}", *ns).stdout
+    assert "{metricName: loss, metricValue:" in logs
+
     described = kubectl("describe", "experiment", "random", *ns).stdout
     for expected in (
         "Name:         random",

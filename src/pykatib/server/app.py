@@ -25,10 +25,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pykatib.control.manager import Manager
-from pykatib.server import core, discovery, resources
+from pykatib.server import core, discovery, pods, resources
 from pykatib.server.auth import BodyTooLarge, Guard, Token
 from pykatib.server.errors import ApiError, status_body
-from pykatib.store import Store
+from pykatib.store import Store, default_home
 
 log = logging.getLogger("pykatib.server")
 _REASONS = {
@@ -47,9 +47,10 @@ _REASONS = {
 class ServerState:
     """What the handlers share: their store, the manager to wake, the stop signal."""
 
-    def __init__(self, store: Store, manager: Manager | None) -> None:
+    def __init__(self, store: Store, manager: Manager | None, home: Path) -> None:
         self.store = store
         self.manager = manager
+        self.home = home  # where trials keep their folders and logs
         self.stopping = threading.Event()
 
     def wake(self, key: tuple[str, str] | None = None) -> None:
@@ -77,7 +78,7 @@ def create_app(
     """The ASGI application; with ``control_plane`` it runs a manager while it lives."""
     api_store = Store(db)
     manager = Manager(Store(api_store.url), home) if control_plane else None
-    state = ServerState(api_store, manager)
+    state = ServerState(api_store, manager, home or default_home())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,6 +103,7 @@ def create_app(
     app.state.pykatib = state
     app.include_router(discovery.router)
     app.include_router(core.router)
+    app.include_router(pods.router)
     app.include_router(resources.router)
 
     @app.exception_handler(ApiError)

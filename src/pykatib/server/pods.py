@@ -1,0 +1,213 @@
+"""Trials as pods: each started trial's process, listed as the pod of its Job with Katib's labels,
+and its log, so that ``kubectl get pods`` and ``kubectl logs -l katib.kubeflow.org/trial=NAME``
+work. A local trial is one process, its primary container: the pod has that one container and
+is named as its trial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from pykatib.api.errors import NotFoundError
+from pykatib.api.models import Trial
+from pykatib.control.controller import EXPERIMENT_LABEL
+from pykatib.runtime.paths import attempt_numbers, trial_dir, trial_log_path
+from pykatib.server import errors as e
+from pykatib.server.selectors import field_matcher, label_matcher
+from pykatib.server.table import human_duration, wants_table
+
+router = APIRouter()
+TRIAL_LABEL = "katib.kubeflow.org/trial"
+_PHASES = {
+    "Running": "Running",
+    "Succeeded": "Succeeded",
+    "MetricsUnavailable": "Succeeded",
+    "EarlyStopped": "Succeeded",
+    "Failed": "Failed",
+    "Killed": "Failed",
+}
+
+
+def _phase(trial: Trial) -> str:
+    for condition in reversed(trial.status.conditions or []):
+        if condition.status == "True" and condition.type in _PHASES:
+            return _PHASES[condition.type]
+    return "Pending"
+
+
+def _container(trial: Trial) -> dict[str, Any]:
+    spec = (trial.spec.run_spec or {}).get("spec", {}).get("template", {}).get("spec", {})
+    containers = spec.get("containers") or [{}]
+    name = trial.spec.primary_container_name
+    primary = next((c for c in containers if c.get("name") == name), containers[0])
+    return {k: primary[k] for k in ("name", "image", "command", "args") if k in primary}
+
+
+def _experiment_of(trial: Trial) -> str:
+    return (trial.metadata.labels or {}).get(EXPERIMENT_LABEL, "")
+
+
+def pod(trial: Trial, home: Path) -> dict[str, Any] | None:
+    """The pod of a started trial (None before it started)."""
+    folder = trial_dir(home, trial.namespace, _experiment_of(trial), trial.name)
+    attempts = attempt_numbers(folder)
+    if not attempts:
+        return None
+    phase = _phase(trial)
+    container = _container(trial)
+    state: dict[str, Any] = {"running": {}} if phase == "Running" else {}
+    if phase in ("Succeeded", "Failed"):
+        state = {"terminated": {"exitCode": 0 if phase == "Succeeded" else 1, "reason": phase}}
+    if phase == "Pending":
+        state = {"waiting": {"reason": "ContainerCreating"}}
+    meta = trial.metadata
+    labels = {
+        **(trial.spec.primary_pod_labels or {}),
+        EXPERIMENT_LABEL: _experiment_of(trial),
+        TRIAL_LABEL: trial.name,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": trial.name,
+            "namespace": trial.namespace,
+            "uid": meta.uid,
+            "resourceVersion": meta.resource_version,
+            "creationTimestamp": trial.to_dict()["metadata"].get("creationTimestamp"),
+            "labels": labels,
+            "ownerReferences": [
+                {"apiVersion": "batch/v1", "kind": "Job", "name": trial.name, "controller": True}
+            ],
+        },
+        "spec": {"containers": [container], "restartPolicy": "Never"},
+        "status": {
+            "phase": phase,
+            "containerStatuses": [
+                {
+                    "name": container.get("name", ""),
+                    "image": container.get("image", ""),
+                    "ready": phase == "Running",
+                    "restartCount": len(attempts) - 1,
+                    "state": state,
+                }
+            ],
+        },
+    }
+
+
+def _pods(request: Request, namespace: str | None) -> list[dict[str, Any]]:
+    server = request.app.state.pykatib
+    found = [pod(t, server.home) for t in server.store.list_trials(namespace)]
+    labels = label_matcher(request.query_params.get("labelSelector"))
+    fields = field_matcher(request.query_params.get("fieldSelector"), _pod_fields)
+    return [p for p in found if p is not None and labels(p["metadata"]["labels"]) and fields(p)]
+
+
+def _pod_fields(p: dict[str, Any]) -> dict[str, str]:
+    return {
+        "metadata.name": p["metadata"]["name"],
+        "metadata.namespace": p["metadata"]["namespace"],
+        "status.phase": p["status"]["phase"],
+        "spec.nodeName": "",
+        "spec.restartPolicy": "Never",
+    }
+
+
+def _table(pods: list[dict[str, Any]]) -> dict[str, Any]:
+    columns = ["Name", "Ready", "Status", "Restarts", "Age"]
+    rows = []
+    for p in pods:
+        status = p["status"]["containerStatuses"][0]
+        rows.append(
+            {
+                "cells": [
+                    p["metadata"]["name"],
+                    f"{int(status['ready'])}/1",
+                    p["status"]["phase"],
+                    status["restartCount"],
+                    human_duration(p["metadata"].get("creationTimestamp")),
+                ],
+                "object": {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": p["metadata"],
+                },
+            }
+        )
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {},
+        "columnDefinitions": [
+            {"name": c, "type": "string", "format": "name" if c == "Name" else "", "priority": 0}
+            for c in columns
+        ],
+        "rows": rows,
+    }
+
+
+def _list(request: Request, namespace: str | None) -> Response:
+    pods = _pods(request, namespace)
+    if wants_table(request.headers.get("accept")):
+        return JSONResponse(_table(pods))
+    return JSONResponse({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": pods})
+
+
+@router.get("/api/v1/pods")
+def list_all(request: Request) -> Response:
+    return _list(request, None)
+
+
+@router.get("/api/v1/namespaces/{namespace}/pods")
+def list_namespaced(request: Request, namespace: str) -> Response:
+    return _list(request, namespace)
+
+
+def _trial_pod(request: Request, namespace: str, name: str) -> tuple[Trial, dict[str, Any]]:
+    server = request.app.state.pykatib
+    missing = e.ApiError(404, "NotFound", f'pods "{name}" not found', name=name, kind="pods")
+    try:
+        trial = server.store.get_trial(namespace, name)
+    except NotFoundError:
+        raise missing from None
+    found = pod(trial, server.home)
+    if found is None:
+        raise missing
+    return trial, found
+
+
+@router.get("/api/v1/namespaces/{namespace}/pods/{name}")
+def get(request: Request, namespace: str, name: str) -> Response:
+    _, found = _trial_pod(request, namespace, name)
+    if wants_table(request.headers.get("accept")):
+        return JSONResponse(_table([found]))
+    return JSONResponse(found)
+
+
+@router.get("/api/v1/namespaces/{namespace}/pods/{name}/log")
+def log(request: Request, namespace: str, name: str) -> Response:
+    """The latest attempt's stdout and stderr (``tailLines``, ``limitBytes`` as kubectl sends)."""
+    trial, found = _trial_pod(request, namespace, name)
+    container = request.query_params.get("container")
+    if container and container != found["spec"]["containers"][0].get("name"):
+        raise e.bad_request(f"container {container} is not valid for pod {name}")
+    path = trial_log_path(request.app.state.pykatib.home, namespace, _experiment_of(trial), name)
+    try:
+        text = path.read_bytes()
+    except OSError:
+        text = b""
+    tail = request.query_params.get("tailLines")
+    if tail and tail.isdigit():
+        lines = text.splitlines(keepends=True)
+        text = b"".join(lines[-int(tail) :]) if int(tail) else b""
+    limit = request.query_params.get("limitBytes")
+    if limit and limit.isdigit():
+        text = text[: int(limit)]
+    return PlainTextResponse(text)
+
+
+__all__ = ["pod", "router"]
