@@ -45,7 +45,6 @@ def start(tmp_path: Path, code: str, **job_spec: Any) -> tuple[LocalJobRunner, d
             metrics_collector=MetricsCollectorSpec(),
             metric_names=("loss",),
             working_dir=tmp_path,
-            log_path=tmp_path / "trial.log",
             trial_dir=tmp_path / "trial",
         )
     )

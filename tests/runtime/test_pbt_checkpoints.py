@@ -7,8 +7,10 @@ from pathlib import Path
 from helpers import controller, experiment, run
 
 from pykatib.api.models import AlgorithmSetting
-from pykatib.runtime.paths import trial_dir
+from pykatib.runtime.paths import latest_attempt_dir, trial_dir
 from pykatib.suggest.pbt import GENERATION_LABEL, PARENT_LABEL
+
+CHECKPOINT = "var/log/katib/checkpoints/lineage"
 
 # Appends its own name to <checkpoint>/lineage and reports how long the lineage is.
 TRAIN = """
@@ -50,7 +52,8 @@ def test_children_resume_from_their_parents_checkpoint(tmp_path: Path) -> None:
     assert children and all(int(t.spec.labels[GENERATION_LABEL]) >= 1 for t in children)
     for child in children:
         parent = child.spec.labels[PARENT_LABEL]
-        mine = trial_dir(home, "default", "exp", child.name) / "var/log/katib/checkpoints/lineage"
-        theirs = trial_dir(home, "default", "exp", parent) / "var/log/katib/checkpoints/lineage"
+        # Each trial's final attempt's folder holds its checkpoint.
+        mine = latest_attempt_dir(trial_dir(home, "default", "exp", child.name)) / CHECKPOINT
+        theirs = latest_attempt_dir(trial_dir(home, "default", "exp", parent)) / CHECKPOINT
         # The child's checkpoint is its parent's, plus its own step; the parent's is untouched.
         assert mine.read_text().split() == theirs.read_text().split() + [child.name]

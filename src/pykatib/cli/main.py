@@ -396,13 +396,19 @@ def describe_cmd(ctx: _Ctx, kind: str, name: str) -> None:
 @cli.command()
 @click.argument("trial")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the trial ends.")
+@click.option(
+    "--attempt",
+    type=click.IntRange(min=1),
+    help="The attempt to show (from 1; default: the latest).",
+)
+@click.option("--all-attempts", is_flag=True, help="Every attempt, each after a header.")
 @namespace_option
 @pass_ctx
-def logs(ctx: _Ctx, trial: str, follow: bool) -> None:
-    """Print a trial's output (stdout and stderr)."""
+def logs(ctx: _Ctx, trial: str, follow: bool, attempt: int | None, all_attempts: bool) -> None:
+    """Print a trial's output (stdout and stderr) of its latest attempt, or of another."""
     try:
         found = ctx.find("trial", trial)
-        views.print_logs(ctx.store, found.namespace, found.name, follow)
+        views.print_logs(ctx.store, found.namespace, found.name, follow, attempt, all_attempts)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)

@@ -300,17 +300,41 @@ def print_metrics(
     console.print(table)
 
 
-def print_logs(store: Any, namespace: str, trial_name: str, follow: bool) -> None:
-    """Print the trial's log; with ``follow``, keep printing until the trial completes."""
+def print_logs(
+    store: Any,
+    namespace: str,
+    trial_name: str,
+    follow: bool,
+    attempt: int | None = None,
+    all_attempts: bool = False,
+) -> None:
+    """Print the log of the trial's latest attempt (or of ``attempt``; or of every attempt, each
+    after a header); with ``follow``, keep printing until the trial completes, going on to the
+    next attempt when one begins."""
     import sys
 
-    from pykatib.runtime.paths import trial_log_path
+    from pykatib.api.errors import NotFoundError
+    from pykatib.runtime.paths import attempt_numbers, trial_dir, trial_log_path
     from pykatib.store import default_home
 
     trial = store.get_trial(namespace, trial_name)
     experiment = (trial.metadata.labels or {}).get("katib.kubeflow.org/experiment", "")
-    path = trial_log_path(default_home(), namespace, experiment, trial_name)
+    home = default_home()
+    folder = trial_dir(home, namespace, experiment, trial_name)
+    numbers = attempt_numbers(folder)
+    if attempt is not None and attempt not in numbers:
+        have = ", ".join(map(str, numbers)) or "none yet"
+        raise NotFoundError(f'trial "{trial_name}" has no attempt {attempt} (attempts: {have})')
     out = sys.stdout.buffer
+    current = attempt or (numbers[-1] if numbers else 1)
+    if all_attempts and attempt is None:
+        for number in numbers[:-1]:
+            out.write(f"==> attempt {number} <==\n".encode())
+            earlier = trial_log_path(home, namespace, experiment, trial_name, number)
+            out.write(earlier.read_bytes() if earlier.exists() else b"")
+        if numbers:
+            out.write(f"==> attempt {current} <==\n".encode())
+    path = trial_log_path(home, namespace, experiment, trial_name, current)
     position = 0
     while True:
         if path.exists():
@@ -324,5 +348,11 @@ def print_logs(store: Any, namespace: str, trial_name: str, follow: bool) -> Non
             if not path.exists() and not follow:
                 print(f"(no output yet: {path})", file=sys.stderr)
             return
+        newest = attempt_numbers(folder)
+        if attempt is None and newest and newest[-1] != current:
+            current, position = newest[-1], 0  # a retry began: follow it
+            path = trial_log_path(home, namespace, experiment, trial_name, current)
+            out.write(f"==> attempt {current} <==\n".encode())
+            continue
         time.sleep(0.5)  # tail -f: poll the file, as `kubectl logs -f` streams
         trial = store.get_trial(namespace, trial_name)

@@ -2,8 +2,11 @@
 
 A reconcile step reads the desired state (the experiment's spec) and the observed state (its
 trials, their processes, their observations), acts on the difference and writes the result in one
-transaction. It remembers no event: after a crash or Ctrl-C the next step finds trials marked
-Running that no runner knows and starts them again, so nothing is lost or run twice.
+transaction. It remembers no event: after a crash the next step finds trials marked Running that
+no runner knows and has the runner adopt them from the record stored with each (still running:
+watched again, collecting from where the store left off; ended meanwhile: judged), or, when one
+is lost, starts it again; after Ctrl-C the trials are Pending and start again. Nothing is lost or
+run twice.
 
 Every face (CLI, REST server, SDK) drives experiments through :class:`Controller`; the
 foreground ``pykatib run`` is :meth:`Controller.run` for the experiments of one file, and a server
@@ -12,11 +15,13 @@ calls the same :meth:`Controller.reconcile` for many.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -69,6 +74,8 @@ DB_RETRY_DELAYS = (0.1, 0.3, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
 INVALID_CONDITION = "InvalidCondition"
 CONDITIONS_UNMET = "ConditionsUnmet"
 TRIAL_DIR_SETTING = "suggestion_trial_dir"
+# The runner's record of a trial's run (JSON), stored with the observations it read.
+ATTEMPT_ANNOTATION = "pykatib.kubeflow.org/attempt"
 
 
 class Controller:
@@ -234,9 +241,11 @@ class Controller:
         for trial in state.active():
             key = (exp.namespace, trial.name)
             run = self.runner.status(key)
-            if run is None:
-                if state.phases[trial.name] == st.RUNNING:
-                    # Started by a process that is gone (crash or Ctrl-C): run it again.
+            if run is None and state.phases[trial.name] == st.RUNNING:
+                # Started by a control plane that is gone: watch it again, if it can be.
+                run = self._adopt(state, trial)
+                if run is None:
+                    # Lost with it (its shim was killed): run it again.
                     st.reset_trial(trial)
                     changes.reset_observations.append(trial.name)
                     changes.events.append(
@@ -247,10 +256,11 @@ class Controller:
                             "The control plane that ran this trial is gone; running it again",
                         )
                     )
+            if run is None:
                 self._start(state, trial, changes)
                 continue
-            changed = self._take_observations(state, trial, changes)
-            if changed and not run.finished and state.early_stopping is not None:
+            changed, reported = self._take_observations(state, trial, changes)
+            if reported and not run.finished and state.early_stopping is not None:
                 self._early_stop(state, trial, changes)
             self.runner.acknowledge(key)
             if state.phases[trial.name] not in st.ACTIVE_PHASES:
@@ -343,10 +353,38 @@ class Controller:
         changes.events.append(event(trial, NORMAL, "JobFailed", f"Job {trial.name} has failed. {message} {reason}"))
         return True
 
-    def _take_observations(self, state: ExperimentState, trial: Trial, changes: Changes) -> bool:
-        points = self.runner.drain((trial.namespace, trial.name))
+    def _adopt(self, state: ExperimentState, trial: Trial) -> RunStatus | None:
+        """Have the runner take over a Running trial from its stored record; None if it can't."""
+        record = _attempt_record(trial)
+        if record is None or not self.runner.adopt(self._run_request(state, trial), record):
+            return None
+        # Its metrics go on from the observations stored so far.
+        summary = state.summaries[trial.name] = MetricSummary()
+        for point in self.store.list_observations(trial.namespace, trial.name):
+            summary.add(point)
+        return self.runner.status((trial.namespace, trial.name))
+
+    def _take_observations(
+        self, state: ExperimentState, trial: Trial, changes: Changes
+    ) -> tuple[bool, bool]:
+        """Take what the runner read, with its record; returns (the trial changed, new
+        observations arrived)."""
+        drained = self.runner.drain((trial.namespace, trial.name))
+        changed = drained.restarted or drained.record is not None
+        if drained.restarted:
+            # A new attempt began (a backoffLimit retry): only the final attempt's observations
+            # count.
+            changes.observations.pop(trial.name, None)
+            changes.reset_observations.append(trial.name)
+            state.summaries.pop(trial.name, None)
+            state.series.pop(trial.name, None)
+            trial.status.observation = None
+        if drained.record is not None:
+            # Stored with the observations read up to it, so that the two always agree.
+            _set_attempt_record(trial, drained.record)
+        points = drained.points
         if not points:
-            return False
+            return changed, False
         summary = state.summaries.get(trial.name)
         if summary is None:
             summary = state.summaries[trial.name] = MetricSummary()
@@ -361,7 +399,7 @@ class Controller:
                 if value is not None:
                     series.append(value)
         trial.status.observation = Observation(metrics=summary.to_metrics(_metric_names(state)))
-        return True
+        return True, True
 
     def _early_stop(self, state: ExperimentState, trial: Trial, changes: Changes) -> None:
         """Ask the early stopping rule about a running trial that just reported."""
@@ -387,27 +425,30 @@ class Controller:
         state.summaries.pop(trial.name, None)
         changes.trials.append(trial)
 
-    def _start(self, state: ExperimentState, trial: Trial, changes: Changes) -> None:
+    def _run_request(self, state: ExperimentState, trial: Trial) -> RunRequest:
         exp = state.experiment
         # pbt's checkpoint folder is per trial; a child starts from a copy of its parent's.
         settings = algorithm_settings(exp)
         mapped = (settings[TRIAL_DIR_SETTING],) if settings.get(TRIAL_DIR_SETTING) else ()
         parent = checkpoint_parent(trial.spec.labels or {}) if mapped else None
-        request = RunRequest(
+        return RunRequest(
             key=(exp.namespace, trial.name),
             run_spec=trial.spec.run_spec or {},
             primary_container_name=trial.spec.primary_container_name,
             metrics_collector=trial.spec.metrics_collector or exp.spec.metrics_collector_spec,  # type: ignore[arg-type]
             metric_names=_metric_names(state),
             working_dir=state.source_dir,
-            log_path=self.log_path(exp.namespace, exp.name, trial.name),
             trial_dir=trial_dir(self.home, exp.namespace, exp.name, trial.name),
             sync_reports=state.early_stopping is not None,
             mapped_paths=mapped,
             seed_from=trial_dir(self.home, exp.namespace, exp.name, parent) if parent else None,
         )
+
+    def _start(self, state: ExperimentState, trial: Trial, changes: Changes) -> None:
         state.series.pop(trial.name, None)
-        self.runner.start(request)
+        record = self.runner.start(self._run_request(state, trial))
+        if record is not None:
+            _set_attempt_record(trial, record)
         st.mark_trial_running(trial)
         changes.events.append(event(trial, NORMAL, "JobCreated", f"Job {trial.name} has been created"))
         changes.events.append(event(trial, NORMAL, "JobRunning", f"Job {trial.name} is running"))
@@ -655,6 +696,7 @@ class Controller:
     # --- paths ---------------------------------------------------------------------------------
 
     def log_path(self, namespace: str, experiment: str, trial: str) -> Path:
+        """The log of the trial's latest attempt."""
         return trial_log_path(self.home, namespace, experiment, trial)
 
 
@@ -665,6 +707,21 @@ def _transient(exc: DBAPIError) -> bool:
 
 def _reason(exc: DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+
+
+def _attempt_record(trial: Trial) -> dict[str, Any] | None:
+    text = (trial.metadata.annotations or {}).get(ATTEMPT_ANNOTATION)
+    try:
+        record = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _set_attempt_record(trial: Trial, record: dict[str, Any]) -> None:
+    annotations = dict(trial.metadata.annotations or {})
+    annotations[ATTEMPT_ANNOTATION] = json.dumps(record, separators=(",", ":"))
+    trial.metadata.annotations = annotations
 
 
 def _completed_series(state: ExperimentState) -> dict[str, list[float]]:

@@ -1,42 +1,57 @@
-"""Metrics collectors: how one trial run's observations are gathered, live, while it runs.
+"""Metrics collectors: how one attempt's observations are gathered, live, while it runs.
 
-One collector per trial run, chosen by ``metricsCollectorSpec.collector.kind``. The runner:
+One collector per attempt of a trial, chosen by ``metricsCollectorSpec.collector.kind``. Every
+collector reads files (or an endpoint), never a pipe, so that the trial does not depend on the
+control plane staying alive: StdOut tails the attempt's log, File its metrics file, Push and
+Custom the attempt's report file (``PYKATIB_METRICS_FILE``), TensorFlowEvent its event folder.
+The runner:
 
-1. calls :meth:`Collector.environment` before starting the process (extra env vars);
-2. gives every output line to :meth:`Collector.feed_line` (only the StdOut collector reads it);
-3. calls :meth:`Collector.poll` every :data:`POLL_SECONDS` while the process runs, when
-   ``polls`` is true (files, event files, Prometheus endpoints);
-4. calls :meth:`Collector.close` once the process has exited, for whatever is left.
-
-Push metrics arrive through a pipe the runner owns (see :mod:`pykatib.runtime.local`), and a
-Custom collector is a process the runner starts beside the trial, reporting through that pipe.
+1. calls :meth:`Collector.environment` before starting the attempt (extra env vars);
+2. calls :meth:`Collector.poll` every :data:`POLL_SECONDS` while the attempt runs (and at once
+   when a synchronous Push reporter rings);
+3. calls :meth:`Collector.close` once the attempt has exited, for whatever is left;
+4. hands :meth:`Collector.position` (JSON: byte offsets and the parser's step counters) to the
+   control plane with the observations read up to it, which stores both in one transaction.
+   A control plane that adopts the attempt after a crash calls :meth:`Collector.restore` with
+   the stored position, so that reading goes on exactly where the stored observations end.
 """
 
 from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from pykatib.api.models import MetricsCollectorSpec
-from pykatib.metrics.jsonl import JsonMetricsParser
 from pykatib.metrics.observation import ObservationPoint
 from pykatib.metrics.parsers import (
     CUSTOM_COLLECTOR,
     FILE_COLLECTOR,
-    JSON_FORMAT,
     NONE_COLLECTOR,
     PROMETHEUS_COLLECTOR,
     PUSH_COLLECTOR,
     STDOUT_COLLECTOR,
     TFEVENT_COLLECTOR,
+    parser_for,
 )
-from pykatib.metrics.text import TextMetricsParser
+from pykatib.metrics.push import PushRecordParser
 
 POLL_SECONDS = 0.25
+READ_BYTES = 1 << 20  # a chatty trial's backlog is parsed a megabyte at a time
 DEFAULT_FILE_PATH = "/var/log/katib/metrics.log"
 DEFAULT_TFEVENT_PATH = "/var/log/katib/tfevent/"
+
+
+class ResumableParser(Protocol):
+    """A line parser whose step counters can be saved and restored (text, JSON, Push)."""
+
+    def feed(self, line: str) -> list[ObservationPoint]: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def restore(self, state: Mapping[str, Any]) -> None: ...
 
 
 def collector_kind(spec: MetricsCollectorSpec | None) -> str:
@@ -60,14 +75,10 @@ def collector_path(spec: MetricsCollectorSpec | None) -> str | None:
 class Collector:
     """Gathers nothing; the base of the collectors below (and the ``None`` kind)."""
 
-    reads_output = False
     polls = False
 
     def environment(self) -> dict[str, str]:
         return {}
-
-    def feed_line(self, line: str) -> list[ObservationPoint]:
-        return []
 
     def poll(self) -> list[ObservationPoint]:
         return []
@@ -75,60 +86,77 @@ class Collector:
     def close(self) -> list[ObservationPoint]:
         return self.poll()
 
+    def position(self) -> dict[str, Any]:
+        """Where the next :meth:`poll` goes on (JSON)."""
+        return {}
+
+    def restore(self, position: Mapping[str, Any]) -> None:
+        """Go on from a :meth:`position` of this attempt's collector in an earlier process."""
+
     @property
     def notes(self) -> list[str]:
         """Warnings about what was read, for the trial's log (one line each)."""
         return []
 
 
-class StdOutCollector(Collector):
-    """Katib's default: ``name=value`` lines in the trial's stdout and stderr."""
-
-    reads_output = True
-
-    def __init__(self, metric_names: Sequence[str], filters: Sequence[str] | None) -> None:
-        self._parser = TextMetricsParser(metric_names, filters)
-        self.feed_line = self._parser.feed  # type: ignore[method-assign]
-
-
 class FileCollector(Collector):
-    """Tails a metrics file (TEXT lines like StdOut's, or JSON lines) as the trial writes it."""
+    """Tails a file of lines (a metrics file, the attempt's log, the Push report file) as the
+    trial writes it."""
 
     polls = True
 
-    def __init__(
-        self, path: Path, metric_names: Sequence[str], filters: Sequence[str] | None, fmt: str
-    ) -> None:
+    def __init__(self, path: Path, parser: ResumableParser) -> None:
         self.path = path
-        self._parser = (
-            JsonMetricsParser(metric_names)
-            if fmt == JSON_FORMAT
-            else TextMetricsParser(metric_names, filters)
-        )
-        self._offset = 0
-        self._partial = b""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._parser = parser
+        self._offset = 0  # where the next read starts
+        self._partial = b""  # the last line read, still without its newline
+
+    @property
+    def offset(self) -> int:
+        """The file's offset up to which every line has been parsed."""
+        return self._offset - len(self._partial)
 
     def poll(self, final: bool = False) -> list[ObservationPoint]:
+        points: list[ObservationPoint] = []
         try:
             with open(self.path, "rb") as f:
                 f.seek(self._offset)
-                chunk = f.read()
+                while True:
+                    chunk = f.read(READ_BYTES)
+                    if not chunk:
+                        break
+                    self._offset += len(chunk)
+                    points += self._feed(self._partial + chunk)
         except FileNotFoundError:
-            return []
-        self._offset += len(chunk)
-        data = self._partial + chunk
-        lines = data.split(b"\n")
+            pass
+        if final and self._partial:
+            points += self._feed(self._partial + b"\n")
+        return points
+
+    def _feed(self, data: bytes) -> list[ObservationPoint]:
         # A last line without its newline may still be being written; keep it for later.
-        self._partial = b"" if final else lines.pop()
+        complete, _, self._partial = data.rpartition(b"\n")
+        if not complete:
+            return []
+        feed = self._parser.feed
         points: list[ObservationPoint] = []
-        for raw in lines:
-            if raw:
-                points += self._parser.feed(raw.decode("utf-8", "replace"))
+        for line in complete.decode("utf-8", "replace").split("\n"):
+            if line:
+                found = feed(line)
+                if found:
+                    points += found
         return points
 
     def close(self) -> list[ObservationPoint]:
         return self.poll(final=True)
+
+    def position(self) -> dict[str, Any]:
+        return {"offset": self.offset, "parser": self._parser.state()}
+
+    def restore(self, position: Mapping[str, Any]) -> None:
+        self._offset = int(position.get("offset") or 0)
+        self._partial = b""
+        self._parser.restore(position.get("parser") or {})
 
     @property
     def notes(self) -> list[str]:
@@ -143,11 +171,16 @@ class TFEventCollector(Collector):
     def __init__(self, directory: Path, metric_names: Sequence[str]) -> None:
         from pykatib.metrics.tfevent import TFEventReader
 
-        directory.mkdir(parents=True, exist_ok=True)
         self._reader = TFEventReader(directory, metric_names)
 
     def poll(self) -> list[ObservationPoint]:
         return self._reader.poll()
+
+    def position(self) -> dict[str, Any]:
+        return self._reader.state()
+
+    def restore(self, position: Mapping[str, Any]) -> None:
+        self._reader.restore(dict(position))
 
 
 class PrometheusCollector(Collector):
@@ -190,24 +223,32 @@ class PrometheusCollector(Collector):
     def close(self) -> list[ObservationPoint]:
         return []  # the endpoint went away with the process
 
+    def position(self) -> dict[str, Any]:
+        return {"steps": dict(self._steps), "last": dict(self._last)}
+
+    def restore(self, position: Mapping[str, Any]) -> None:
+        self._steps = dict(position.get("steps") or {})
+        self._last = dict(position.get("last") or {})
+
 
 def make_collector(
     spec: MetricsCollectorSpec | None,
     metric_names: Sequence[str],
     local_path: Path | None,
+    log_path: Path,
+    report_path: Path,
 ) -> Collector:
-    """The collector for one trial run. ``local_path`` is the remapped collector path."""
+    """The collector for one attempt. ``local_path`` is the remapped collector path,
+    ``log_path`` the attempt's log, ``report_path`` its Push report file."""
     kind = collector_kind(spec)
     source = spec.source if spec is not None else None
-    filters = source.filter.metrics_format if source and source.filter else None
-    if kind == STDOUT_COLLECTOR:
-        return StdOutCollector(metric_names, filters)
-    if kind == FILE_COLLECTOR:
-        assert local_path is not None
-        fsp = source.file_system_path if source else None
-        return FileCollector(
-            local_path, metric_names, filters, (fsp.format if fsp else None) or "TEXT"
-        )
+    if kind in (STDOUT_COLLECTOR, FILE_COLLECTOR, PUSH_COLLECTOR):
+        parser: Any = parser_for(spec, metric_names)
+        path = {STDOUT_COLLECTOR: log_path, PUSH_COLLECTOR: report_path}.get(kind, local_path)
+        assert path is not None
+        return FileCollector(path, parser)
+    if kind == CUSTOM_COLLECTOR:  # the collector beside the trial reports as Push does
+        return FileCollector(report_path, PushRecordParser(metric_names))
     if kind == TFEVENT_COLLECTOR:
         assert local_path is not None
         return TFEventCollector(local_path, metric_names)
@@ -216,6 +257,6 @@ def make_collector(
         port = http.get("port", 8080)
         path = http.get("path", "/metrics")
         return PrometheusCollector(f"http://127.0.0.1:{port}{path}", metric_names)
-    if kind in (PUSH_COLLECTOR, CUSTOM_COLLECTOR, NONE_COLLECTOR):
-        return Collector()  # Push and Custom report through the runner's pipe
+    if kind == NONE_COLLECTOR:
+        return Collector()
     raise ValueError(f"pykatib cannot collect metrics with the {kind!r} metrics collector")

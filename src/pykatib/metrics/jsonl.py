@@ -20,7 +20,7 @@ all on the lenient side:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -122,3 +122,17 @@ class JsonMetricsParser:
         for line in lines:
             points.extend(self.feed(line))
         return points
+
+    def state(self) -> dict[str, Any]:
+        """What a parser needs to go on where this one is (JSON): steps and counts."""
+        counts = (self.malformed_lines, self.rejected_values, self.numeric_values)
+        return {"steps": dict(self._steps), "counts": list(counts)}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Go on where the parser whose :meth:`state` this is stopped."""
+        for name, step in (state.get("steps") or {}).items():
+            if name in self._steps and isinstance(step, int):
+                self._steps[name] = step
+        counts = state.get("counts")
+        if isinstance(counts, list) and len(counts) == 3:
+            self.malformed_lines, self.rejected_values, self.numeric_values = map(int, counts)

@@ -1,17 +1,28 @@
 """The Push collector: the trial reports its metrics itself with :func:`report_metrics`.
 
 In Katib, ``report_metrics`` sends the metrics to the DB manager over gRPC. In pykatib the trial
-runner gives the trial process a pipe in ``PYKATIB_METRICS_FD`` (or, for tools that can only
-append to a file, a file in ``PYKATIB_METRICS_FILE``); ``report_metrics`` writes one JSON line
-per metric to it and the runner reads them with :class:`PushRecordParser`::
+runner gives each attempt of a trial a file in ``PYKATIB_METRICS_FILE``; ``report_metrics``
+appends one JSON line per metric to it (one write per report) and the runner tails it with
+:class:`PushRecordParser`::
 
     {"metric": "loss", "value": "0.12", "timestamp": "2024-03-04T17:55:08.123456Z", "step": 3}
+
+A file, not a pipe, so that a trial neither dies nor blocks when the control plane does, and a
+control plane that adopts the trial reads on from where the store says the last one stopped.
+
+Synchronous reports (early stopping on: ``PYKATIB_METRICS_ACK`` is set): after writing, the
+reporter rings the runner's doorbell (the FIFO in ``PYKATIB_METRICS_BELL``, if a runner holds it
+open) and waits until the ack file holds an offset at or past the end of its report: the control
+plane has looked at it, and had the chance to stop the trial early, as Katib's synchronous push
+allows. With the control plane gone it gives up after :data:`ACK_WAIT_SECONDS` and waits no more
+until acknowledgements come again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from numbers import Integral
@@ -21,11 +32,10 @@ from pykatib.metrics.observation import ObservationPoint, parse_value
 from pykatib.metrics.timestamps import format_rfc3339, from_epoch, parse_rfc3339, utc_now
 
 METRICS_FILE_ENV = "PYKATIB_METRICS_FILE"
-# The runner's pipe: one JSON line per metric, then an empty line ending the report. With an ack
-# pipe, report_metrics waits until the control plane has looked at the report (and had the
-# chance to stop the trial early), as Katib's push is a synchronous call to its DB manager.
-METRICS_FD_ENV = "PYKATIB_METRICS_FD"
-ACK_FD_ENV = "PYKATIB_METRICS_ACK_FD"
+ACK_FILE_ENV = "PYKATIB_METRICS_ACK"
+BELL_ENV = "PYKATIB_METRICS_BELL"
+ACK_POLL_SECONDS = 0.002
+ACK_WAIT_SECONDS = 600.0
 
 # Next automatic step per (metrics file, metric): the reports of this process so far.
 _next_steps: dict[tuple[str, str], int] = {}
@@ -74,8 +84,7 @@ def report_metrics(
     values = {name: _value_string(name, value) for name, value in metrics.items()}
     if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
         raise ValueError(f"Invalid step {step!r}: it should be a non-negative integer")
-    fd = os.environ.get(METRICS_FD_ENV)
-    path = os.environ.get(METRICS_FILE_ENV) or (f"fd:{fd}" if fd else None)
+    path = os.environ.get(METRICS_FILE_ENV)
     if not path:
         raise RuntimeError(
             "report_metrics must run inside a pykatib trial whose experiment uses the Push "
@@ -99,21 +108,65 @@ def report_metrics(
         _next_steps[key] = n + 1
         record = {"metric": name, "value": value, "timestamp": stamp, "step": n}
         lines.append(json.dumps(record) + "\n")
-    if fd:
-        _send(int(fd), ("".join(lines) + "\n").encode("utf-8"))
-        ack = os.environ.get(ACK_FD_ENV)
-        if ack and not os.read(int(ack), 1):
-            raise RuntimeError("the pykatib control plane closed the metrics channel")
-        return
     # One write per report, so that reports of concurrent processes do not interleave lines.
-    with open(path, "a", encoding="utf-8") as file:
-        file.write("".join(lines))
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        _write_all(fd, "".join(lines).encode("utf-8"))
+        end = os.lseek(fd, 0, os.SEEK_CUR)  # the end of this report, whoever else appends
+    finally:
+        os.close(fd)
+    ack = os.environ.get(ACK_FILE_ENV)
+    if ack:
+        _ring(os.environ.get(BELL_ENV))
+        _wait_for_ack(ack, end)
 
 
-def _send(fd: int, payload: bytes) -> None:
+def _write_all(fd: int, payload: bytes) -> None:
     view = memoryview(payload)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
+
+
+def _ring(bell: str | None) -> None:
+    """Wake the runner (if one holds the FIFO open: else the open fails at once)."""
+    if not bell:
+        return
+    try:
+        fd = os.open(bell, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, b"!")
+    except OSError:
+        pass  # full: the runner has yet to read the last rings, so it will look anyway
+    finally:
+        os.close(fd)
+
+
+def _acked(path: str) -> int:
+    try:
+        with open(path, "rb") as f:
+            return int(f.read() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+# Set when a wait gave up (no control plane): later reports wait only once acks catch up again.
+_unacked_since: int | None = None
+
+
+def _wait_for_ack(path: str, end: int) -> None:
+    global _unacked_since
+    if _unacked_since is not None:
+        if _acked(path) < _unacked_since:
+            return
+        _unacked_since = None
+    give_up = time.monotonic() + ACK_WAIT_SECONDS
+    while _acked(path) < end:
+        if time.monotonic() >= give_up:
+            _unacked_since = end
+            return
+        time.sleep(ACK_POLL_SECONDS)  # in the trial: the control plane writes the ack file
 
 
 class PushRecordParser:
@@ -143,7 +196,7 @@ class PushRecordParser:
             record = json.loads(line)
             name = record["metric"]
             value = record["value"]
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):  # Recursion: nested too deep
             self.malformed_lines += 1
             return []
         if not isinstance(name, str) or not isinstance(value, str) or parse_value(value) is None:
@@ -159,6 +212,17 @@ class PushRecordParser:
         raw_time = record.get("timestamp")
         timestamp = parse_rfc3339(raw_time) if isinstance(raw_time, str) else None
         return [ObservationPoint(name, value, timestamp or self._clock(), step)]
+
+    def state(self) -> dict[str, Any]:
+        """What a parser needs to go on where this one is (JSON): counts per metric."""
+        return {"steps": dict(self._counts), "malformed": self.malformed_lines}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Go on where the parser whose :meth:`state` this is stopped."""
+        for name, count in (state.get("steps") or {}).items():
+            if isinstance(count, int):
+                self._counts[str(name)] = count
+        self.malformed_lines = int(state.get("malformed") or 0)
 
     def feed_lines(self, lines: Iterable[str]) -> list[ObservationPoint]:
         """The observations of many lines."""

@@ -25,7 +25,7 @@ Python binding costs about ten times more per line.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -187,6 +187,16 @@ class TextMetricsParser:
         for line in lines:
             points.extend(self.feed(line))
         return points
+
+    def state(self) -> dict[str, Any]:
+        """What a parser needs to go on where this one is (JSON): each metric's next step."""
+        return {"steps": dict(self._steps)}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Go on where the parser whose :meth:`state` this is stopped."""
+        for name, step in (state.get("steps") or {}).items():
+            if name in self._steps and isinstance(step, int):
+                self._steps[name] = step
 
     def _line_timestamp(self, line: str) -> datetime | None:
         # Katib: the text before the first space, when it parses as RFC 3339. Lines of one log

@@ -64,6 +64,9 @@ class TFEventReader:
         self.metric_names: tuple[str, ...] = tuple(dict.fromkeys(metric_names))
         self._loaders: dict[str, Any] = {}
         self._steps: dict[str, int] = dict.fromkeys(self.metric_names, 0)
+        # Events read per file, and (after restore) events to skip as read before.
+        self._events: dict[str, int] = {}
+        self._skip: dict[str, int] = {}
 
     def poll(self) -> list[ObservationPoint]:
         """New observations, in wall-time order (ties in file and write order)."""
@@ -73,6 +76,9 @@ class TFEventReader:
             if loader is None:
                 loader = self._loaders[path] = self._loader_class(path)
             for event in loader.Load():
+                self._events[path] = self._events.get(path, 0) + 1
+                if self._skip.get(path, 0) >= self._events[path]:
+                    continue
                 if event.HasField("summary"):
                     self._collect(path, event, found)
         found.sort(key=lambda item: (item[0], item[1]))
@@ -85,6 +91,17 @@ class TFEventReader:
             self._steps[name] = step + 1
             points.append(ObservationPoint(name, value, timestamp, step))
         return points
+
+    def state(self) -> dict[str, Any]:
+        """Where the next poll goes on (JSON): events read per file, each metric's next step."""
+        return {"events": dict(self._events), "steps": dict(self._steps)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Go on where the reader whose :meth:`state` this is stopped."""
+        self._skip = {str(k): int(v) for k, v in (state.get("events") or {}).items()}
+        for name, step in (state.get("steps") or {}).items():
+            if name in self._steps and isinstance(step, int):
+                self._steps[name] = step
 
     def _event_files(self) -> list[str]:
         files: list[str] = []

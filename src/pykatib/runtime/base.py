@@ -4,16 +4,25 @@ Lifecycle, as the trial reconciler drives it:
 
 1. ``check(trial_spec, primary_container_name)`` when an experiment is applied: problems that
    make the template impossible to run with this runner, as ``path: message``.
-2. ``start(request)`` once per trial run. The runner calls ``wake()`` (given at construction)
-   whenever something changed that the control plane should look at: a trial ended, or new
-   observations arrived. It never writes to the store itself.
-3. ``status(key)`` is read on every reconcile; ``None`` means the runner knows nothing of that
-   trial (it was started by a process that is gone), and the reconciler starts it again.
-4. ``drain(key)`` hands over the observations collected since the last call; after acting on
+2. ``start(request)`` once per run of a trial; it returns the run's *record* (JSON, or None),
+   which the reconciler stores with the trial (the ``pykatib.kubeflow.org/attempt``
+   annotation) in the transaction that marks it Running. The runner calls ``wake()`` (given at
+   construction) whenever something changed that the control plane should look at: a trial
+   ended, or new observations arrived. It never writes to the store itself.
+3. ``status(key)`` is read on every reconcile. ``None`` means the runner knows nothing of that
+   trial: it was started by a control plane that is gone. The reconciler then calls
+   ``adopt(request, record)`` with the stored record: the runner watches the run again, or
+   takes the result it left (True), or says it is lost (False), and the reconciler starts the
+   trial again.
+4. ``drain(key)`` hands over the observations collected since the last call, with the record as
+   of them (where its collector goes on reading), which the reconciler stores in the same
+   transaction as the observations; ``restarted`` says that a new attempt began (a
+   ``backoffLimit`` retry), so that the observations stored before are void. After acting on
    them (early stopping), the reconciler calls ``acknowledge(key)``, which releases a trial
    blocked in a synchronous ``report_metrics``.
 5. ``stop(key)`` ends a trial early (experiment done, Ctrl-C, early stopping); ``forget(key)``
-   releases a finished trial's bookkeeping once its final status is stored.
+   releases a finished trial's bookkeeping once its final status is stored, or stops watching a
+   running one that another control plane takes over (it keeps running).
 """
 
 from __future__ import annotations
@@ -40,13 +49,13 @@ class RunRequest:
     metrics_collector: MetricsCollectorSpec
     metric_names: tuple[str, ...]
     working_dir: Path
-    log_path: Path
-    # The trial's own folder: container paths of collectors (and ``mapped_paths``) live here.
+    # The trial's own folder: each attempt gets a folder in it, where container paths of
+    # collectors (and ``mapped_paths``) and the attempt's log live.
     trial_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     mapped_paths: tuple[str, ...] = ()
-    # Another trial's folder whose ``mapped_paths`` are copied into this trial's before it
-    # starts (pbt: a child resumes from its parent's checkpoint).
+    # Another trial's folder whose final attempt's ``mapped_paths`` are copied into each
+    # attempt of this trial before it starts (pbt: a child resumes from its parent's checkpoint).
     seed_from: Path | None = None
     # Early stopping is on: observations are handed over at once, and Push reports wait for
     # :meth:`TrialRunner.acknowledge`.
@@ -73,6 +82,17 @@ class RunStatus:
         return self.phase != "running"
 
 
+@dataclass(frozen=True)
+class Drained:
+    """Observations read since the last :meth:`TrialRunner.drain`, and the run's record as of
+    them (None: unchanged). ``restarted``: a new attempt began, so the observations handed over
+    before belong to an attempt that no longer counts."""
+
+    points: list[ObservationPoint] = field(default_factory=list)
+    record: dict[str, Any] | None = None
+    restarted: bool = False
+
+
 class TrialRunner(ABC):
     """Runs rendered trials of the kinds in ``kinds`` (kind -> apiVersion)."""
 
@@ -86,13 +106,20 @@ class TrialRunner(ABC):
         return []
 
     @abstractmethod
-    def start(self, request: RunRequest) -> None: ...
+    def start(self, request: RunRequest) -> dict[str, Any] | None:
+        """Run the trial; returns its record, to be stored with the trial."""
+
+    def adopt(self, request: RunRequest, record: dict[str, Any]) -> bool:
+        """Watch again a run that a control plane now gone started, described by the ``record``
+        it stored. True: the runner knows the trial now (``status`` says whether it still runs);
+        False: the run is lost, and the trial must be started again."""
+        return False
 
     @abstractmethod
     def status(self, key: TrialKey) -> RunStatus | None: ...
 
     @abstractmethod
-    def drain(self, key: TrialKey) -> list[ObservationPoint]: ...
+    def drain(self, key: TrialKey) -> Drained: ...
 
     def acknowledge(self, key: TrialKey) -> None:
         """The control plane has looked at everything drained so far (synchronous Push)."""

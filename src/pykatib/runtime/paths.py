@@ -1,10 +1,13 @@
-"""Where a local trial's files go: collector paths remapped into the trial's own folder.
+"""Where a local trial's files go: one folder per attempt, collector paths remapped into it.
 
-On Kubernetes every trial has its own pod and filesystem, so Katib's default metrics path
+On Kubernetes every pod has its own filesystem, so Katib's default metrics path
 ``/var/log/katib/metrics.log`` (or ``/katib/mnist.json``, ``/mnist-with-summaries-logs/test``)
-is private to a trial. Local trials share one filesystem, so pykatib gives each trial a folder,
-``$PYKATIB_HOME/trials/<namespace>/<experiment>/<trial>/``, and maps such a path ``P`` to
-``<trial folder>/P``.
+is private to one run of a trial. Local trials share one filesystem, so pykatib gives every
+attempt of a trial (a ``backoffLimit`` retry, a resume after Ctrl-C, a re-run after a crash) a
+fresh folder, ``$PYKATIB_HOME/trials/<namespace>/<experiment>/<trial>/attempt-<N>/`` (N from 1),
+and maps such a path ``P`` to ``<attempt folder>/P``. pykatib's own files of the attempt (its
+log, the shim's pid and exit files, the Push report file) are in ``<attempt folder>/.pykatib/``
+(:class:`AttemptFiles`).
 
 The rule: take ``P`` and every folder above it except ``/`` (for ``/a/b/c.log``: ``/a/b/c.log``,
 ``/a/b``, ``/a``). Wherever one of them, or a path under one of them, appears in the primary
@@ -12,27 +15,108 @@ container's ``command``, ``args`` or ``env`` values, as the whole value or after
 ``=`` (``--log-path=/a/b``), it is rewritten into the trial folder. So Katib's TFJob example,
 whose command names ``--log-path=/mnist-with-summaries-logs`` for the collector path
 ``/mnist-with-summaries-logs/test``, finds its folder. The trial also gets ``PYKATIB_TRIAL_DIR``
-(its folder) and ``PYKATIB_METRICS_PATH`` (the remapped collector path).
+(its attempt folder) and ``PYKATIB_METRICS_PATH`` (the remapped collector path).
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 TRIAL_DIR_ENV = "PYKATIB_TRIAL_DIR"
 METRICS_PATH_ENV = "PYKATIB_METRICS_PATH"
+ATTEMPT_PREFIX = "attempt-"
+STATE_DIR = ".pykatib"
 
 
 def trial_dir(home: Path, namespace: str, experiment: str, trial: str) -> Path:
+    """The folder of all of a trial's attempts."""
     return home / "trials" / namespace / experiment / trial
 
 
-def trial_log_path(home: Path, namespace: str, experiment: str, trial: str) -> Path:
-    """Where a trial's stdout and stderr are kept."""
-    return home / "logs" / namespace / experiment / f"{trial}.log"
+def attempt_dir(trial_folder: Path, attempt: int) -> Path:
+    return trial_folder / f"{ATTEMPT_PREFIX}{attempt}"
+
+
+def attempt_numbers(trial_folder: Path) -> list[int]:
+    """The attempts a trial's folder holds, in order."""
+    try:
+        names = os.listdir(trial_folder)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        number = name[len(ATTEMPT_PREFIX) :]
+        if name.startswith(ATTEMPT_PREFIX) and number.isdigit():
+            found.append(int(number))
+    return sorted(found)
+
+
+def latest_attempt_dir(trial_folder: Path) -> Path | None:
+    """The folder of the trial's last attempt (a finished trial's final one), if any."""
+    numbers = attempt_numbers(trial_folder)
+    return attempt_dir(trial_folder, numbers[-1]) if numbers else None
+
+
+def trial_log_path(
+    home: Path, namespace: str, experiment: str, trial: str, attempt: int | None = None
+) -> Path:
+    """Where an attempt's stdout and stderr are kept (default: the latest attempt's, or where
+    the first one's will be)."""
+    folder = trial_dir(home, namespace, experiment, trial)
+    if attempt is None:
+        attempt = (attempt_numbers(folder) or [1])[-1]
+    return AttemptFiles(attempt_dir(folder, attempt)).log
+
+
+@dataclass(frozen=True)
+class AttemptFiles:
+    """pykatib's own files in an attempt folder."""
+
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def log(self) -> Path:
+        """The trial's stdout and stderr, and pykatib's notes (``[pykatib] ...`` lines)."""
+        return self.state / "output.log"
+
+    @property
+    def pid(self) -> Path:
+        """Written by the shim once the trial runs: the shim's and the trial's pids."""
+        return self.state / "pid"
+
+    @property
+    def exit(self) -> Path:
+        """Written by the shim once the trial has exited: its exit code or signal."""
+        return self.state / "exit"
+
+    @property
+    def stop(self) -> Path:
+        """Written by the runner before it stops the attempt: why."""
+        return self.state / "stop"
+
+    @property
+    def metrics(self) -> Path:
+        """The Push collector's report file (``PYKATIB_METRICS_FILE``)."""
+        return self.state / "metrics.jsonl"
+
+    @property
+    def ack(self) -> Path:
+        """Synchronous Push: the report file's offset the control plane has looked at."""
+        return self.state / "ack"
+
+    @property
+    def bell(self) -> Path:
+        """Synchronous Push: a FIFO a reporter rings to wake the runner at once."""
+        return self.state / "bell"
 
 
 def roots_of(path: str) -> list[str]:

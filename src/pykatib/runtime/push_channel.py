@@ -1,92 +1,84 @@
-"""The pipe a Push trial (or a Custom collector) reports its metrics through.
+"""The files through which a Push trial (or a Custom collector) reports, beside the attempt.
 
-The runner makes the pipe, hands the write end to the trial as ``PYKATIB_METRICS_FD``, and reads
-it on a thread of its own. Each report is JSON lines (:class:`PushRecordParser`'s format) ended by
-an empty line. In synchronous mode the trial then waits for one byte on the ack pipe
-(``PYKATIB_METRICS_ACK_FD``), which :meth:`PushChannel.ack` writes once the control plane has
-looked at the report: Katib's push is a synchronous call too, and it lets early stopping act
-before the trial reports its next step.
+Reports are JSON lines appended to the attempt's report file, ``PYKATIB_METRICS_FILE``
+(:func:`pykatib.metrics.push.report_metrics`), which the Push collector tails like any file. In
+synchronous mode (early stopping on) two more files make each report a round trip, as Katib's
+push is a synchronous call to its DB manager, so that early stopping acts before the next step:
+
+* the doorbell, a FIFO the runner holds open (``PYKATIB_METRICS_BELL``): the reporter writes a
+  byte after its report, which wakes the runner at once instead of at its next poll; with no
+  runner holding it, opening it fails at once;
+* the ack file (``PYKATIB_METRICS_ACK``): the report file's offset up to which the control plane
+  has looked at the reports, written (a temporary file renamed) by :meth:`PushChannel.ack`.
+  The reporter waits until it reaches the end of its report.
+
+None of them is a pipe: a trial never dies or blocks for ever because the control plane did.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Sequence
 
-from pykatib.metrics.observation import ObservationPoint
-from pykatib.metrics.push import ACK_FD_ENV, METRICS_FD_ENV, PushRecordParser
+from pykatib.metrics.push import ACK_FILE_ENV, BELL_ENV, METRICS_FILE_ENV
+from pykatib.runtime.paths import AttemptFiles
 
 
 class PushChannel:
-    """One trial run's report pipe. ``on_points`` gets each report's observations as they are
-    read; ``on_report`` is called when a report is complete."""
+    """One attempt's report file, and in synchronous mode its doorbell and ack file."""
 
-    def __init__(
-        self,
-        metric_names: Sequence[str],
-        on_points: Callable[[list[ObservationPoint]], None],
-        on_report: Callable[[], None],
-    ) -> None:
-        self._parser = PushRecordParser(metric_names)
-        self._on_points = on_points
-        self._on_report = on_report
-        self._read_fd, self._write_fd = os.pipe()
-        self._ack_read, self._ack_write = os.pipe()
-        self._ack_open = True
-        self.sync = False
-        self._thread = threading.Thread(target=self._read, daemon=True)
+    def __init__(self, files: AttemptFiles, sync: bool) -> None:
+        self.files = files
+        self.sync = sync
+        self._bell: int | None = None
+        self._acked = 0
 
-    def child_env(self, sync: bool) -> dict[str, str]:
-        """Environment for a process that reports through this channel."""
-        self.sync = self.sync or sync
-        env = {METRICS_FD_ENV: str(self._write_fd)}
-        if sync:
-            env[ACK_FD_ENV] = str(self._ack_read)
+    def open(self) -> None:
+        """Hold the doorbell open (create it first for a new attempt)."""
+        if not self.sync:
+            return
+        try:
+            os.mkfifo(self.files.bell)
+        except FileExistsError:
+            pass
+        # Read and write: the FIFO never reads as closed between two reporters.
+        self._bell = os.open(self.files.bell, os.O_RDWR | os.O_NONBLOCK)
+        try:
+            self._acked = int(self.files.ack.read_bytes() or 0)
+        except (OSError, ValueError):
+            self._acked = 0
+
+    def environment(self, reporter: bool) -> dict[str, str]:
+        """Env for the trial (``reporter``: it may wait for acks) or a Custom collector."""
+        env = {METRICS_FILE_ENV: str(self.files.metrics)}
+        if self.sync and reporter:
+            env[ACK_FILE_ENV] = str(self.files.ack)
+            env[BELL_ENV] = str(self.files.bell)
         return env
 
-    def child_fds(self) -> tuple[int, ...]:
-        return (self._write_fd, self._ack_read)
+    def fileno(self) -> int | None:
+        """The doorbell, readable when a reporter rang (None when not synchronous)."""
+        return self._bell
 
-    def started(self) -> None:
-        """The children hold their ends now: closing ours lets the reader see EOF at their exit."""
-        os.close(self._write_fd)
-        os.close(self._ack_read)
-        self._thread.start()
-
-    def ack(self, reports: int) -> None:
-        """Release a synchronous reporter waiting on ``reports`` reports."""
-        if self.sync and self._ack_open and reports > 0:
-            try:
-                os.write(self._ack_write, b"k" * reports)
-            except OSError:
-                pass  # the trial is gone
-
-    def _read(self) -> None:
-        with open(self._read_fd, "rb", closefd=True) as pipe:
-            for raw in pipe:
-                line = raw.strip()
-                if line:
-                    points = self._parser.feed(line.decode("utf-8", "replace"))
-                    if points:
-                        self._on_points(points)
-                else:
-                    self._on_report()
-
-    def abandon(self) -> None:
-        """The process never started: close every end."""
-        for fd in (self._read_fd, self._write_fd, self._ack_read, self._ack_write):
-            try:
-                os.close(fd)
-            except OSError:
+    def clear(self) -> None:
+        """Take the rings read so far."""
+        if self._bell is None:
+            return
+        try:
+            while os.read(self._bell, 4096):
                 pass
-        self._ack_open = False
+        except BlockingIOError:
+            pass
+
+    def ack(self, offset: int) -> None:
+        """The control plane has looked at every report up to ``offset`` of the report file."""
+        if not self.sync or offset <= self._acked:
+            return
+        tmp = self.files.ack.with_name(".ack.tmp")
+        tmp.write_bytes(str(offset).encode())
+        os.replace(tmp, self.files.ack)
+        self._acked = offset
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
-        self._ack_open = False
-        try:
-            os.close(self._ack_write)
-        except OSError:
-            pass
+        if self._bell is not None:
+            os.close(self._bell)
+            self._bell = None

@@ -1,0 +1,306 @@
+"""One attempt of a local trial: its folder, how it starts under a shim, how its end is told.
+
+:class:`Layout` knows, for one trial, where an attempt's files go and what it runs: the primary
+container's ``command`` + ``args`` as written (never through a shell), with the container's
+``env`` plus ``KATIB_TRIAL_NAME``, ``PYKATIB_TRIAL_DIR`` and ``PYKATIB_METRICS_PATH``, in its
+``workingDir`` (default: the experiment file's folder), container paths remapped into the
+attempt's folder (:mod:`pykatib.runtime.paths`); a Custom collector beside it. :class:`Attempt`
+is one such run; :class:`ExitWaiter` tells when its shim has exited (or was lost).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pykatib.metrics.collectors import Collector, collector_kind, collector_path, make_collector
+from pykatib.metrics.parsers import CUSTOM_COLLECTOR, PUSH_COLLECTOR, STDOUT_COLLECTOR
+from pykatib.runtime import shim
+from pykatib.runtime.base import RunRequest
+from pykatib.runtime.paths import (
+    METRICS_PATH_ENV,
+    TRIAL_DIR_ENV,
+    AttemptFiles,
+    PathMap,
+    attempt_dir,
+    latest_attempt_dir,
+)
+from pykatib.runtime.push_channel import PushChannel
+
+# How long a Custom collector may go on after the trial exits, to report its last values.
+CUSTOM_COLLECTOR_GRACE_SECONDS = 30.0
+
+
+def primary_container(
+    trial_spec: dict[str, Any], primary_name: str | None
+) -> tuple[int, dict[str, Any] | None, list[dict[str, Any]]]:
+    """(index, the primary container, all containers) of a Job spec."""
+    pod = ((trial_spec.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = pod.get("containers") or []
+    for i, c in enumerate(containers):
+        if primary_name is None or c.get("name") == primary_name:
+            return i, c, containers
+    return -1, None, containers
+
+
+@dataclass
+class Attempt:
+    """One attempt of a trial: its folder, collector, and shim."""
+
+    number: int
+    files: AttemptFiles
+    started: datetime
+    collector: Collector
+    channel: PushChannel | None = None
+    proc: subprocess.Popen[bytes] | None = None  # the shim, when this process started it
+    ident: shim.Started | None = None
+    stopping: str | None = None  # why the runner ended it: "stopped" or "deadline"
+    kill_at: float | None = None  # when SIGKILL follows the SIGTERM (time.monotonic)
+    closed: bool = False  # the collector has read its last
+    # The collector is read by the watching thread, and by stop() for what came before it.
+    reading: threading.Lock = field(default_factory=threading.Lock)
+
+    def note(self, text: str) -> None:
+        """A line of pykatib's own in the attempt's log."""
+        with open(self.files.log, "ab") as logfile:
+            logfile.write(f"[pykatib] {text}\n".encode())
+
+    def signal(self, sig: int) -> None:
+        """Signal the trial's (and the Custom collector's) process group."""
+        ident = self.ident
+        if ident is None:
+            return
+        for proc in (ident.trial, ident.sidecar):
+            # The group outlives its leader's pid only while the shim (its reaper) runs.
+            if proc is not None and (proc.alive() or ident.shim.alive()):
+                proc.signal_group(sig)
+
+    def mark_stopping(self, why: str) -> None:
+        """Say in the folder why the runner ends the attempt, for a control plane adopting it."""
+        try:
+            tmp = self.files.state / ".stop.tmp"
+            tmp.write_text(why)
+            os.replace(tmp, self.files.stop)
+        except OSError:
+            pass
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What the shim of a new attempt runs."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    sidecar: tuple[str, list[str], dict[str, str]] | None  # a Custom collector: cwd, argv, env
+
+
+class Layout:
+    """Where a trial's attempts live and what each runs."""
+
+    def __init__(self, request: RunRequest, grace: float) -> None:
+        self.request = request
+        self.grace = grace
+        self.kind = collector_kind(request.metrics_collector)
+        self.collector_path = collector_path(request.metrics_collector)
+
+    def files(self, number: int) -> AttemptFiles:
+        return AttemptFiles(attempt_dir(self.request.trial_dir, number))
+
+    def paths(self, files: AttemptFiles) -> PathMap:
+        mapped = [p for p in (self.collector_path, *self.request.mapped_paths) if p]
+        return PathMap(files.root, mapped)
+
+    def open(self, number: int, started: datetime, fresh: bool) -> Attempt:
+        """An attempt with its collector and channel (``fresh``: a new one, else adopted)."""
+        req = self.request
+        files = self.files(number)
+        if fresh:
+            files.state.mkdir(parents=True, exist_ok=True)
+        local = self.paths(files).local(self.collector_path) if self.collector_path else None
+        if fresh and local is not None:
+            # Katib mounts a volume at the collector path's folder: it exists when the trial starts.
+            (local if self.kind == "TensorFlowEvent" else local.parent).mkdir(
+                parents=True, exist_ok=True
+            )
+        collector = make_collector(
+            req.metrics_collector, req.metric_names, local, files.log, files.metrics
+        )
+        if fresh and self.kind == STDOUT_COLLECTOR and files.log.exists():
+            collector.restore({"offset": files.log.stat().st_size})  # pykatib's notes: no output
+        channel = None
+        if self.kind in (PUSH_COLLECTOR, CUSTOM_COLLECTOR):
+            channel = PushChannel(files, sync=req.sync_reports and self.kind == PUSH_COLLECTOR)
+            channel.open()
+        return Attempt(number, files, started, collector, channel)
+
+    def create(self, number: int, started: datetime, notes: list[str]) -> tuple[Attempt, Launch]:
+        """A new attempt's folder (seeded, ``notes`` in its log), and what its shim will run."""
+        req = self.request
+        files = self.files(number)
+        files.state.mkdir(parents=True, exist_ok=True)
+        if req.seed_from is not None:
+            self._seed(req.seed_from, files)
+        _, container, containers = primary_container(req.run_spec, req.primary_container_name)
+        assert container is not None
+        if len(containers) > 1:
+            others = [c.get("name") for c in containers if c.get("name") != container.get("name")]
+            notes.insert(
+                0,
+                f"warning: containers {others} are ignored: only the primary container runs "
+                "locally",
+            )
+        paths = self.paths(files)
+        container = paths.rewrite_container(container)
+        env = self._environment(container, files, notes)
+        if notes:
+            with open(files.log, "ab") as logfile:
+                logfile.write("".join(f"[pykatib] {n}\n" for n in notes).encode())
+        attempt = self.open(number, started, fresh=True)
+        env.update(attempt.collector.environment())
+        sidecar = None
+        if attempt.channel is not None:
+            env.update(attempt.channel.environment(reporter=self.kind == PUSH_COLLECTOR))
+            if self.kind == CUSTOM_COLLECTOR:
+                sidecar = self._sidecar(paths, attempt.channel, container)
+        cwd = container.get("workingDir") or str(req.working_dir)
+        return attempt, Launch(_argv(container), cwd, env, sidecar)
+
+    def spawn(self, attempt: Attempt, launch: Launch) -> None:
+        """Start the attempt's shim; sets ``proc`` and ``ident``."""
+        attempt.proc, attempt.ident = shim.spawn(
+            attempt.files,
+            launch.argv,
+            launch.cwd,
+            launch.env,
+            self.grace,
+            CUSTOM_COLLECTOR_GRACE_SECONDS,
+            launch.sidecar,
+        )
+
+    def argv(self, attempt: Attempt) -> list[str]:
+        """What the attempt runs (remapped into its folder)."""
+        req = self.request
+        _, container, _ = primary_container(req.run_spec, req.primary_container_name)
+        return _argv(self.paths(attempt.files).rewrite_container(container or {}))
+
+    def _sidecar(
+        self, paths: PathMap, channel: PushChannel, trial_container: dict[str, Any]
+    ) -> tuple[str, list[str], dict[str, str]]:
+        """The Custom collector's (cwd, argv, env beyond the trial's)."""
+        spec = self.request.metrics_collector.collector
+        container = paths.rewrite_container((spec.custom_collector if spec else None) or {})
+        extra = channel.environment(reporter=False)
+        for item in container.get("env") or []:
+            if "value" in item:
+                extra[str(item["name"])] = str(item["value"])
+        cwd = container.get("workingDir") or trial_container.get("workingDir")
+        return cwd or str(self.request.working_dir), _argv(container), extra
+
+    def _environment(
+        self, container: dict[str, Any], files: AttemptFiles, notes: list[str]
+    ) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.request.env)
+        for item in container.get("env") or []:
+            if "value" in item:
+                env[str(item["name"])] = str(item["value"])
+            elif "valueFrom" in item:
+                notes.append(
+                    f"warning: env {item.get('name')} uses valueFrom, which "
+                    "has no meaning locally; it is left unset"
+                )
+        env["KATIB_TRIAL_NAME"] = self.request.key[1]
+        env[TRIAL_DIR_ENV] = str(files.root)
+        if self.collector_path is not None:
+            env[METRICS_PATH_ENV] = str(self.paths(files).local(self.collector_path))
+        return env
+
+    def _seed(self, source_trial: Path, files: AttemptFiles) -> None:
+        """Copy another trial's final attempt's mapped folders into this attempt's (a pbt
+        parent's checkpoint)."""
+        source_dir = latest_attempt_dir(source_trial) or source_trial
+        source = PathMap(source_dir, self.request.mapped_paths)
+        target = self.paths(files)
+        for path in self.request.mapped_paths:
+            src, dst = source.local(path), target.local(path)
+            if src.is_dir():
+                shutil.copytree(src, dst, dirs_exist_ok=True)
+            elif src.is_file():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+
+
+class ExitWaiter:
+    """Tells when an attempt's shim has exited: at once through a pidfd where Linux has them
+    (the shim is this process's child, or an adopted one), else by looking at each poll."""
+
+    def __init__(self, attempt: Attempt) -> None:
+        self.attempt = attempt
+        self._fd: int | None = None
+        pid = attempt.proc.pid if attempt.proc is not None else None
+        if pid is None and attempt.ident is not None:
+            pid = attempt.ident.shim.pid
+        if pid is not None and hasattr(os, "pidfd_open"):
+            try:
+                self._fd = os.pidfd_open(pid)
+            except OSError:
+                self._fd = None
+
+    def fileno(self) -> int | None:
+        """Readable once the shim has exited (None: poll)."""
+        return self._fd
+
+    def poll(self) -> shim.Exited | None:
+        """How the attempt ended, or None while it runs."""
+        attempt = self.attempt
+        if attempt.proc is not None:
+            if attempt.proc.poll() is None:
+                return None
+        elif attempt.ident is not None:
+            if not attempt.files.exit.exists() and attempt.ident.shim.alive():
+                return None
+        elif not attempt.files.exit.exists():
+            return shim.Exited(None, signal.SIGTERM, time.time(), None)  # stopped before it began
+        exited = shim.read_exited(attempt.files)
+        if exited is None:
+            end_orphan(attempt.files)
+            return shim.Exited(None, None, time.time(), None, lost=True)
+        return exited
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def end_orphan(files: AttemptFiles) -> None:
+    """Kill what is left of an attempt that has no exit status (its shim is gone or must go)."""
+    if files.exit.exists():
+        return
+    started = shim.read_started(files)
+    if started is None or started.host != shim.HOST:
+        return
+    for proc in (started.trial, started.sidecar):
+        if proc is not None and proc.alive():
+            proc.signal_group(signal.SIGKILL)
+
+
+def read_stopping(files: AttemptFiles) -> str | None:
+    """Why a runner ended the attempt ("stopped" or "deadline"), if one did."""
+    try:
+        return files.stop.read_text() or None
+    except OSError:
+        return None
+
+
+def _argv(container: dict[str, Any]) -> list[str]:
+    return [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]

@@ -1,0 +1,316 @@
+"""The shim: a tiny supervisor that runs one attempt of a trial, detached from the control plane.
+
+As containerd's shim does for a container, the shim lets an attempt outlive the process that
+started it. The runner starts ``python -I -S -c SHIM ...`` (the standard library only, so it
+starts in about 10 ms) in a session of its own; the shim
+
+1. starts the trial's argv (never through a shell) in a process group of its own, in the
+   container's working directory, with stdin from /dev/null and stdout and stderr appended to
+   the attempt's log file: no pipe leads back to the control plane, so nothing dies with it;
+2. with a Custom collector, starts the collector the same way (a sidecar, in its own group,
+   with extra env), writing to the same log;
+3. writes ``pid`` (atomically): its own and the trial's pid with each process's start time
+   (``/proc/<pid>/stat`` field 22), and the host name, so a later control plane can tell the
+   process from another that got the same pid; and prints the same line once on stdout for the
+   runner that started it (ignoring a runner that is gone);
+4. waits for the trial; gives the sidecar ``sidecar_grace`` seconds to report its last values
+   (or stops it at once when the trial failed, SIGTERM then SIGKILL after ``grace``);
+5. writes ``exit`` (atomically): ``{"code": N, "signal": null, "time": ..., "error": ...}``
+   (or ``signal`` when a signal ended it; ``error`` when the command could not start), and exits.
+
+The runner stops an attempt by signalling the trial's process group, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pykatib.runtime.paths import AttemptFiles
+
+SHIM = r"""
+import _signal as signal, os, sys, time  # signal itself imports enum: 4 ms more to start
+state, log, grace, sidecar_grace = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+
+
+def ticks(pid):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read()
+        return str(int(data[data.rindex(b")") + 2 :].split()[19]))
+    except (OSError, ValueError, IndexError):
+        return "null"
+
+
+def put(name, text):
+    tmp = os.path.join(state, "." + name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, os.path.join(state, name))
+
+
+def take(args):
+    n = int(args[1])
+    return args[0], args[2 : 2 + n], args[2 + n :]
+
+
+def spawn(cwd, argv, env):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setpgid(0, 0)
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+            os.dup2(null, 0)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            os.chdir(cwd)
+            os.execvpe(argv[0], argv, env)
+        except BaseException as exc:
+            text = str(getattr(exc, "strerror", None) or exc) or type(exc).__name__
+            os.write(w, text.encode("utf-8", "replace"))
+        os._exit(127)
+    os.close(w)
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass
+    error = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        error += chunk
+    os.close(r)
+    return pid, error.decode("utf-8", "replace")
+
+
+def kill(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except OSError:
+        pass
+
+
+def reap(pid, seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return
+        time.sleep(0.05)
+    kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+
+
+null = os.open(os.devnull, os.O_RDWR)
+out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+cwd, argv, rest = take(sys.argv[5:])
+pid, error = spawn(cwd, argv, os.environ)
+host = os.uname().nodename.replace("\\", "\\\\").replace('"', '\\"')
+me = os.getpid()
+ident = '"shim": {"pid": %d, "start": %s}, "trial": {"pid": %d, "start": %s}, "host": "%s"' % (
+    me, ticks(me), pid, ticks(pid), host
+)
+side = None
+if rest and not error:
+    scwd, sargv, extra = take(rest)
+    env = dict(os.environ)
+    for item in extra:
+        key, _, value = item.partition("=")
+        env[key] = value
+    side, serror = spawn(scwd, sargv, env)
+    if serror:
+        os.waitpid(side, 0)
+        side = None
+        note = "[pykatib] error: can't start the custom collector %r: %s\n" % (sargv[0], serror)
+        os.write(out, note.encode("utf-8", "replace"))
+    else:
+        ident += ', "sidecar": {"pid": %d, "start": %s}' % (side, ticks(side))
+line = "{" + ident + "}"
+put("pid", line)
+try:
+    os.write(1, (line + "\n").encode())
+except OSError:
+    pass
+os.dup2(null, 1)
+code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+if side is not None:
+    if code != 0:
+        kill(side, signal.SIGTERM)
+        reap(side, grace)
+    else:
+        reap(side, sidecar_grace)
+if error:
+    import json
+
+    error = json.dumps(error)
+put(
+    "exit",
+    '{"code": %s, "signal": %s, "time": %r, "error": %s}'
+    % (code if code >= 0 else "null", -code if code < 0 else "null", time.time(), error or "null"),
+)
+"""
+
+HOST = os.uname().nodename
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot), or None (gone, a zombie, or no
+    /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        fields = data[data.rindex(b")") + 2 :].split()
+        return None if fields[0] == b"Z" else int(fields[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass(frozen=True)
+class Proc:
+    """A process as the shim saw it: its pid and its start time (None where /proc is absent)."""
+
+    pid: int
+    start: int | None
+
+    def alive(self) -> bool:
+        """Still running, and the same process (not another that got the pid since)."""
+        if self.start is not None:
+            return process_start(self.pid) == self.start
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "start": self.start}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Proc | None:
+        if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
+            return None
+        start = data.get("start")
+        return cls(data["pid"], start if isinstance(start, int) else None)
+
+
+@dataclass(frozen=True)
+class Started:
+    """What the shim's ``pid`` file says."""
+
+    shim: Proc
+    trial: Proc
+    host: str
+    sidecar: Proc | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> Started | None:
+        if not isinstance(data, dict):
+            return None
+        shim, trial = Proc.from_json(data.get("shim")), Proc.from_json(data.get("trial"))
+        if shim is None or trial is None:
+            return None
+        return cls(shim, trial, str(data.get("host", "")), Proc.from_json(data.get("sidecar")))
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"shim": self.shim.to_json(), "trial": self.trial.to_json(), "host": self.host}
+        if self.sidecar is not None:
+            data["sidecar"] = self.sidecar.to_json()
+        return data
+
+
+@dataclass(frozen=True)
+class Exited:
+    """What the shim's ``exit`` file says."""
+
+    code: int | None
+    signal: int | None
+    time: float | None
+    error: str | None
+    # The shim ended without writing it (killed): nothing is known of how the trial ended.
+    lost: bool = False
+
+    @property
+    def exit_code(self) -> int | None:
+        """As ``Popen.returncode``: the code, or minus the signal (None: lost)."""
+        if self.code is not None:
+            return self.code
+        return -self.signal if self.signal else None
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def read_started(files: AttemptFiles) -> Started | None:
+    return Started.from_json(read_json(files.pid))
+
+
+def read_exited(files: AttemptFiles) -> Exited | None:
+    data = read_json(files.exit)
+    if not isinstance(data, dict):
+        return None
+    code, sig, at, error = (data.get(k) for k in ("code", "signal", "time", "error"))
+    return Exited(
+        code if isinstance(code, int) else None,
+        sig if isinstance(sig, int) else None,
+        float(at) if isinstance(at, (int, float)) else None,
+        error if isinstance(error, str) else None,
+    )
+
+
+def spawn(
+    files: AttemptFiles,
+    argv: list[str],
+    cwd: str,
+    env: dict[str, str],
+    grace: float,
+    sidecar_grace: float,
+    sidecar: tuple[str, list[str], dict[str, str]] | None = None,
+) -> tuple[subprocess.Popen[bytes], Started | None]:
+    """Start the shim for one attempt; returns it and what it started (None: it failed).
+
+    ``sidecar`` is (cwd, argv, extra env) of a Custom collector.
+    """
+    args = [str(grace), str(sidecar_grace), cwd, str(len(argv)), *argv]
+    if sidecar is not None:
+        scwd, sargv, extra = sidecar
+        args += [scwd, str(len(sargv)), *sargv, *(f"{k}={v}" for k, v in extra.items())]
+    with open(files.log, "ab") as log:  # where the shim itself would complain
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", SHIM, str(files.state), str(files.log), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            cwd=files.state,
+            start_new_session=True,
+        )
+    assert proc.stdout is not None
+    with proc.stdout:
+        line = proc.stdout.readline()
+    try:
+        return proc, Started.from_json(json.loads(line))
+    except ValueError:
+        return proc, None
+
+
+__all__ = ["HOST", "Exited", "Proc", "Started", "process_start", "read_exited", "read_started"]

@@ -1,0 +1,363 @@
+"""One local trial's run: its attempts, one after another, watched by a thread of its own.
+
+Kubernetes' Job semantics that matter locally are kept: ``backoffLimit`` (default 6) retries a
+failed attempt (immediately: there is no pod scheduling to back off from), each in a fresh
+folder; ``activeDeadlineSeconds`` on the Job (from the first attempt's start, across
+adoptions) or on the pod (one attempt) ends the attempt and fails the run with reason
+``DeadlineExceeded``; a stopped attempt gets SIGTERM, then SIGKILL after
+``terminationGracePeriodSeconds``.
+
+The run's *record* (:meth:`LocalTrial.record`) is what a later control plane needs to adopt it:
+
+.. code-block:: json
+
+    {"attempt": 2, "dir": ".../trials/<ns>/<exp>/<trial>/attempt-2", "host": "box",
+     "shim": {"pid": 4242, "start": 9912345}, "trial": {"pid": 4243, "start": 9912346},
+     "jobStartTime": "2024-05-01T10:00:00.123456Z",
+     "attemptStartTime": "2024-05-01T10:00:07.654321Z", "failed": 1,
+     "positions": {"offset": 1234, "parser": {"steps": {"loss": 3}}}}
+
+(pids with their start times in clock ticks since boot; ``failed``: failed attempts so far;
+``positions``: where the collector goes on reading, as of the observations drained with it).
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any
+
+from pykatib.metrics import collectors as _collectors
+from pykatib.metrics.collectors import Collector
+from pykatib.metrics.observation import ObservationPoint
+from pykatib.metrics.timestamps import format_rfc3339, parse_rfc3339
+from pykatib.runtime import shim
+from pykatib.runtime.attempt import Attempt, ExitWaiter, Layout, end_orphan, read_stopping
+from pykatib.runtime.base import Drained, RunRequest, RunStatus
+from pykatib.runtime.job import job_resource
+from pykatib.runtime.paths import attempt_dir, attempt_numbers
+
+log = logging.getLogger("pykatib.runtime")
+
+DEFAULT_BACKOFF_LIMIT = 6
+DEFAULT_GRACE_SECONDS = 5.0
+# How often the collector reads while early stopping is on (a Push report rings at once).
+EARLY_STOPPING_POLL_SECONDS = 0.1
+# How often an attempt whose collector reads nothing is looked at (stop, deadlines, release).
+IDLE_SECONDS = 1.0
+
+
+class LocalTrial:
+    """One trial's attempts, watched by :attr:`thread`."""
+
+    def __init__(self, request: RunRequest, wake: Callable[[], None]) -> None:
+        self.request = request
+        self.wake = wake
+        self._lock = threading.Lock()
+        self._points: list[ObservationPoint] = []
+        self._position: dict[str, Any] = {}  # the collector's, as of the points handed over
+        self._offset = 0  # the report file's offset, as of the points handed over
+        self._drained_offset = 0
+        self._restarted = False
+        self._record_changed = False
+        self._attempt: Attempt | None = None
+        self._number = 1
+        self._adopted: Attempt | None = None
+        self._stopped: str | None = None
+        self._released = False
+        self._deadline_hit = False
+        self._job_started = datetime.now(timezone.utc)
+        self._failed = 0
+        spec = request.run_spec.get("spec") or {}
+        pod = (spec.get("template") or {}).get("spec") or {}
+        self._backoff_limit = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT))
+        self._job_deadline = spec.get("activeDeadlineSeconds")
+        self._pod_deadline = pod.get("activeDeadlineSeconds")
+        grace = float(pod.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS))
+        self.layout = Layout(request, grace)
+        self.status = RunStatus("running", job=self._job("running"))
+        self.thread = threading.Thread(
+            target=self._run, name=f"trial-{request.key[1]}", daemon=True
+        )
+
+    # --- control-plane side ----------------------------------------------------------------
+
+    def begin(self) -> dict[str, Any]:
+        """A new run: its first attempt gets the next folder. Returns the run's record."""
+        numbers = attempt_numbers(self.request.trial_dir)
+        for number in numbers:
+            # Left by a control plane that crashed before it stored that it had started them.
+            end_orphan(self.layout.files(number))
+        self._number = (numbers[-1] if numbers else 0) + 1
+        return self.record()
+
+    def adopt(self, record: dict[str, Any]) -> bool:
+        """Take over the run ``record`` describes; False when it is lost."""
+        number = record.get("attempt")
+        if not isinstance(number, int) or record.get("host") != shim.HOST:
+            return False  # not a run this machine can see
+        latest = attempt_numbers(self.request.trial_dir)
+        if not latest or latest[-1] < number:
+            return False
+        position = record.get("positions") or {}
+        self._failed = int(record.get("failed") or 0)
+        if latest[-1] > number:
+            # Retries began after the record was stored: each began because the one before failed.
+            self._failed += latest[-1] - number
+            number, position = latest[-1], {}
+            self._restarted = self._record_changed = True
+        files = self.layout.files(number)
+        exited = shim.read_exited(files)
+        started = shim.read_started(files) or shim.Started.from_json(record)
+        stopping = read_stopping(files)
+        if stopping == "stopped" or (
+            exited is None and (started is None or not started.shim.alive())
+        ):
+            # Lost (its shim is gone), or being stopped by a control plane that is gone: it ends
+            # here, to be run again.
+            end_orphan(files)
+            return False
+        self._job_started = _time(record.get("jobStartTime")) or self._job_started
+        begun = None if self._restarted else _time(record.get("attemptStartTime"))
+        if begun is None:
+            begun = datetime.fromtimestamp(files.state.stat().st_mtime, timezone.utc)
+        attempt = self.layout.open(number, begun, fresh=False)
+        attempt.ident, attempt.stopping = started, stopping
+        attempt.collector.restore(position)
+        self._position = attempt.collector.position()
+        self._offset = self._drained_offset = _report_offset(attempt.collector)
+        self._number, self._adopted = number, attempt
+        self._attempt = attempt  # stop() reaches it from now on
+        return True
+
+    def drain(self) -> Drained:
+        with self._lock:
+            points, self._points = self._points, []
+            record = self.record() if points or self._record_changed else None
+            restarted, self._restarted, self._record_changed = self._restarted, False, False
+            self._drained_offset = self._offset
+        return Drained(points, record, restarted)
+
+    def acknowledge(self) -> None:
+        with self._lock:
+            attempt, offset = self._attempt, self._drained_offset
+            if self._stopped is not None or attempt is None or attempt.channel is None:
+                return  # a stopped trial must not report another step
+        attempt.channel.ack(offset)
+
+    def stop(self, message: str) -> None:
+        with self._lock:
+            if self._stopped is None:
+                self._stopped = message
+            attempt = self._attempt
+        if attempt is not None:
+            self._collect(attempt)  # what the trial wrote before it was stopped counts
+            self._terminate(attempt, "stopped")
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopped is not None
+
+    def release(self) -> None:
+        """Stop watching (and leave the trial running)."""
+        self._released = True
+
+    def record(self) -> dict[str, Any]:
+        """The run as the store keeps it (the trial's ``pykatib.kubeflow.org/attempt``)."""
+        attempt = self._attempt
+        if attempt is not None and attempt.number != self._number:
+            attempt = None  # the next attempt is about to begin
+        record: dict[str, Any] = {
+            "attempt": self._number,
+            "dir": str(attempt_dir(self.request.trial_dir, self._number)),
+            "host": shim.HOST,
+        }
+        if attempt is not None and attempt.ident is not None:
+            record["shim"] = attempt.ident.shim.to_json()
+            record["trial"] = attempt.ident.trial.to_json()
+        record["jobStartTime"] = format_rfc3339(self._job_started)
+        if attempt is not None:
+            record["attemptStartTime"] = format_rfc3339(attempt.started)
+        record["failed"] = self._failed
+        record["positions"] = self._position
+        return record
+
+    def _collect(self, attempt: Attempt, final: bool = False) -> None:
+        collector = attempt.collector
+        with attempt.reading:
+            if attempt.closed:
+                return
+            points = collector.close() if final else collector.poll()
+            attempt.closed = final
+            if not points:
+                return
+            with self._lock:
+                if attempt is not self._attempt:
+                    return  # a newer attempt began: these points no longer count
+                self._points.extend(points)
+                self._position = collector.position()
+                self._offset = _report_offset(collector)
+        self.wake()
+
+    # --- the thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            status = self._attempts()
+        except Exception as exc:  # a bug here must not leave the trial running forever
+            log.exception("trial %s: runner error", self.request.key[1])
+            status = RunStatus("failed", "RunnerError", str(exc))
+        if status is None:
+            return  # released: another control plane watches the trial
+        # One assignment: a reader sees the final phase and its Job together.
+        self.status = replace(status, job=self._job(status.phase, status.reason, status.message))
+        self.wake()
+
+    def _attempts(self) -> RunStatus | None:
+        attempt = self._adopted
+        while True:
+            if attempt is None:
+                attempt = self._launch()
+            with self._lock:
+                self._attempt = attempt
+            try:
+                exited = self._watch(attempt)
+            finally:
+                if attempt.channel is not None:
+                    attempt.channel.close()
+            if exited is None:
+                return None
+            code = exited.exit_code
+            if exited.error:
+                argv0 = (self.layout.argv(attempt) or [""])[0]
+                attempt.note(f"error: can't start {argv0!r}: {exited.error}")
+            if exited.lost:  # counted as a failed attempt, as Kubernetes counts a lost pod
+                attempt.note("error: the attempt's shim was killed; how it ended is unknown")
+            for note in attempt.collector.notes:
+                attempt.note(note)
+            if self._stopped is not None:
+                attempt.note(f"stopped: {self._stopped}")
+                return RunStatus("stopped", "Stopped", self._stopped, code)
+            if code != 0:
+                self._failed += 1
+            if self._deadline_hit or attempt.stopping == "deadline":
+                return RunStatus(
+                    "failed",
+                    "DeadlineExceeded",
+                    "Job was active longer than specified deadline",
+                    code,
+                )
+            if code == 0:
+                return RunStatus("succeeded", exit_code=0)
+            if self._failed > self._backoff_limit:
+                last = "its shim was killed" if exited.lost else f"last exit code {code}"
+                return RunStatus(
+                    "failed",
+                    "BackoffLimitExceeded",
+                    f"Job has reached the specified backoff limit ({last})",
+                    code,
+                )
+            with self._lock:  # the next attempt: what this one read no longer counts
+                self._number = attempt.number + 1
+                self._points.clear()
+                self._position, self._offset = {}, 0
+                self._restarted = self._record_changed = True
+            self.status = RunStatus("running", job=self._job("running"))
+            attempt = None
+
+    def _launch(self) -> Attempt:
+        """Start the next attempt in a fresh folder."""
+        number = self._number
+        notes = [f"attempt {number} (backoffLimit {self._backoff_limit})"] if number > 1 else []
+        attempt, launch = self.layout.create(number, datetime.now(timezone.utc), notes)
+        with self._lock:
+            self._attempt = attempt
+            if self._stopped is not None:
+                return attempt  # stopped before it began: the watch ends it at once
+        self.layout.spawn(attempt, launch)
+        if self._stopped is not None:  # stop() came while the shim started
+            self._terminate(attempt, "stopped")
+        return attempt
+
+    def _watch(self, attempt: Attempt) -> shim.Exited | None:
+        """Collect while the attempt runs; its exit, or None when released."""
+        waiter = ExitWaiter(attempt)
+        collector = attempt.collector
+        bell = attempt.channel.fileno() if attempt.channel is not None else None
+        fds = [fd for fd in (waiter.fileno(), bell) if fd is not None]
+        interval = _collectors.POLL_SECONDS if collector.polls else IDLE_SECONDS
+        if self.request.sync_reports and collector.polls:
+            interval = EARLY_STOPPING_POLL_SECONDS  # early stopping acts on what is read
+        try:
+            while True:
+                if self._released:
+                    return None
+                exited = waiter.poll()
+                if exited is not None:
+                    break
+                timeout = self._check_deadlines(attempt, interval)
+                if not fds:
+                    time.sleep(timeout)
+                elif bell in select.select(fds, [], [], timeout)[0] and attempt.channel:
+                    attempt.channel.clear()
+                if collector.polls:
+                    self._collect(attempt)
+        finally:
+            waiter.close()
+        self._collect(attempt, final=True)
+        return exited
+
+    def _check_deadlines(self, attempt: Attempt, interval: float) -> float:
+        """End an attempt past a deadline, or kill one past its grace; returns how long to wait
+        before looking again."""
+        now = time.time()
+        wait = interval
+        deadlines = []
+        if self._job_deadline is not None:
+            deadlines.append(self._job_started.timestamp() + float(self._job_deadline))
+        if self._pod_deadline is not None:
+            deadlines.append(attempt.started.timestamp() + float(self._pod_deadline))
+        for deadline in deadlines:
+            if deadline > now:
+                wait = min(wait, deadline - now)
+            elif attempt.stopping is None:
+                self._deadline_hit = True
+                self._terminate(attempt, "deadline")
+        if attempt.kill_at is not None:
+            left = attempt.kill_at - time.monotonic()
+            if left <= 0:
+                attempt.kill_at = None
+                attempt.signal(signal.SIGKILL)
+            else:
+                wait = min(wait, left)
+        return wait
+
+    def _terminate(self, attempt: Attempt, why: str) -> None:
+        """SIGTERM to the attempt's process groups, SIGKILL after the grace period."""
+        with self._lock:
+            # Not started yet: _launch ends it once it has, as it finds the trial stopped.
+            if attempt.stopping is not None or attempt.ident is None:
+                return
+            attempt.stopping = why
+        attempt.mark_stopping(why)
+        attempt.signal(signal.SIGTERM)
+        attempt.kill_at = time.monotonic() + self.layout.grace
+
+    def _job(self, phase: str, reason: str = "", message: str = "") -> dict[str, Any]:
+        return job_resource(
+            self.request.run_spec, phase, reason, message, self._job_started, self._failed
+        )
+
+
+def _report_offset(collector: Collector) -> int:
+    return int(getattr(collector, "offset", 0))
+
+
+def _time(text: Any) -> datetime | None:
+    return parse_rfc3339(text) if isinstance(text, str) else None
