@@ -158,6 +158,10 @@ def _container_errors(container: dict[str, Any], path: str) -> list[str]:
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
             errors.append(f"{path}.{name}: must be a list of strings (quote numbers)")
+    working_dir = container.get("workingDir")
+    if working_dir is not None and not isinstance(working_dir, str):
+        errors.append(f"{path}.workingDir: must be a string")
+    errors += _nul_errors(container, ("command", "args", "workingDir"), path)
     env = container.get("env")
     if env is not None and not isinstance(env, list):
         errors.append(f"{path}.env: must be a list of {{name, value}} mappings")
@@ -170,8 +174,25 @@ def _container_errors(container: dict[str, Any], path: str) -> list[str]:
         errors += _unknown_fields(var, _ENV_VAR_FIELDS, var_path)
         if not isinstance(var.get("name"), str) or not var["name"]:
             errors.append(f"{var_path}.name: must be specified")
+        elif "=" in var["name"]:
+            errors.append(f"{var_path}.name: must not contain '='")
         if "value" in var and not isinstance(var["value"], str):
             errors.append(f"{var_path}.value: must be a string (quote it)")
+        errors += _nul_errors(var, ("name", "value"), var_path)
+    return errors
+
+
+def _nul_errors(obj: dict[str, Any], fields: tuple[str, ...], path: str) -> list[str]:
+    """A process's arguments, environment and folder can't hold a NUL character."""
+    errors = []
+    for name in fields:
+        value = obj.get(name)
+        items = enumerate(value) if isinstance(value, list) else [(None, value)]
+        errors += [
+            f"{path}.{name}{'' if i is None else f'[{i}]'}: must not contain a NUL character"
+            for i, text in items
+            if isinstance(text, str) and "\x00" in text
+        ]
     return errors
 
 

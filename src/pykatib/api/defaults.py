@@ -110,6 +110,8 @@ def _default_trial_template(t: TrialTemplate) -> None:
     if t.trial_spec is None:
         return
     kind = t.trial_spec.get("kind")
+    if not isinstance(kind, str):
+        return  # validation reports it
     if kind == JOB_KIND:
         t.success_condition = t.success_condition or JOB_SUCCESS_CONDITION
         t.failure_condition = t.failure_condition or JOB_FAILURE_CONDITION

@@ -23,12 +23,23 @@ class InvalidExperimentError(PykatibError):
     """
 
     def __init__(self, errors: Iterable[str], source: str | None = None):
-        self.errors: list[str] = list(errors)
+        self.errors: list[str] = [one_line(e) for e in errors]
         self.source = source
         super().__init__("\n".join(self.errors))
 
     def __str__(self) -> str:
         return "\n".join(self.errors)
+
+
+# What str.splitlines() breaks a line at, and other control characters (a terminal's escapes).
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(message: str) -> str:
+    """``message`` with line breaks and control characters escaped (``\\n``, ``\\x1b``), so that a
+    value quoted from a file (a name with a newline in it) can't break a list of problems that is
+    shown one per line."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), message)
 
 
 def unknown_field(name: str, allowed: Iterable[str]) -> str:

@@ -16,6 +16,7 @@ import yaml
 from pykatib.api.batch_job import job_errors
 from pykatib.api.errors import InvalidExperimentError
 from pykatib.api.models import Experiment, ParameterSpec, TrialTemplate
+from pykatib.api.strict_yaml import describe_error, load_one
 
 TRIAL_PARAMETER_PLACEHOLDER = re.compile(r"\$\{trialParameters\.(.+?)\}")
 METADATA_REFERENCE = re.compile(r"\$\{trialSpec\.(.+?)\}")
@@ -71,9 +72,9 @@ def resolve_configmap(
         problem = f'{path}.templatePath: ConfigMap {where} has no key "{key}" (keys: {keys})'
         raise InvalidExperimentError([problem])
     try:
-        spec = yaml.safe_load(data[key]) if isinstance(data[key], str) else None
+        spec = load_one(data[key]) if isinstance(data[key], str) else None
     except yaml.YAMLError as err:
-        problem = f'{path}: key "{key}" of ConfigMap {where} is not valid YAML: {err}'
+        problem = f'{path}: key "{key}" of ConfigMap {where}: {describe_error(err, data[key])}'
         raise InvalidExperimentError([problem]) from None
     if not isinstance(spec, dict):
         problem = f'{path}: key "{key}" of ConfigMap {where} must hold a Kubernetes object (YAML)'
@@ -86,7 +87,9 @@ def resolve_configmap(
 
 
 def _configmap_matches(cm: Mapping[str, Any], src: Any) -> bool:
-    meta = cm.get("metadata") or {}
+    meta = cm.get("metadata")
+    if not isinstance(meta, dict):
+        return False
     namespace = meta.get("namespace")
     return meta.get("name") == src.config_map_name and namespace in (
         None,
@@ -184,8 +187,9 @@ def _metadata_reference_problem(reference: str, trial_spec: dict[str, Any] | Non
     if trial_spec is None:
         return None  # unresolved configMap: nothing to look in yet
     field, index = METADATA_MAP_KEYS[indexed.group(1)], indexed.group(2)
-    values = (trial_spec.get("metadata") or {}).get(field) or {}
-    if index not in values:
+    meta = trial_spec.get("metadata")
+    values = meta.get(field) if isinstance(meta, dict) else None
+    if not isinstance(values, dict) or index not in values:
         return f'"{reference}": {_S}.metadata.{field} has no key "{index}"'
     return None
 
@@ -240,6 +244,9 @@ def _trial_spec_errors(t: TrialTemplate, trial_kinds: Mapping[str, str]) -> list
         errors.append(f"{_S}.apiVersion: must be specified")
     if not kind:
         errors.append(f"{_S}.kind: must be specified")
+        return errors
+    if not isinstance(kind, str):
+        errors.append(f"{_S}.kind: must be a string")
         return errors
     if kind not in trial_kinds:
         supported = ", ".join(f"{k} ({v})" for k, v in trial_kinds.items()) or "none"

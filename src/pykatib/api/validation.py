@@ -36,6 +36,7 @@ MAX_NAME_LENGTH = 40
 _NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _INTEGER = re.compile(r"[+-]?\d+")
+_INT32_MAX = 2**31 - 1  # Katib's trial counts are int32: Kubernetes refuses larger ones
 # Katib's test that a metrics filter has two top-level groups: the metric's name, then its value.
 _TWO_GROUPS = re.compile(r"\(.*\).*\(.*\)")
 
@@ -120,7 +121,15 @@ def _name_errors(exp: Experiment) -> list[str]:
 
 
 def _count_errors(spec: ExperimentSpec, warnings: list[str]) -> list[str]:
-    errors = []
+    errors = [
+        f"spec.{name}: must be at most {_INT32_MAX} (an int32), got {value}"
+        for name, value in (
+            ("maxFailedTrialCount", spec.max_failed_trial_count),
+            ("maxTrialCount", spec.max_trial_count),
+            ("parallelTrialCount", spec.parallel_trial_count),
+        )
+        if value is not None and value > _INT32_MAX
+    ]
     if spec.max_failed_trial_count is not None and spec.max_failed_trial_count < 0:
         errors.append(
             f"spec.maxFailedTrialCount: must be 0 or more, got {spec.max_failed_trial_count}"
@@ -202,6 +211,9 @@ def _objective_errors(spec: ExperimentSpec) -> list[str]:
         errors.append("spec.objective.type: must be minimize or maximize")
     if not obj.objective_metric_name:
         errors.append("spec.objective.objectiveMetricName: must be specified")
+    if obj.goal is not None and not math.isfinite(obj.goal):
+        # Kubernetes' JSON can hold neither NaN nor infinity
+        errors.append(f"spec.objective.goal: must be a finite number, got {obj.goal}")
     additional = obj.additional_metric_names or []
     if obj.objective_metric_name and obj.objective_metric_name in additional:
         errors.append(
@@ -366,6 +378,12 @@ def _parameter_errors(param: ParameterSpec, path: str) -> list[str]:
         if not fs.list_:
             errors.append(f"{fs_path}.list: must have at least one value for parameterType {ptype}")
         errors += _duplicates(fs.list_ or [], f"{fs_path}.list", "value")
+        errors += [
+            f"{fs_path}.list[{j}]: must not contain a NUL character: a trial's command, args and "
+            f"env can't hold one"
+            for j, v in enumerate(fs.list_ or [])
+            if "\x00" in v
+        ]
         if ptype == "discrete":
             errors += [
                 f'{fs_path}.list[{j}]: must be a number for parameterType discrete, got "{v}"'
@@ -412,7 +430,12 @@ def _range_errors(param: ParameterSpec, fs_path: str) -> list[str]:
 def _number(text: str, integer: bool) -> float | None:
     text = text.strip()
     if integer:
-        return float(int(text)) if _INTEGER.fullmatch(text) else None
+        # Katib parses an int parameter into a Go int (int64); the length check comes first,
+        # as Python's int() refuses more than 4300 digits.
+        if not _INTEGER.fullmatch(text) or len(text) > 100:
+            return None
+        number = int(text)
+        return float(number) if -(2**63) <= number < 2**63 else None
     try:
         value = float(text)
     except ValueError:
@@ -514,6 +537,8 @@ def _metrics_collector_errors(mc: MetricsCollectorSpec) -> list[str]:
     elif kind not in COLLECTOR_KINDS:
         what = f'"{kind}" is not a metrics collector kind' if kind else "must be specified"
         errors.append(f"{path}.collector.kind: {what}; must be one of {', '.join(COLLECTOR_KINDS)}")
+    if kind in ("File", "TensorFlowEvent", "Custom") and fs is not None and _absolute(fs.path):
+        errors += _collector_path_errors(fs.path or "", f"{fs_path}.path", fs.kind == "File")
     formats = source.filter.metrics_format if source and source.filter else None
     for j, pattern in enumerate(formats or []):
         errors += _filter_errors(pattern, f"{src_path}.filter.metricsFormat[{j}]")
@@ -533,6 +558,23 @@ def _filter_errors(pattern: str, path: str) -> list[str]:
                 f"'([\\w|-]+)\\s*=\\s*([+-]?\\d*(\\.\\d+)?([Ee][+-]?\\d+)?)'"
             )
         ]
+    return []
+
+
+def _collector_path_errors(path: str, where: str, is_file: bool) -> list[str]:
+    """pykatib gives each trial its own copy of the collector's path, under the trial's folder
+    (Katib takes any absolute path): one that climbs with ".." or names a folder can't be one."""
+    if "\x00" in path:
+        return [f"{where}: must not contain a NUL character"]
+    if ".." in path.split("/"):
+        return [
+            (
+                f"{where}: must not contain '..': pykatib keeps each trial's copy of this path in "
+                f"the trial's own folder; write the path without it"
+            )
+        ]
+    if is_file and path.endswith("/"):
+        return [f"{where}: must be the path of a file, not of a folder (it ends with '/')"]
     return []
 
 

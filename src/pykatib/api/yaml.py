@@ -10,7 +10,7 @@ the same for a whole file, and raises one :class:`InvalidExperimentError` listin
 from __future__ import annotations
 
 import typing
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -19,8 +19,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from pykatib.api.defaults import set_defaults
-from pykatib.api.errors import InvalidExperimentError, unknown_field
+from pykatib.api.errors import InvalidExperimentError, one_line, unknown_field
 from pykatib.api.models import API_VERSION, Experiment, KatibModel
+from pykatib.api.strict_yaml import StrictLoader, describe_error
 from pykatib.api.trial_template import resolve_configmap
 from pykatib.api.validation import validate_experiment
 
@@ -34,54 +35,23 @@ __all__ = [
 ]
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, but a key given twice in one mapping is an error (as in kubectl)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # keys merged in with "<<" may be overridden
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f'found duplicate key "{key}"',
-                    key_node.start_mark,
-                )
-            if isinstance(key, Hashable):
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def _documents(text: str, source: str) -> list[tuple[int, Any]]:
     """The non-empty documents of ``text`` with the line each starts on."""
-    loader = _StrictLoader(text)
     docs = []
+    loader = None
     try:
+        loader = StrictLoader(text)  # its reader rejects NUL and other special characters
         while loader.check_node():
             node = loader.get_node()
             data = loader.construct_document(node) if node is not None else None
             if node is not None and data is not None:
                 docs.append((node.start_mark.line + 1, data))
     except yaml.YAMLError as err:
-        raise InvalidExperimentError([_yaml_error(err, source)], source) from None
+        raise InvalidExperimentError([f"{source}: {describe_error(err, text)}"], source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return docs
-
-
-def _yaml_error(err: yaml.YAMLError, source: str) -> str:
-    if not isinstance(err, yaml.MarkedYAMLError) or err.problem_mark is None:
-        return f"{source}: invalid YAML: {err}"
-    mark = err.problem_mark
-    where = f"line {mark.line + 1}, column {mark.column + 1}"
-    message = f"{source}: {where}: invalid YAML: {err.problem}"
-    context, context_mark = err.context, err.context_mark
-    if context and context_mark is not None:
-        message += f" ({context} at line {context_mark.line + 1})"
-    return message
 
 
 def load_documents(text: str, source: str = "<string>") -> list[dict[str, Any]]:
@@ -186,6 +156,9 @@ def load_experiments(
         loaded.experiment = exp
         loaded.errors += [loaded.where + p for p in problems + more]
         loaded.warnings += [loaded.where + w for w in warnings]
+    for loaded in results:  # one line each, whatever the file's values hold
+        loaded.errors = [one_line(e) for e in loaded.errors]
+        loaded.warnings = [one_line(w) for w in loaded.warnings]
     return results
 
 
@@ -219,7 +192,7 @@ def parse_experiments(
 def _not_an_experiment(doc: Any) -> str | None:
     """Why ``doc`` is not a Katib experiment pykatib can apply, if it is not."""
     if not isinstance(doc, dict):
-        return "expected a Kubernetes object (a mapping)"
+        return f"<document>: expected a Kubernetes object (a mapping), got {type(doc).__name__}"
     if doc.get("kind") != "Experiment":
         return (
             f'kind: "{doc.get("kind")}" cannot be applied; pykatib applies kind '
@@ -235,7 +208,7 @@ def _prefix(n: int, line: int, doc: Any) -> str:
     name = meta.get("name") if isinstance(meta, dict) else None
     kind = str(doc.get("kind", "object")).lower() if isinstance(doc, dict) else "object"
     named = f', {kind} "{name}"' if name else ""
-    return f"document {n} (line {line}{named}): "
+    return one_line(f"document {n} (line {line}{named}): ")
 
 
 _MAX_SCHEMA_PASSES = 5

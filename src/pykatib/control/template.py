@@ -84,6 +84,12 @@ def render_run_spec(
     if template is None or template.trial_spec is None:
         raise TemplateError("spec.trialTemplate.trialSpec is empty")
     values = placeholder_values(exp, trial_name, trial_namespace, assignments)
+    for name, value in values.items():
+        if "\x00" in value:  # validation refuses such a parameter value; this is the last guard
+            raise TemplateError(
+                f'trial parameter "{name}" has a NUL character in its value, which a '
+                "process's arguments and environment can't hold"
+            )
 
     def substitute(text: str) -> str:
         def replace(m: re.Match[str]) -> str:
