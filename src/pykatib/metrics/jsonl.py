@@ -79,7 +79,7 @@ class JsonMetricsParser:
             return []
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested too deep
             self.malformed_lines += 1
             return []
         if not isinstance(record, dict):
