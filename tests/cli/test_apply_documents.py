@@ -80,3 +80,11 @@ def test_a_yaml_syntax_error_applies_nothing(tmp_path: Path) -> None:
     result = pykatib("apply", "-f", str(path))
     assert result.returncode == 2 and "invalid YAML" in result.stderr
     assert pykatib("get", "experiments", "-A").stderr.strip() == "No resources found."
+
+
+def test_a_file_that_is_not_utf8_exits_2_naming_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"kind: Experiment\nmetadata: {name: caf\xe9}\n")
+    result = pykatib("apply", "-f", str(path))
+    assert result.returncode == 2
+    assert "not UTF-8 text" in result.stderr and "Traceback" not in result.stderr

@@ -173,13 +173,6 @@ def test_a_remapped_path_stays_in_the_trial_folder(value: str) -> None:
         assert _inside(path, BASE), path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="runtime/paths.py: PathMap._value matches and rewrites a value without normalizing "
-    "it, so '..' after a mapped folder climbs out of the trial's folder (fix described in the "
-    "reliability report: normalize, then match and rewrite the normalized path)",
-)
 @pytest.mark.parametrize("value", CLIMBING)
 def test_a_climbing_value_is_not_mapped_out_of_the_trial_folder(value: str) -> None:
     for path, original in zip(_rewritten(value, BASE), [f"/var/log/katib/{value}"] * 4):
@@ -188,12 +181,6 @@ def test_a_climbing_value_is_not_mapped_out_of_the_trial_folder(value: str) -> N
         assert path == original or _inside(path, BASE), path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="runtime/paths.py: PathMap.local joins a relative path (pbt's suggestion_trial_dir "
-    "is not checked to be absolute) to the trial's folder as is, '..' included",
-)
 @pytest.mark.parametrize("path", ["../../../../outside", "checkpoints/../../.."])
 def test_a_relative_mapped_path_stays_in_the_trial_folder(path: str) -> None:
     assert _inside(str(PathMap(BASE, [path]).local(path)), BASE)
@@ -302,12 +289,6 @@ def test_a_trial_given_a_nul_value_fails_with_a_clear_message(tmp_path: Path) ->
     assert 'trial parameter "v" has a NUL character' in condition.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="runtime/paths.py rewrites '/var/log/katib/<value>' without normalizing it (see "
-    "test_a_climbing_value_is_not_mapped_out_of_the_trial_folder)",
-)
 def test_a_value_in_a_collector_path_writes_inside_the_trial_folder(tmp_path: Path) -> None:
     code = (
         "import os, sys\n"
@@ -316,8 +297,8 @@ def test_a_value_in_a_collector_path_writes_inside_the_trial_folder(tmp_path: Pa
         "open(path, 'w').write('x')\n"
         "open(os.environ['PYKATIB_METRICS_PATH'], 'w').write('loss=1\\n')\n"
     )
-    # Climbs 8 folders from <trial folder>/var/log/katib: out of the trial's folder, but still
-    # under tmp_path whatever the depth of the trial folder below PYKATIB_HOME.
+    # Climbs 8 folders from /var/log/katib: in a container that resolves to /escaped; here it
+    # must land inside the trial's folder, never at the host's /escaped nor anywhere else.
     climbing = "../" * 8 + "escaped"
     exp = experiment(
         code,
@@ -332,8 +313,9 @@ def test_a_value_in_a_collector_path_writes_inside_the_trial_folder(tmp_path: Pa
     )
     ctl = controller(tmp_path)
     run(ctl, exp, tmp_path)
+    assert not Path("/escaped/marker").exists()
     markers = list(tmp_path.rglob("marker"))
-    assert markers
+    assert len(markers) == 2
     trials = ctl.home / "trials" / "default" / "exp"
     for marker in markers:
         assert marker.resolve().is_relative_to(trials.resolve()), marker

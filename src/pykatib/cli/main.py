@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from pykatib.api.errors import InvalidExperimentError, NotFoundError, PykatibError
+from pykatib.api.errors import InvalidExperimentError, NotFoundError, PykatibError, one_line
 from pykatib.api.models import Experiment
 from pykatib.cli import views
 from pykatib.cli.describe import describe, event_lines
@@ -131,11 +131,14 @@ def _load(path: str, configmaps: Sequence[str]) -> list[ExperimentDocument]:
         docs = load_experiments(text, path, configmaps=extra)
     except InvalidExperimentError as exc:
         _invalid(exc, path)
+    except UnicodeDecodeError as exc:
+        message = f"<file>: not UTF-8 text (byte {exc.start}); save it as UTF-8 YAML"
+        _invalid(InvalidExperimentError([message]), path)
     for doc in docs:
         if doc.experiment is not None and not doc.errors:
             more_errors, more_warnings = admit(doc.experiment)
-            doc.errors += [doc.where + e for e in more_errors]
-            doc.warnings += [doc.where + w for w in more_warnings]
+            doc.errors += [doc.where + one_line(e) for e in more_errors]
+            doc.warnings += [doc.where + one_line(w) for w in more_warnings]
     return docs
 
 

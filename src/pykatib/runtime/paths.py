@@ -142,12 +142,17 @@ class PathMap:
 
     def local(self, path: str) -> Path:
         """Where the container path ``path`` lives for this trial."""
-        return self.base / posixpath.normpath(path).lstrip("/")
+        # Rooted before normalising, so that no `..` climbs out of the trial's folder.
+        return self.base / posixpath.normpath("/" + path).lstrip("/")
 
     def _value(self, text: str) -> str:
+        # Normalised as a container would resolve it (nothing climbs above `/`), then mapped:
+        # `/var/log/katib/../../../x` becomes `<trial folder>/x`, never a path outside it.
+        norm = posixpath.normpath(text) if text.startswith("/") else text
         for root in self.roots:
-            if text == root or text.startswith(root + "/"):
-                return str(self.base) + "/" + text.lstrip("/")
+            if any(p == root or p.startswith(root + "/") for p in (text, norm)):
+                tail = "/" if text.endswith("/") and not norm.endswith("/") else ""
+                return str(self.base) + norm + tail
         return text
 
     def rewrite(self, text: str) -> str:
