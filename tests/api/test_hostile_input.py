@@ -97,6 +97,12 @@ _YAML_TOKENS = [
 
 @FEW
 @given(st.text())
+@pytest.mark.reliability(
+    kind='bad input',
+    what='arbitrary Unicode text as an experiment file',
+    load='hypothesis examples',
+    lost='nothing; documents or a one-line error with its line',
+)
 def test_arbitrary_text(text: str) -> None:
     outcome(text)
 
@@ -214,6 +220,12 @@ _MUTATIONS = st.lists(
 
 @MANY
 @given(_MUTATIONS)
+@pytest.mark.reliability(
+    kind='bad input',
+    what='a valid experiment with 1-4 fields deleted, retyped, nulled, huge, negative, NaN or unicode',
+    load='hypothesis examples',
+    lost='nothing; a valid experiment or path: message errors, never another exception',
+)
 def test_mutated_valid_experiment(mutations: list[tuple[Any, ...]]) -> None:
     doc = valid_doc()
     for path, op, value in mutations:
@@ -262,6 +274,12 @@ def _experiment_with(field: str) -> str:
     ],
     ids=["flow-sequences", "flow-mappings", "block-sequences", "block-mappings"],
 )
+@pytest.mark.reliability(
+    kind='bad input',
+    what='YAML nested 2,000-50,000 levels deep',
+    load='one file',
+    lost='nothing; refused naming line and column',
+)
 def test_deep_nesting_is_refused_without_recursion_error(text: str) -> None:
     [error] = _errors(text)
     assert error.startswith(f"{SOURCE}: line ") and f"nested more than {MAX_DEPTH}" in error
@@ -280,6 +298,12 @@ def test_aliases_nest_too() -> None:
     assert f"nested more than {MAX_DEPTH}" in error
 
 
+@pytest.mark.reliability(
+    kind='bad input',
+    what='billion laughs (10^9 values through aliases)',
+    load='one file',
+    lost='nothing; refused at once',
+)
 def test_billion_laughs_is_refused_at_once() -> None:
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     for prev, name in zip("abcdefgh", "bcdefghi"):
@@ -303,6 +327,12 @@ def test_a_few_aliases_are_fine() -> None:
         "a: &a [[[{b: [*a]}]]]",
     ],
 )
+@pytest.mark.reliability(
+    kind='bad input',
+    what='recursive YAML aliases',
+    load='one file',
+    lost='nothing; refused',
+)
 def test_recursive_aliases_are_refused(text: str) -> None:
     [error] = _errors(f"apiVersion: kubeflow.org/v1beta1\nkind: Experiment\n{text}\n")
     assert "alias to a node that contains it" in error
@@ -316,6 +346,12 @@ def test_recursive_aliases_are_refused(text: str) -> None:
         ("affinity: .nan", "the number .nan (infinite or NaN)"),
         ("affinity: [-.Inf]", "the number -.Inf (infinite or NaN)"),
     ],
+)
+@pytest.mark.reliability(
+    kind='bad input',
+    what='!!binary, !!set, .nan, -.inf in an experiment',
+    load='one file each',
+    lost='nothing; refused naming the field',
 )
 def test_values_json_cannot_hold_are_refused(field: str, message: str) -> None:
     [error] = _errors(_experiment_with(field))
@@ -425,6 +461,12 @@ def _with_configmap(configmap: dict[str, Any]) -> str:
         ({"metadata": {"name": "cm"}, "data": {"t": "a: [\x00"}}, "character #x0000"),
         ({"metadata": {"name": "cm"}, "data": {"t": "- 1"}}, "must hold a Kubernetes object"),
     ],
+)
+@pytest.mark.reliability(
+    kind='bad input',
+    what='hostile ConfigMap trial templates (deep, recursive, NUL, wrong types)',
+    load='one ConfigMap each',
+    lost='nothing; one-line errors',
 )
 def test_hostile_configmaps(configmap: dict[str, Any], message: str) -> None:
     [loaded] = load_experiments(_with_configmap(configmap), SOURCE)

@@ -198,6 +198,12 @@ def test_a_relative_mapped_path_stays_in_the_trial_folder(path: str) -> None:
         ("", "must be the absolute path of the metrics file"),  # then defaulted: no error
     ],
 )
+@pytest.mark.reliability(
+    kind='bad input',
+    what='collector paths with .., NUL, relative or folder paths',
+    load='7 paths',
+    lost='nothing; refused at apply naming the field',
+)
 def test_file_collector_paths_that_leave_the_trial_folder_are_refused(
     path: str, message: str
 ) -> None:
@@ -247,6 +253,12 @@ REPORT = (
 )
 
 
+@pytest.mark.reliability(
+    kind='bad input',
+    what='parameter values with $(...), backticks, ;, quotes, newlines, ../, 100,000 characters',
+    load='18 values, one trial each',
+    lost='nothing; argv, env and cwd get them intact, no shell, no file created',
+)
 def test_hostile_values_reach_argv_and_env_intact(tmp_path: Path) -> None:
     exp = experiment(
         REPORT.format(out=str(tmp_path / "seen")),
@@ -269,6 +281,12 @@ def test_hostile_values_reach_argv_and_env_intact(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("pwned*")) and not list(Path.cwd().glob("pwned*"))
 
 
+@pytest.mark.reliability(
+    kind='bad input',
+    what='a NUL in a parameter value',
+    load='2 trials',
+    lost='the one trial only: Failed with InvalidTemplate naming the parameter',
+)
 def test_a_trial_given_a_nul_value_fails_with_a_clear_message(tmp_path: Path) -> None:
     # Built without validation, as if a value reached the controller anyway.
     exp = experiment(
@@ -289,6 +307,12 @@ def test_a_trial_given_a_nul_value_fails_with_a_clear_message(tmp_path: Path) ->
     assert 'trial parameter "v" has a NUL character' in condition.message
 
 
+@pytest.mark.reliability(
+    kind='bad input',
+    what='a parameter value climbing out of a collector folder (../../..)',
+    load='2 trials',
+    lost="nothing; the file lands inside the trial's attempt folder",
+)
 def test_a_value_in_a_collector_path_writes_inside_the_trial_folder(tmp_path: Path) -> None:
     code = (
         "import os, sys\n"
