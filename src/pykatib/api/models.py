@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from pydantic.alias_generators import to_camel
@@ -36,6 +36,22 @@ class KatibModel(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """The resource as Katib's JSON shape (camelCase, empty fields left out)."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class _Resource(KatibModel):
+    """A namespaced Katib object: its name and namespace, read from its metadata (each
+    subclass declares ``metadata`` after ``apiVersion`` and ``kind``, Kubernetes' field order)."""
+
+    if TYPE_CHECKING:
+        metadata: ObjectMeta
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name or ""
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace or "default"
 
 
 def _rfc3339(value: datetime | None) -> str | None:
@@ -308,20 +324,12 @@ class ExperimentStatus(_TimedStatus):
     trial_metrics_unavailable: int | None = None
 
 
-class Experiment(KatibModel):
+class Experiment(_Resource):
     api_version: str | None = API_VERSION
     kind: str | None = "Experiment"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: ExperimentSpec = Field(default_factory=ExperimentSpec)
     status: ExperimentStatus = Field(default_factory=ExperimentStatus)
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace or "default"
 
 
 # --- trial --------------------------------------------------------------------------------
@@ -345,20 +353,12 @@ class TrialStatus(_TimedStatus):
     observation: Observation | None = None
 
 
-class Trial(KatibModel):
+class Trial(_Resource):
     api_version: str | None = API_VERSION
     kind: str | None = "Trial"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: TrialSpec = Field(default_factory=TrialSpec)
     status: TrialStatus = Field(default_factory=TrialStatus)
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace or "default"
 
 
 # --- suggestion ---------------------------------------------------------------------------
@@ -384,20 +384,12 @@ class SuggestionStatus(_TimedStatus):
     suggestions: list[TrialAssignment] | None = None
 
 
-class Suggestion(KatibModel):
+class Suggestion(_Resource):
     api_version: str | None = API_VERSION
     kind: str | None = "Suggestion"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: SuggestionSpec = Field(default_factory=SuggestionSpec)
     status: SuggestionStatus = Field(default_factory=SuggestionStatus)
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace or "default"
 
 
 # --- events -------------------------------------------------------------------------------
