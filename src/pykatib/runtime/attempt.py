@@ -101,6 +101,7 @@ class Launch:
     cwd: str
     env: dict[str, str]
     sidecar: tuple[str, list[str], dict[str, str]] | None  # a Custom collector: cwd, argv, env
+    memory_limit: int | None = None  # bytes: the container's resources.limits.memory
 
 
 class Layout:
@@ -172,7 +173,9 @@ class Layout:
             if self.kind == CUSTOM_COLLECTOR:
                 sidecar = self._sidecar(paths, attempt.channel, container)
         cwd = container.get("workingDir") or str(req.working_dir)
-        return attempt, Launch(_argv(container), cwd, env, sidecar)
+        limits = (container.get("resources") or {}).get("limits") or {}
+        memory = shim.memory_bytes(limits["memory"]) if limits.get("memory") else None
+        return attempt, Launch(_argv(container), cwd, env, sidecar, memory)
 
     def spawn(self, attempt: Attempt, launch: Launch) -> None:
         """Start the attempt's shim; sets ``proc`` and ``ident``."""
@@ -184,7 +187,14 @@ class Layout:
             self.grace,
             CUSTOM_COLLECTOR_GRACE_SECONDS,
             launch.sidecar,
+            launch.memory_limit,
         )
+
+    def memory_limit(self) -> str | None:
+        """The primary container's ``resources.limits.memory``, as written."""
+        _, container, _ = primary_container(self.request.run_spec, self.request.primary_container_name)
+        limits = ((container or {}).get("resources") or {}).get("limits") or {}
+        return str(limits["memory"]) if limits.get("memory") else None
 
     def argv(self, attempt: Attempt) -> list[str]:
         """What the attempt runs (remapped into its folder)."""

@@ -59,13 +59,16 @@ def take(args):
     return args[0], args[2 : 2 + n], args[2 + n :]
 
 
-def spawn(cwd, argv, env):
+def spawn(cwd, argv, env, memory=None):
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(r)
             os.setpgid(0, 0)
+            if memory:  # the container's resources.limits.memory, as an address-space limit
+                import resource
+                resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
             signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
             os.dup2(null, 0)
@@ -112,7 +115,8 @@ def reap(pid, seconds):
 null = os.open(os.devnull, os.O_RDWR)
 out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 cwd, argv, rest = take(sys.argv[5:])
-pid, error = spawn(cwd, argv, os.environ)
+memory = os.environ.pop("PYKATIB_SHIM_MEMORY_LIMIT", None)
+pid, error = spawn(cwd, argv, os.environ, memory)
 host = os.uname().nodename.replace("\\", "\\\\").replace('"', '\\"')
 me = os.getpid()
 ident = '"shim": {"pid": %d, "start": %s}, "trial": {"pid": %d, "start": %s}, "host": "%s"' % (
@@ -253,6 +257,28 @@ class Exited:
         return -self.signal if self.signal else None
 
 
+MEMORY_LIMIT_ENV = "PYKATIB_SHIM_MEMORY_LIMIT"
+_QUANTITY = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+             "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def memory_bytes(quantity: Any) -> int | None:
+    """A Kubernetes memory quantity (``512Mi``, ``1G``, ``1e9``, ``128974848``) in bytes; None
+    when it isn't one."""
+    text = str(quantity).strip()
+    for suffix in sorted(_QUANTITY, key=len, reverse=True):
+        if suffix and text.endswith(suffix):
+            number, scale = text[: -len(suffix)], _QUANTITY[suffix]
+            break
+    else:
+        number, scale = text, 1
+    try:
+        value = float(number) * scale
+    except ValueError:
+        return None
+    return int(value) if value > 0 else None
+
+
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_bytes())
@@ -285,11 +311,15 @@ def spawn(
     grace: float,
     sidecar_grace: float,
     sidecar: tuple[str, list[str], dict[str, str]] | None = None,
+    memory_limit: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], Started | None]:
     """Start the shim for one attempt; returns it and what it started (None: it failed).
 
-    ``sidecar`` is (cwd, argv, extra env) of a Custom collector.
+    ``sidecar`` is (cwd, argv, extra env) of a Custom collector; ``memory_limit`` (bytes) caps
+    the trial's address space (RLIMIT_AS), as its container's memory limit would.
     """
+    if memory_limit:
+        env = {**env, MEMORY_LIMIT_ENV: str(memory_limit)}
     args = [str(grace), str(sidecar_grace), cwd, str(len(argv)), *argv]
     if sidecar is not None:
         scwd, sargv, extra = sidecar

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from pykatib.metrics import collectors as _collectors
@@ -74,6 +75,7 @@ class LocalTrial:
         self._deadline_hit = False
         self._job_started = datetime.now(timezone.utc)
         self._failed = 0
+        self._why = ""  # why the last attempt failed, when pykatib can tell (out of memory)
         spec = request.run_spec.get("spec") or {}
         pod = (spec.get("template") or {}).get("spec") or {}
         self._backoff_limit = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT))
@@ -246,6 +248,13 @@ class LocalTrial:
                 return RunStatus("stopped", "Stopped", self._stopped, code)
             if code != 0:
                 self._failed += 1
+                memory = self.layout.memory_limit()
+                if memory and _ran_out_of_memory(attempt.files.log):
+                    self._why = (
+                        f"it ran out of memory: its container's resources.limits.memory is "
+                        f"{memory} (enforced locally as an address-space limit)"
+                    )
+                    attempt.note(f"error: {self._why}")
             if self._deadline_hit or attempt.stopping == "deadline":
                 return RunStatus(
                     "failed",
@@ -257,6 +266,8 @@ class LocalTrial:
                 return RunStatus("succeeded", exit_code=0)
             if self._failed > self._backoff_limit:
                 last = "its shim was killed" if exited.lost else f"last exit code {code}"
+                if self._why:
+                    last = f"{last}; {self._why}"
                 return RunStatus(
                     "failed",
                     "BackoffLimitExceeded",
@@ -361,3 +372,17 @@ def _report_offset(collector: Collector) -> int:
 
 def _time(text: Any) -> datetime | None:
     return parse_rfc3339(text) if isinstance(text, str) else None
+
+
+# What a process that hit its address-space limit leaves in its output (Python, C++, C).
+_OUT_OF_MEMORY = (b"MemoryError", b"std::bad_alloc", b"Cannot allocate memory", b"out of memory")
+
+
+def _ran_out_of_memory(log: Path, tail: int = 8192) -> bool:
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - tail))
+            text = f.read()
+    except OSError:
+        return False
+    return any(marker in text for marker in _OUT_OF_MEMORY)
