@@ -42,7 +42,7 @@ DEFAULT_TIMEOUT = 120  # the Katib SDK's API server timeout (ignored here)
 # The Katib SDK polls every 15 s; the local store is cheap to read.
 DEFAULT_POLLING_INTERVAL = 1.0
 # How long edit_experiment_budget waits for a restart to be picked up by the control plane.
-RESTART_WAIT_SECONDS = 15.0
+RESTART_WAIT_SECONDS = 60.0
 CONDITIONS = ("Created", "Running", "Restarting", "Succeeded", "Failed")
 
 
