@@ -266,6 +266,8 @@ class LocalTrial:
                 return RunStatus("succeeded", exit_code=0)
             if self._failed > self._backoff_limit:
                 last = "its shim was killed" if exited.lost else f"last exit code {code}"
+                if code is not None and code < 0:
+                    last = f"last attempt killed by signal {-code} ({_signal_name(-code)})"
                 if self._why:
                     last = f"{last}; {self._why}"
                 return RunStatus(
@@ -386,3 +388,10 @@ def _ran_out_of_memory(log: Path, tail: int = 8192) -> bool:
     except OSError:
         return False
     return any(marker in text for marker in _OUT_OF_MEMORY)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
