@@ -51,6 +51,15 @@ def test_server_flow(client: KatibClient) -> None:
     assert client.get_suggestion(name).status.suggestion_count == 2
     assert [e.name for e in client.list_experiments()] == [name]
 
+    # The observation log and the trial's output, over HTTP.
+    best = done.status.current_optimal_trial.best_trial_name
+    logs = client.get_trial_metrics(best)
+    assert logs and {m.metric.name for m in logs} >= {"loss"}
+    stored = client.get_trial(best).status.observation.metrics
+    [loss] = [m for m in stored if m.name == "loss"]
+    assert loss.min in [m.metric.value for m in logs if m.metric.name == "loss"]
+    assert any("loss=" in line for line in client.get_job_logs(name, best))
+
     edited = client.edit_experiment_budget(name, max_trial_count=3)
     assert edited.spec.max_trial_count == 3
     again = client.wait_for_experiment_condition(name, polling_interval=0.1, timeout=60)
@@ -81,3 +90,31 @@ def test_server_flow(client: KatibClient) -> None:
     client.delete_experiment(name)
     with pytest.raises(ResourceNotFoundError):
         client.get_experiment(name)
+
+
+def test_observation_log_endpoint_filters_and_errors(client: KatibClient) -> None:
+    """Katib's DB manager GetObservationLog (pkg/db/v1beta1/db_interface.go), over HTTP."""
+    name = "obs"
+    client.tune(
+        name,
+        objective,
+        {"x": search.double(-2, 2)},
+        objective_metric_name="loss",
+        objective_type="minimize",
+        max_trial_count=1,
+        parallel_trial_count=1,
+    )
+    client.wait_for_experiment_condition(name, polling_interval=0.1)
+    [trial] = client.list_trials(name)
+    http = client.transport.http
+    base = f"/apis/kubeflow.org/v1beta1/namespaces/kubeflow/trials/{trial.name}/observationlog"
+    everything = http.get(base).json()["metricLogs"]
+    assert everything and all(set(m) == {"timeStamp", "metric", "step"} for m in everything)
+    only = http.get(base, params={"metricName": "nope"}).json()["metricLogs"]
+    assert only == []
+    later = http.get(base, params={"startTime": "2999-01-01T00:00:00Z"}).json()["metricLogs"]
+    assert later == []
+    bad = http.get(base, params={"startTime": "yesterday"})
+    assert bad.status_code == 400 and bad.json()["kind"] == "Status"
+    missing = http.get(base.replace(trial.name, "no-such-trial"))
+    assert missing.status_code == 404 and missing.json()["reason"] == "NotFound"

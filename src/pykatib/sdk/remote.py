@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pykatib.api.errors import ConflictError, InvalidExperimentError, NotFoundError
 from pykatib.api.models import Experiment, Suggestion, Trial
 from pykatib.metrics.observation import ObservationPoint
+from pykatib.metrics.timestamps import parse_rfc3339
 
 BASE = "/apis/kubeflow.org/v1beta1"
 EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
@@ -109,15 +111,26 @@ class Remote:
         return sorted(trials, key=lambda t: t.metadata.creation_timestamp or 0)
 
     def list_observations(self, namespace: str, trial: str) -> list[ObservationPoint]:
-        raise NotImplementedError(
-            "the server has no observation-log endpoint yet: read the trial's "
-            "status.observation (get_trial), or use the embedded client on the server's database"
-        )
+        path = f"{BASE}/namespaces/{namespace}/trials/{trial}/observationlog"
+        logs = self._call("GET", path).json().get("metricLogs") or []
+        return [
+            ObservationPoint(
+                log["metric"]["name"],
+                log["metric"]["value"],
+                parse_rfc3339(log["timeStamp"]) or datetime.now(timezone.utc),
+                int(log.get("step") or 0),
+            )
+            for log in logs
+        ]
 
     def read_logs(self, namespace: str, trial: str, follow: bool) -> Iterator[str]:
-        raise NotImplementedError(
-            "the server does not serve trial logs yet: run `pykatib logs TRIAL` on its machine"
-        )
+        if follow:
+            raise NotImplementedError(
+                "following a trial's log over the server is not supported yet: "
+                "read it without follow, or run `pykatib logs -f TRIAL` on its machine"
+            )
+        text = self._call("GET", f"/api/v1/namespaces/{namespace}/pods/{trial}/log").text
+        yield from text.splitlines()
 
     # --- the control plane is the server's ---------------------------------------------------
 

@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pykatib.control.manager import Manager
-from pykatib.server import core, discovery, pods, resources
+from pykatib.server import core, discovery, observations, pods, resources
 from pykatib.server.auth import BodyTooLarge, Guard, Token
 from pykatib.server.errors import ApiError, status_body
 from pykatib.store import Store, default_home
@@ -104,6 +104,7 @@ def create_app(
     app.include_router(discovery.router)
     app.include_router(core.router)
     app.include_router(pods.router)
+    app.include_router(observations.router)
     app.include_router(resources.router)
 
     @app.exception_handler(ApiError)
