@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from databases import SERVERS, empty
 from helpers import experiment, reason
 
 from pykatib.control import status as st
 from pykatib.control.controller import Controller
 from pykatib.store import Store
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG = SERVERS["postgresql"]
 
 # Each trial records that it started, then waits for the file `gate`.
 GATED = """
@@ -39,13 +40,7 @@ def _pg_or_skip() -> None:
 
 
 def _empty_pg() -> None:
-    from sqlalchemy import MetaData, create_engine
-
-    engine = create_engine(PG)
-    tables = MetaData()
-    tables.reflect(engine)
-    tables.drop_all(engine)
-    engine.dispose()
+    empty(PG)
 
 
 @pytest.mark.reliability(
@@ -115,7 +110,7 @@ def test_several_writers_on_one_sqlite_file(tmp_path: Path) -> None:
             )
         )
     for proc in procs:
-        out, err = proc.communicate(timeout=240)
+        _, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err
         assert "database is locked" not in err
     store = Store()

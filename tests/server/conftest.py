@@ -23,26 +23,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from sqlalchemy import MetaData, create_engine, text
-from sqlalchemy.exc import OperationalError
+from databases import KINDS, empty_database
 
-SERVERS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/test",
-}
 BASE = "/apis/kubeflow.org/v1beta1"
 STARTUP_SECONDS = 30
-
-
-def empty(url: str) -> None:
-    """Drop every table of the database at ``url``."""
-    engine = create_engine(url)
-    try:
-        tables = MetaData()
-        tables.reflect(engine)
-        tables.drop_all(engine)
-    finally:
-        engine.dispose()
 
 
 def free_port() -> int:
@@ -205,22 +189,9 @@ def start_server(
             time.sleep(0.05)
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+@pytest.fixture(params=KINDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'server.db'}"
-        return
-    url = SERVERS[request.param]
-    try:
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-    except OperationalError as exc:
-        pytest.skip(f"{request.param} is not reachable at {url}: {exc.orig}")
-    empty(url)
-    yield url
-    empty(url)
+    yield from empty_database(request.param, tmp_path / "server.db")
 
 
 @pytest.fixture

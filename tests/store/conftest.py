@@ -11,45 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, create_engine, text
-from sqlalchemy.exc import OperationalError
+from databases import KINDS, empty_database
 
 from pykatib.store import Store
 
-SERVERS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/test",
-}
 
-
-def empty(url: str) -> None:
-    """Drop every table of the database at ``url`` (Alembic's version table included)."""
-    engine = create_engine(url)
-    try:
-        tables = MetaData()
-        tables.reflect(engine)
-        tables.drop_all(engine)
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+@pytest.fixture(params=KINDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    url = SERVERS[request.param]
-    try:
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-    except OperationalError as exc:
-        pytest.skip(f"{request.param} is not reachable at {url}: {exc.orig}")
-    empty(url)
-    yield url
-    empty(url)
+    yield from empty_database(request.param, tmp_path / "store.db")
 
 
 @pytest.fixture
