@@ -167,3 +167,30 @@ def test_close_leaves_experiments_resumable(tmp_path: Path) -> None:
         assert stopped.transport.driving() == [("kubeflow", "slow")]  # type: ignore[attr-defined]
     finally:
         stopped.close()
+
+
+def test_a_control_plane_thread_that_dies_is_reported_not_waited_on(
+    client: KatibClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread driving an experiment fails before it can drive (here: opening its store):
+    waiting on the experiment raises with the cause instead of timing out, and a new client
+    drives it to the end."""
+    from pykatib.sdk import embedded
+
+    real_store = embedded.Store
+
+    def locked(url: str) -> object:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(embedded, "Store", locked)
+    data = _long_running(max_trials=1)
+    data["metadata"]["name"] = "orphan"
+    client.create_experiment(data)
+    with pytest.raises(RuntimeError, match="database is locked"):
+        client.wait_for_experiment_condition("orphan", polling_interval=0.1, timeout=60)
+    assert client.transport.driving() == []  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(embedded, "Store", real_store)
+    with KatibClient(namespace="kubeflow") as fresh:
+        done = fresh.wait_for_experiment_condition("orphan", polling_interval=0.1, timeout=60)
+    assert done.status.trials_succeeded == 1

@@ -207,14 +207,11 @@ class Controller:
         suggestion_before = list(state.suggestion.status.conditions or [])
         if not exp.status.has("Created"):
             st.mark_experiment_created(exp)
-        if st.is_completed(exp):
-            completed, _, _ = st.counts(exp)
-            max_trials = exp.spec.max_trial_count
-            if st.is_restartable(exp) and max_trials is not None and max_trials > completed:
-                st.mark_experiment_restarting(exp)
-                if exp.spec.resume_policy == "FromVolume":
-                    st.mark_suggestion_restarting(state.suggestion)
-                    changes.suggestion = state.suggestion
+        if st.restart_pending(exp):
+            st.mark_experiment_restarting(exp)
+            if exp.spec.resume_policy == "FromVolume":
+                st.mark_suggestion_restarting(state.suggestion)
+                changes.suggestion = state.suggestion
         self._sync_trials(state, changes)
         goal_reached = self._summarize(state)
         if not st.is_completed(exp):

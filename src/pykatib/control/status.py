@@ -142,6 +142,15 @@ def is_restartable(exp: Experiment) -> bool:
     )
 
 
+def restart_pending(exp: Experiment) -> bool:
+    """Completed, restartable, and its maxTrialCount raised above the trials it completed: the
+    next reconcile restarts it."""
+    if not is_completed(exp) or not is_restartable(exp):
+        return False
+    completed, _, _ = counts(exp)
+    return exp.spec.max_trial_count is not None and exp.spec.max_trial_count > completed
+
+
 # --- trials -----------------------------------------------------------------------------------
 
 

@@ -302,7 +302,9 @@ class KatibClient:
             )
             deadline = time.monotonic() + RESTART_WAIT_SECONDS
             while restarts and st.is_completed(experiment) and time.monotonic() < deadline:
-                time.sleep(0.05)
+                # Sees that a control plane drives it, and raises if the one that did stopped.
+                self.transport.watch(namespace, name)
+                self.transport.pause(namespace, name, 0.05)
                 experiment = self.transport.get_experiment(namespace, name)
         return experiment
 

@@ -187,7 +187,8 @@ class Embedded:
             raise RuntimeError(
                 f"the control plane driving experiment {namespace}/{name} stopped: {error}"
             ) from error
-        if not st.is_completed(self.store.get_experiment(namespace, name)):
+        exp = self.store.get_experiment(namespace, name)
+        if not st.is_completed(exp) or st.restart_pending(exp):
             self._drive(namespace, name)
 
     def pause(self, namespace: str, name: str, seconds: float) -> None:
@@ -210,7 +211,7 @@ class Embedded:
                 raise RuntimeError("this KatibClient is closed: make a new one")
             self._errors.pop(key, None)
             driver = self._drivers.get(key)
-            if driver is not None:
+            if driver is not None and driver.thread is not None and driver.thread.is_alive():
                 driver.again = True
                 return
             driver = self._drivers[key] = _Driver(key)
@@ -220,8 +221,9 @@ class Embedded:
             driver.thread.start()
 
     def _run(self, driver: _Driver) -> None:
-        store = Store(self.url)
+        store: Store | None = None
         try:
+            store = Store(self.url)
             while True:
                 completed = self._run_once(store, driver)
                 with self._lock:
@@ -229,11 +231,23 @@ class Embedded:
                         driver.again = False
                         continue
                     # Leaves in the same step as the check: a later _drive() starts a new one.
-                    if self._drivers.get(driver.key) is driver:
-                        del self._drivers[driver.key]
+                    self._leave(driver)
                     return
+        except BaseException as exc:  # reported to whoever waits on it
+            log.exception("the control plane of experiment %s/%s stopped", *driver.key)
+            with self._lock:
+                self._errors[driver.key] = exc
+                self._leave(driver)
         finally:
-            store.close()
+            if store is not None:
+                store.close()
+            with self._stepped:
+                self._stepped.notify_all()
+
+    def _leave(self, driver: _Driver) -> None:
+        """Forget ``driver`` (with the lock held) unless a newer one has replaced it."""
+        if self._drivers.get(driver.key) is driver:
+            del self._drivers[driver.key]
 
     def _run_once(self, store: Store, driver: _Driver) -> bool:
         """Drive the experiment until it completes (True) or the driver ends (False)."""
