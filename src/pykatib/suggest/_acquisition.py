@@ -5,14 +5,27 @@ objective, higher being better, and gives its derivatives with respect to the me
 standard deviation, so that L-BFGS-B can polish the best candidates of a random search.
 EI is computed as log-EI (Ament et al., 2023), which keeps its gradient alive far from the
 incumbent where plain EI underflows to zero.
+
+Trials still running (and the proposals already made in a batch) are *pending*: their values are
+unknown but not arbitrary. :class:`BatchAcquisition` integrates over them with the model's joint
+posterior (as Optuna's GPSampler does with qLogEI, and BoTorch with fantasies): for each of S
+quasi-random draws of the pending values, the threshold to beat is the best of the trials and of
+the drawn pending values, and the candidate's value is conditioned on the draw. EI and PI become
+the average, over the draws, of their closed form under that conditional normal, so they keep
+exact gradients; LCB uses the conditional standard deviation (GP-BUCB: a pending trial leaves
+the mean as it is and removes the uncertainty around it). Nothing pending: the plain functions.
+A region with a pending trial in it is therefore worth less, by how much the trial is likely to
+find there, and not abandoned, as a pessimistic constant liar would have it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from scipy import optimize, special
+from scipy import linalg, optimize, special
+from scipy.stats import qmc
 
 SQRT_HALF_PI = np.sqrt(np.pi / 2.0)
 SQRT_2PI = np.sqrt(2.0 * np.pi)
@@ -21,8 +34,6 @@ PI_XI = 0.01
 
 Scores = tuple[np.ndarray, np.ndarray, np.ndarray]
 Acquisition = Callable[[np.ndarray, np.ndarray, float], Scores]
-# (xs, gradient) -> (mean, std, dmean/dx, dstd/dx), as GaussianProcess.predict
-Posterior = Callable[[np.ndarray, bool], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
 
 def log_ei(mean: np.ndarray, std: np.ndarray, best: float) -> Scores:
@@ -61,15 +72,96 @@ def negative_lcb(mean: np.ndarray, std: np.ndarray, best: float) -> Scores:
 ACQUISITIONS: dict[str, Acquisition] = {"EI": log_ei, "PI": log_pi, "LCB": negative_lcb}
 
 
+# Draws of the pending trials' values (a power of 2: scrambled Sobol points).
+PENDING_DRAWS = 128
+_JITTER = 1e-9
+
+
+class BatchAcquisition:
+    """``name`` (EI, PI or LCB) at candidate points of ``model`` (a
+    :class:`~pykatib.suggest._gp.GaussianProcess`), given the trials at ``pending`` (k, d) whose
+    values are not known yet. ``best`` is the best (lowest) standardised value observed. Call it
+    with points (m, d) to get the scores (m,) and, with ``gradient``, their gradients (m, d)."""
+
+    def __init__(
+        self,
+        model: Any,
+        name: str,
+        best: float,
+        pending: np.ndarray,
+        rng: np.random.Generator,
+    ) -> None:
+        self.model, self.name = model, name
+        self.pending = pending if len(pending) else None
+        if self.pending is None:
+            self.draws = np.zeros((1, 0))
+            self.threshold = np.array([best])
+            self.inv_chol = np.zeros((0, 0))
+            return
+        k = len(pending)
+        cov = model.covariance(pending)
+        chol = linalg.cholesky(cov + _JITTER * np.eye(k) * max(1.0, np.trace(cov) / k), lower=True)
+        self.inv_chol = linalg.solve_triangular(chol, np.eye(k), lower=True)
+        sobol = qmc.Sobol(d=k, scramble=True, seed=rng).random(PENDING_DRAWS)
+        self.draws = special.ndtri(np.clip(sobol, 1e-10, 1.0 - 1e-10))  # (S, k)
+        mean = model.posterior(pending).mean
+        values = mean + self.draws @ chol.T
+        self.threshold = np.minimum(best, values.min(axis=1))  # (S,)
+
+    def __call__(
+        self, xs: np.ndarray, gradient: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        post = self.model.posterior(xs, self.pending, gradient)
+        m = len(xs)
+        if post.cross is None:
+            shift, spread = np.zeros((m, 1)), np.zeros((m, 0))
+        else:
+            spread = post.cross @ self.inv_chol.T  # (m, k): the weights of the draws
+            shift = spread @ self.draws.T  # (m, S)
+        var = np.maximum(post.var - (spread**2).sum(axis=1), 1e-12)
+        std = np.sqrt(var)
+        if self.name == "LCB":
+            values = -(post.mean - LCB_KAPPA * std)
+            if not gradient:
+                return values, None
+            dstd = self._dstd(post, spread, std)
+            return values, -post.dmean + LCB_KAPPA * dstd
+        function = log_ei if self.name == "EI" else log_pi
+        per_draw, d_mean, d_std = function(post.mean[:, None] + shift, std[:, None], self.threshold)
+        values = special.logsumexp(per_draw, axis=1) - np.log(per_draw.shape[1])
+        if not gradient:
+            return values, None
+        weights = np.exp(per_draw - values[:, None] - np.log(per_draw.shape[1]))  # (m, S)
+        dstd = self._dstd(post, spread, std)
+        grad = (weights * d_mean).sum(axis=1)[:, None] * post.dmean
+        grad += (weights * d_std).sum(axis=1)[:, None] * dstd
+        if post.dcross is not None:
+            dspread = np.einsum("ij,mjd->mid", self.inv_chol, post.dcross)  # (m, k, d)
+            # d shift[m, s] / dx = dspread[m] . draws[s]
+            weighted = (weights * d_mean) @ self.draws  # (m, k)
+            grad += np.einsum("mk,mkd->md", weighted, dspread)
+        return values, grad
+
+    def _dstd(self, post: Any, spread: np.ndarray, std: np.ndarray) -> np.ndarray:
+        dvar = post.dvar
+        if post.dcross is not None:
+            dspread = np.einsum("ij,mjd->mid", self.inv_chol, post.dcross)
+            dvar = dvar - 2.0 * np.einsum("mk,mkd->md", spread, dspread)
+        return dvar / (2.0 * std[:, None])
+
+
+# (xs, gradient) -> (scores (m,), gradients (m, d) or None)
+Scorer = Callable[[np.ndarray, bool], tuple[np.ndarray, np.ndarray | None]]
+
+
 def polish(
-    posterior: Posterior,
-    acquisition: Acquisition,
-    best: float,
+    score: Scorer,
     start: np.ndarray,
     continuous: np.ndarray,
     length: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Local maximisation from ``start`` over the continuous inputs in [0, 1] (L-BFGS-B).
+    """Local maximisation of ``score`` from ``start`` over the continuous inputs in [0, 1]
+    (L-BFGS-B).
 
     With the model's ``length`` scales, the search runs in units of length scale (x / length),
     where the acquisition is about as steep along every input: L-BFGS-B then converges in far
@@ -81,10 +173,9 @@ def polish(
 
     def negative(u: np.ndarray) -> tuple[float, np.ndarray]:
         x[index] = u * scale
-        mean, std, dmean, dstd = posterior(x[None, :], True)
-        value, d_mean, d_std = acquisition(mean, std, best)
-        grad = d_mean[0] * dmean[0, index] + d_std[0] * dstd[0, index]
-        return -float(value[0]), -grad * scale
+        value, grad = score(x[None, :], True)
+        assert grad is not None
+        return -float(value[0]), -grad[0, index] * scale
 
     result = optimize.minimize(
         negative,

@@ -120,41 +120,88 @@ class GaussianProcess:
     # --- posterior ---------------------------------------------------------------------------
 
     def _factor(self) -> None:
-        n = len(self.x)
-        base, _ = _matern(
-            np.tensordot(self.inv_sq_length, _pairwise(self.x, self.x, self.categorical), axes=1)
-        )
-        k = self.scale * base + self.noise * np.eye(n)
+        k_xx, _ = self._kernel(self.x, self.x)
+        k = k_xx + self.noise * np.eye(len(self.x))
         self._chol = linalg.cho_factor(k, lower=True, check_finite=False)
         self._alpha = linalg.cho_solve(self._chol, self.y, check_finite=False)
 
+    def _kernel(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """k(a, b) and its derivative with respect to the squared scaled distance."""
+        base, dbase = _matern(
+            np.tensordot(self.inv_sq_length, _pairwise(a, b, self.categorical), axes=1)
+        )
+        return self.scale * base, self.scale * dbase
+
+    def _dkernel(self, xs: np.ndarray, others: np.ndarray, dk_dr2: np.ndarray) -> np.ndarray:
+        """d k(xs_i, others_j) / d xs_i, shape (m, len(others), d); zero for categorical inputs."""
+        diff = xs[:, None, :] - others[None, :, :]
+        out = dk_dr2[:, :, None] * 2.0 * self.inv_sq_length * diff
+        out[:, :, self.categorical] = 0.0
+        return out
+
     def add(self, x: np.ndarray, y_standardised: float) -> None:
-        """Add one point with a made-up (standardised) value, keeping the hyperparameters:
-        the constant liar, so that the next proposal of a batch goes elsewhere."""
+        """Add one point with a made-up (standardised) value, keeping the hyperparameters."""
         self.x = np.vstack([self.x, x[None, :]])
         self.y = np.append(self.y, y_standardised)
         self._factor()
+
+    def covariance(self, points: np.ndarray) -> np.ndarray:
+        """The posterior covariance of the objective (without noise) at ``points`` (k, d)."""
+        k_pp, _ = self._kernel(points, points)
+        k_xp, _ = self._kernel(self.x, points)
+        w = linalg.solve_triangular(self._chol[0], k_xp, lower=True, check_finite=False)
+        return k_pp - w.T @ w
 
     def predict(
         self, xs: np.ndarray, gradient: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Standardised posterior mean and standard deviation at ``xs`` (m, d); with
         ``gradient``, also their gradients (m, d) (zero for categorical inputs)."""
-        sq = _pairwise(xs, self.x, self.categorical)
-        base, dbase = _matern(np.tensordot(self.inv_sq_length, sq, axes=1))
-        k_star = self.scale * base
+        post = self.posterior(xs, None, gradient)
+        std = np.sqrt(post.var)
+        if not gradient:
+            return post.mean, std, None, None
+        assert post.dvar is not None
+        return post.mean, std, post.dmean, post.dvar / (2.0 * std[:, None])
+
+    def posterior(
+        self, xs: np.ndarray, pending: np.ndarray | None = None, gradient: bool = False
+    ) -> Posterior:
+        """The posterior at ``xs`` (m, d): mean and variance, their covariance with the objective
+        at the ``pending`` points (k, d), and with ``gradient`` their gradients."""
+        k_star, dk_star = self._kernel(xs, self.x)
         mean = k_star @ self._alpha
         v = linalg.solve_triangular(self._chol[0], k_star.T, lower=True, check_finite=False)
         var = np.maximum(self.scale - (v**2).sum(axis=0), 1e-12)
-        std = np.sqrt(var)
+        post = Posterior(mean, var)
+        if pending is not None and len(pending):
+            k_xr, dk_xr = self._kernel(xs, pending)
+            k_pr, _ = self._kernel(self.x, pending)
+            w = linalg.solve_triangular(self._chol[0], k_pr, lower=True, check_finite=False)
+            post.cross = k_xr - v.T @ w
         if not gradient:
-            return mean, std, None, None
+            return post
+        dk = self._dkernel(xs, self.x, dk_star)  # (m, n, d)
+        post.dmean = np.einsum("mnd,n->md", dk, self._alpha)
         k_inv_k = linalg.solve_triangular(self._chol[0].T, v, lower=False, check_finite=False).T
-        diff = xs[:, None, :] - self.x[None, :, :]  # (m, n, d)
-        # dk*/dx_j = scale * dk/dr2 * 2 * lambda_j * (x_j - X_ij)
-        dk = (self.scale * dbase)[:, :, None] * 2.0 * self.inv_sq_length * diff
-        dk[:, :, self.categorical] = 0.0
-        dmean = np.einsum("mnd,n->md", dk, self._alpha)
-        dvar = -2.0 * np.einsum("mnd,mn->md", dk, k_inv_k)
-        dstd = dvar / (2.0 * std[:, None])
-        return mean, std, dmean, dstd
+        post.dvar = -2.0 * np.einsum("mnd,mn->md", dk, k_inv_k)
+        if post.cross is not None:
+            assert pending is not None
+            k_inv_r = linalg.solve_triangular(self._chol[0].T, w, lower=False, check_finite=False)
+            post.dcross = self._dkernel(xs, pending, dk_xr) - np.einsum(
+                "mnd,nk->mkd", dk, k_inv_r
+            )
+        return post
+
+
+class Posterior:
+    """What :meth:`GaussianProcess.posterior` gives at m points: ``mean`` and ``var`` (m,),
+    ``cross`` (m, k): the covariance with the objective at k pending points; ``dmean``,
+    ``dvar`` (m, d), ``dcross`` (m, k, d): their gradients with respect to the points."""
+
+    def __init__(self, mean: np.ndarray, var: np.ndarray) -> None:
+        self.mean, self.var = mean, var
+        self.cross: np.ndarray | None = None
+        self.dmean: np.ndarray | None = None
+        self.dvar: np.ndarray | None = None
+        self.dcross: np.ndarray | None = None

@@ -25,8 +25,11 @@ Each parameter is modelled as its quantile (:mod:`pykatib.suggest.unit`), so eve
 one with most candidates near its mean. ``categorical`` parameters are categories to the model;
 ``discrete`` ones are ordered as listed.
 
-A parallel batch is spread with the constant liar: each running trial, and each proposal made
-so far in the batch, counts as the worst value seen. The proposals depend only on the history,
+Trials still running, and the proposals made so far in a batch, are pending: the GP's
+acquisition integrates over their unknown values with the model's joint posterior
+(:class:`~pykatib.suggest._acquisition.BatchAcquisition`, Optuna GPSampler's qLogEI idea), so a
+batch spreads out without abandoning the best region; the tree models take each pending trial at
+their own prediction (the Kriging believer). No proposal repeats a trial or another proposal. The proposals depend only on the history,
 the seed and (for ``gp_hedge``) the portfolio's gains, kept in :meth:`state`.
 """
 
@@ -43,7 +46,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from pykatib.api.models import ObjectiveSpec
-from pykatib.suggest._acquisition import ACQUISITIONS, polish
+from pykatib.suggest._acquisition import ACQUISITIONS, BatchAcquisition, Scorer, polish
 from pykatib.suggest._gp import GaussianProcess
 from pykatib.suggest.base import Algorithm, Proposal, TrialResult
 from pykatib.suggest.random import sample_assignments
@@ -78,6 +81,7 @@ _CANDIDATES = 2048  # scored before polishing the best ones
 _SAMPLED_CANDIDATES = 10000  # scored when not polishing (scikit-optimize's n_points)
 _POLISHED = 10
 _KEPT = 50  # unpolished candidates kept as fallbacks when polished ones repeat a trial
+_LEADERS = 3  # the best trials, each a start of L-BFGS-B
 _MAX_RANDOM_DRAWS = 100
 
 
@@ -136,6 +140,10 @@ class _Trees:
             per_tree = np.stack([t.predict(xs) for t in self.models[0].estimators_])
             mean, std = per_tree.mean(axis=0), per_tree.std(axis=0)
         return mean, np.maximum(std, 1e-9), None, None
+
+    def believe(self, x: np.ndarray) -> float:
+        """The prediction at ``x``: what a pending trial there is taken to find."""
+        return float(self.predict(x[None, :])[0][0])
 
     def add(self, x: np.ndarray, y_standardised: float) -> None:
         self.x = np.vstack([self.x, x[None, :]])
@@ -232,7 +240,11 @@ class BayesianOptimization(Algorithm):
             for t in history
             if t.state == "succeeded" and t.value is not None and self._key(t.assignments)
         ]
-        pending = [t.assignments for t in history if not t.completed and self._key(t.assignments)]
+        pending = [
+            self._encode(t.assignments)
+            for t in history
+            if not t.completed and self._key(t.assignments)
+        ]
         proposals: list[Proposal] = []
         model: _Model | None = None
         for position in range(len(history), len(history) + n):
@@ -241,13 +253,17 @@ class BayesianOptimization(Algorithm):
             else:
                 if model is None:
                     model = self._model(observed, pending, rng)
-                assignments = self._acquire(model, observed, taken, rng, first=not proposals)
+                assignments = self._acquire(
+                    model, observed, pending, taken, rng, first=not proposals
+                )
             if assignments is None:
                 break
             taken.add(self.space.key(assignments))
             proposals.append(Proposal(assignments))
-            if model is not None:
-                model.add(self._encode(assignments), self._lie(model))
+            x = self._encode(assignments)
+            pending.append(x)
+            if isinstance(model, _Trees):
+                model.add(x, model.believe(x))
         return proposals
 
     def _random(
@@ -262,9 +278,12 @@ class BayesianOptimization(Algorithm):
     def _model(
         self,
         observed: list[tuple[dict[str, str], float]],
-        pending: list[dict[str, str]],
+        pending: list[np.ndarray],
         rng: np.random.Generator,
     ) -> _Model:
+        """The surrogate of the finished trials. The GP leaves the pending trials to the
+        acquisition (:class:`BatchAcquisition`); trees, which have no joint posterior, take each
+        pending trial at their own prediction (the Kriging believer)."""
         x = np.array([self._encode(a) for a, _ in observed])
         y = np.array([v for _, v in observed])
         model: _Model
@@ -272,17 +291,13 @@ class BayesianOptimization(Algorithm):
             model = GaussianProcess(x, y, self.categorical)
         else:
             model = _Trees(self.base_estimator, x, y, int(rng.integers(2**31)))
+            for point in pending:
+                model.add(point, model.believe(point))
         if self.acq_func == "gp_hedge" and self._last_picks:
             for name, pick in self._last_picks.items():
                 mean, _, _, _ = model.predict(np.array([pick]))
                 self.gains[name] -= float(mean[0])
-        for assignments in pending:
-            model.add(self._encode(assignments), self._lie(model))
         return model
-
-    @staticmethod
-    def _lie(model: _Model) -> float:
-        return float(np.max(model.y))  # type: ignore[attr-defined]
 
     def _candidates(self, rng: np.random.Generator) -> np.ndarray:
         d = len(self.space)
@@ -295,26 +310,46 @@ class BayesianOptimization(Algorithm):
                 x[:, j] = np.minimum((x[:, j] * len(p.choices)).astype(int), len(p.choices) - 1)
         return x
 
+    def _scorer(
+        self,
+        model: _Model,
+        name: str,
+        best: float,
+        pending: list[np.ndarray],
+        rng: np.random.Generator,
+    ) -> Scorer:
+        if isinstance(model, GaussianProcess):
+            points = np.array(pending) if pending else np.zeros((0, len(self.space)))
+            return BatchAcquisition(model, name, best, points, rng)
+        acquisition = ACQUISITIONS[name]
+
+        def score(xs: np.ndarray, gradient: bool = False) -> tuple[np.ndarray, None]:
+            mean, std, _, _ = model.predict(xs)
+            return acquisition(mean, std, best)[0], None
+
+        return score
+
     def _acquire(
         self,
         model: _Model,
         observed: list[tuple[dict[str, str], float]],
+        pending: list[np.ndarray],
         taken: set[tuple[str, ...]],
         rng: np.random.Generator,
         first: bool,
     ) -> dict[str, str] | None:
         candidates = self._candidates(rng)
-        mean, std, _, _ = model.predict(candidates)
-        y = model.y[: len(observed)]  # type: ignore[attr-defined]
+        y = np.asarray(model.y[: len(observed)])  # type: ignore[attr-defined]
         best = float(np.min(y))
-        incumbent = self._encode(observed[int(np.argmin(y))][0])
+        leaders = [self._encode(observed[i][0]) for i in np.argsort(y)[:_LEADERS]]
         names = list(ACQUISITIONS) if self.acq_func == "gp_hedge" else [self.acq_func]
         picks: dict[str, list[tuple[float, np.ndarray]]] = {}
         for name in names:
-            scores = ACQUISITIONS[name](mean, std, best)[0]
+            score = self._scorer(model, name, best, pending, rng)
+            scores = score(candidates, False)[0]
             ranked = [(float(scores[i]), candidates[i]) for i in np.argsort(-scores)[:_KEPT]]
             if self.polish:
-                ranked += self._polished(model, name, best, incumbent, candidates, scores, rng)
+                ranked += self._polished(model, score, leaders, candidates, scores, rng)
             picks[name] = sorted(ranked, key=lambda s: -s[0])
         if self.acq_func == "gp_hedge":
             logits = np.array([self.gains[name] for name in names])
@@ -333,34 +368,32 @@ class BayesianOptimization(Algorithm):
     def _polished(
         self,
         model: _Model,
-        name: str,
-        best: float,
-        incumbent: np.ndarray,
+        score: Scorer,
+        leaders: list[np.ndarray],
         candidates: np.ndarray,
         scores: np.ndarray,
         rng: np.random.Generator,
     ) -> list[tuple[float, np.ndarray]]:
         """L-BFGS-B from the best candidate, from others drawn by a roulette on their score, and
-        from the best trial (the starts Optuna's GPSampler uses)."""
+        from the best trials (the starts Optuna's GPSampler uses, with a few more trials)."""
         continuous = ~self.categorical
         if not continuous.any():
             return []
         top = int(np.argmax(scores))
         weights = np.exp(scores - scores[top])
         weights[top] = 0.0
-        count = min(_POLISHED - 2, int(np.count_nonzero(weights > 0)))
+        count = min(_POLISHED - 1 - len(leaders), int(np.count_nonzero(weights > 0)))
         drawn = (
             rng.choice(len(candidates), size=count, replace=False, p=weights / weights.sum())
-            if count
+            if count > 0
             else np.empty(0, dtype=int)
         )
         inv_sq_length = getattr(model, "inv_sq_length", None)
         length = None if inv_sq_length is None else inv_sq_length**-0.5
-        acquisition = ACQUISITIONS[name]
-        starts = [candidates[top], *candidates[drawn], incumbent]
+        starts = [candidates[top], *candidates[drawn], *leaders]
         out = []
         for x in starts:
-            polished, value = polish(model.predict, acquisition, best, x, continuous, length)
+            polished, value = polish(score, x, continuous, length)
             out.append((value, polished))
         return out
 

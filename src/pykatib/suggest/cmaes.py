@@ -11,7 +11,9 @@ population size; ``none`` (Katib's default) never restarts.
 A generation is told to the optimizer once ``population_size`` of its trials have finished with a
 value. Within a process the optimizer is kept, and the history read so far is kept as the keys it
 takes and the solutions of each generation, so a call reads only the new entries and those that
-were pending or running.
+were pending or running. A strategy that keeps landing on taken points (converged on a finite
+space) is given a random new point instead, which no generation counts: no proposal repeats a
+trial.
 
 The stored state (:meth:`CmaEs.state`) is data, never code: the seed, and for each generation
 (numbered by the strategy run and the generation within it) the keys of the proposals made from
@@ -34,6 +36,7 @@ import numpy as np
 
 from pykatib.api.models import ObjectiveSpec
 from pykatib.suggest.base import Algorithm, Proposal, TrialResult
+from pykatib.suggest.random import sample_assignments
 from pykatib.suggest.settings import Setting, non_negative_int, read, validate
 from pykatib.suggest.space import SearchSpace
 from pykatib.suggest.unit import from_unit, to_unit
@@ -224,11 +227,29 @@ class CmaEs(Algorithm):
                 if key not in self._taken and key not in taken:
                     break
             else:
-                break  # the strategy keeps landing on taken points: nothing new now
+                # The strategy keeps landing on taken points (it has converged on a finite
+                # space): a random new point, which no generation counts, else nothing new now.
+                found = self._random_new(taken, rng)
+                if found is None:
+                    break
+                key, assignments = found
+                taken.add(key)
+                proposals.append(Proposal(assignments))
+                continue
             taken.add(key)
             self._record(key, generation)
             proposals.append(Proposal(assignments))
         return proposals
+
+    def _random_new(
+        self, taken: set[str], rng: np.random.Generator
+    ) -> tuple[str, dict[str, str]] | None:
+        for _ in range(_MAX_DRAWS):
+            assignments = sample_assignments(self.space, rng)
+            key = self._key(assignments)
+            if key not in self._taken and key not in taken:
+                return key, assignments
+        return None
 
     def _record(self, key: str, generation: Generation) -> None:
         self._generation_of[key] = generation
