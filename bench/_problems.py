@@ -192,8 +192,10 @@ def experiment(
     problem: Problem,
     settings: dict[str, str] | None = None,
     grid_k: int | None = None,
+    parallel: int = 1,
 ) -> Experiment:
-    """An Experiment minimising ``problem`` over its box of double parameters."""
+    """An Experiment minimising ``problem`` over its box of double parameters, run ``parallel``
+    trials at a time (its ``parallelTrialCount``)."""
     parameters = []
     for name, (low, high) in zip(problem.names, problem.bounds):
         space: dict[str, str] = {"min": repr(low), "max": repr(high)}
@@ -215,7 +217,7 @@ def experiment(
                 "parameters": parameters,
                 # Katib's grid rejects a maxTrialCount above the number of combinations.
                 "maxTrialCount": grid_k**problem.dim if grid_k is not None else 100000,
-                "parallelTrialCount": 1,
+                "parallelTrialCount": parallel,
             },
         }
     )
@@ -241,11 +243,13 @@ def rejection(algorithm: str) -> str | None:
     return "; ".join(problems) if problems else None
 
 
-def create(algorithm: str, problem: Problem, seed: int, grid_k: int | None = None):
+def create(
+    algorithm: str, problem: Problem, seed: int, grid_k: int | None = None, parallel: int = 1
+):
     """A pykatib Algorithm for ``problem``, built through the registry as the control plane does."""
     from pykatib.suggest.registry import create_algorithm, validate_algorithm
 
-    exp = experiment(algorithm, problem, seeded_settings(algorithm, seed), grid_k)
+    exp = experiment(algorithm, problem, seeded_settings(algorithm, seed), grid_k, parallel)
     problems = validate_algorithm(algorithm, exp)
     if problems:
         raise ValueError(f"{algorithm} rejects the benchmark experiment: {problems}")
@@ -273,8 +277,15 @@ def _has(module: str) -> tuple[bool, str]:
         return False, f"{module} does not import: {type(e).__name__}: {e}"
 
 
-def references(algorithm: str) -> list[Reference]:
-    """Reference libraries for ``algorithm``, primary first."""
+# HEBO 0.3.6 (the latest release) pins numpy<1.25 and pymoo==0.6.0: installing it here would
+# downgrade the numpy that pykatib and the other references run on, so it is used only where it
+# already imports.
+HEBO_WHY_NOT = "HEBO 0.3.6 pins numpy<1.25 and pymoo==0.6.0, so it is not installed next to numpy 2"
+
+
+def references(algorithm: str, hebo: bool = False) -> list[Reference]:
+    """Reference libraries for ``algorithm``, primary first; ``hebo``: HEBO too for
+    ``bayesianoptimization`` (bench/quality.py's batch references)."""
     optuna_ok, optuna_why = _has("optuna")
     optuna_samplers = {
         "random": "Optuna RandomSampler",
@@ -297,8 +308,10 @@ def references(algorithm: str) -> list[Reference]:
             Reference("scikit-optimize Optimizer (GP, gp_hedge)", "scikit-optimize", ok, why)
         )
         ok, why = _has("torch")
-        if ok:
-            refs.append(Reference("Optuna GPSampler", "optuna", True))
+        refs.append(Reference("Optuna GPSampler", "optuna", ok and optuna_ok, why or optuna_why))
+        if hebo:
+            ok, why = _has("hebo")
+            refs.append(Reference("HEBO", "hebo", ok, f"{why}; {HEBO_WHY_NOT}" if why else ""))
     return refs
 
 
@@ -323,10 +336,15 @@ def grid_values(problem: Problem, grid_k: int) -> dict[str, list[float]]:
     return {p.name: [float(v) for v in p.values()] for p in space}
 
 
-def optuna_sampler(algorithm: str, seed: int, problem: Problem, grid_k: int | None = None):
+def optuna_sampler(
+    algorithm: str, seed: int, problem: Problem, grid_k: int | None = None, parallel: int = 1
+):
     """Optuna's sampler for ``algorithm``, with the library's defaults (and Katib's, which are
     the same: n_startup_trials 10, n_ei_candidates 24 for TPE; sigma range/6 for CMA-ES).
-    ``multivariate`` is always given, since its default changed in Optuna 5."""
+    ``multivariate`` is always given, since its default changed in Optuna 5. With trials run in
+    parallel, TPE takes ``constant_liar=True``, as pykatib's ``tpe`` and ``multivariate-tpe`` do
+    (and Katib's Optuna service); one at a time it is left at its default (no trial is ever
+    running when it samples, so the liar would change nothing)."""
     import optuna
 
     s = optuna.samplers
@@ -337,9 +355,11 @@ def optuna_sampler(algorithm: str, seed: int, problem: Problem, grid_k: int | No
         return s.GridSampler(grid_values(problem, grid_k), seed=seed)
     if algorithm == "tpe":
         # Optuna 5 made multivariate the default for one objective; Katib's tpe is independent.
-        return s.TPESampler(seed=seed, multivariate=False)
+        liar = {"constant_liar": True} if parallel > 1 else {}
+        return s.TPESampler(seed=seed, multivariate=False, **liar)
     if algorithm == "multivariate-tpe":
-        return s.TPESampler(seed=seed, multivariate=True)
+        liar = {"constant_liar": True} if parallel > 1 else {}
+        return s.TPESampler(seed=seed, multivariate=True, **liar)
     if algorithm == "cmaes":
         return s.CmaEsSampler(seed=seed)
     if algorithm == "sobol":
@@ -364,6 +384,43 @@ def skopt_optimizer(problem: Problem, seed: int):
         acq_optimizer="auto",
         random_state=seed,
     )
+
+
+def hebo_optimizer(problem: Problem, seed: int):
+    """HEBO with its defaults on ``problem``'s box (seeded through numpy's and torch's global
+    generators and its Sobol scrambling, HEBO's own seeding)."""
+    import torch
+    from hebo.design_space.design_space import DesignSpace
+    from hebo.optimizers.hebo import HEBO
+
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    space = DesignSpace().parse(
+        [
+            {"name": name, "type": "num", "lb": lo, "ub": hi}
+            for name, (lo, hi) in zip(problem.names, problem.bounds)
+        ]
+    )
+    return HEBO(space, scramble_seed=seed)
+
+
+# --- parallel trials ------------------------------------------------------------------------
+
+# Trial durations: exponential with mean 1 (memoryless: the completion order is as shuffled as it
+# gets), from a generator of their own, so that both sides of a comparison see the same durations
+# and no algorithm's random stream is touched.
+DURATIONS = "exponential, mean 1, numpy.random.default_rng([seed, 7901])"
+_DURATION_STREAM = 7901
+
+
+def durations(seed: int, n: int) -> np.ndarray:
+    """How long each of the first ``n`` trials (in creation order) runs, for run ``seed``."""
+    return np.random.default_rng([seed, _DURATION_STREAM]).exponential(1.0, size=n)
+
+
+def point_key(values: Sequence[float | str]) -> tuple[str, ...]:
+    """A point as Katib writes a double (``repr(float)``), to count repeated proposals."""
+    return tuple(repr(float(v)) for v in values)
 
 
 @contextlib.contextmanager
@@ -446,6 +503,7 @@ def now() -> str:
 
 def versions_line() -> str:
     pkgs = ["numpy", "scipy", "optuna", "cmaes", "hyperopt", "scikit-optimize", "scikit-learn"]
+    pkgs += [p for p in ("torch", "hebo") if version(p) != "not installed"]
     return f"Python {platform.python_version()}, pykatib {version('pykatib')}, " + ", ".join(
         f"{p} {version(p)}" for p in pkgs
     )

@@ -1,0 +1,167 @@
+"""Checks of bench/quality.py's drivers (not in the project's test suite: it needs the reference
+libraries of ``pip install -e .[bench]``). Run them with::
+
+    nice -n 10 python -m pytest -q bench/test_quality.py     # about 30 s here
+
+* every side's batch driver, run one trial at a time, is the sequential loop the benchmark has
+  always used (same points, same values), so P = 1 keeps its meaning and the batch drivers are
+  the same library calls with trials left running;
+* the control-plane loop keeps P trials in flight, asks for the free slots, finishes trials in
+  order of finish time, and shows pykatib the running trials;
+* repeated proposals and identical references are found.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _problems as P
+import quality as Q
+
+from pykatib.suggest.base import TrialResult
+
+BRANIN = P.PROBLEMS["branin"]
+
+
+def _has(module: str) -> bool:
+    return P._has(module)[0]
+
+
+CASES = [
+    ("pykatib", "random", 30),
+    ("pykatib", "tpe", 30),
+    ("pykatib", "cmaes", 30),
+    ("pykatib", "grid", 30),
+    ("optuna", "tpe", 30),
+    ("optuna", "grid", 25),  # 5 x 5: the grid ends exactly at the budget
+    ("hyperopt", "tpe", 30),
+    ("scikit-optimize", "bayesianoptimization", 12),
+]
+
+
+@pytest.mark.parametrize("package,algorithm,budget", CASES)
+def test_quality_batch_driver_at_one_is_the_sequential_loop(package, algorithm, budget) -> None:
+    module = {"hyperopt": "hyperopt", "scikit-optimize": "skopt"}.get(package, "optuna")
+    if not _has(module):
+        pytest.skip(f"{module} is not installed")
+    grid_k = P.grid_points_per_dim(BRANIN, budget) if algorithm == "grid" else None
+    sequential, batched = Q.RUNNERS[package]
+    with P.quiet():
+        one = sequential(algorithm, BRANIN, 3, budget, grid_k)
+        other = batched(algorithm, BRANIN, 3, budget, grid_k, 1)
+    assert one == other
+    assert len(one[0]) == budget
+
+
+def test_quality_schedule_keeps_p_in_flight_and_finishes_in_time_order() -> None:
+    budget, parallel, seed = 40, 4, 5
+    duration = P.durations(seed, budget)
+    running: set[int] = set()
+    asks: list[tuple[int, int]] = []  # (k, trials running when asked)
+    finished: list[int] = []
+    created = 0
+
+    def ask(k: int) -> int:
+        nonlocal created
+        asks.append((k, len(running)))
+        running.update(range(created, created + k))
+        created += k
+        return k
+
+    def finish(i: int) -> None:
+        running.remove(i)
+        finished.append(i)
+
+    Q.schedule(budget, parallel, seed, ask, finish)
+    assert asks[0] == (parallel, 0)
+    assert all(k + n == parallel for k, n in asks)
+    assert sorted(finished) == list(range(budget))
+    # Trial i starts when the trial before it in the ask order frees its slot: recompute the
+    # finish times and check the order.
+    assert finished != list(range(budget))  # the durations do reorder completions
+    start = {i: 0.0 for i in range(parallel)}
+    ends = {}
+    for position, i in enumerate(finished):
+        ends[i] = start[i] + duration[i]
+        if parallel + position < budget:
+            start[parallel + position] = ends[i]
+    assert [ends[i] for i in finished] == sorted(ends.values())
+
+
+def test_quality_pykatib_sees_running_trials(monkeypatch) -> None:
+    seen: list[tuple[int, int, int]] = []  # (n asked, running, succeeded)
+    create = P.create
+
+    def spy(*args, **kwargs):
+        algorithm = create(*args, **kwargs)
+        suggest = algorithm.suggest
+
+        def recorded(history: list[TrialResult], n: int):
+            states = [t.state for t in history]
+            seen.append((n, states.count("running"), states.count("succeeded")))
+            assert [t.name for t in history] == [f"trial-{i}" for i in range(len(history))]
+            return suggest(history, n)
+
+        algorithm.suggest = recorded
+        return algorithm
+
+    monkeypatch.setattr(P, "create", spy)
+    values, points = Q.run_pykatib_parallel("random", BRANIN, 0, 20, None, 8)
+    assert len(values) == len(points) == 20
+    assert seen[0] == (8, 0, 0)
+    assert all(n + running == 8 for n, running, _ in seen)
+    assert [done for _, _, done in seen] == list(range(len(seen)))
+
+
+def test_quality_durations_do_not_depend_on_the_algorithm() -> None:
+    assert list(P.durations(3, 10)) == list(P.durations(3, 20)[:10])
+    assert list(P.durations(3, 10)) != list(P.durations(4, 10))
+
+
+def test_quality_repeats_and_shifts() -> None:
+    assert Q.repeats([("1.0",), ("2.0",), ("1.0",), ("2.0",), ("3.0",)]) == [2, 3]
+    assert P.point_key(["0.1", 0.1]) == ("0.1", "0.1")
+    assert Q.shift([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 0
+    assert Q.shift([1.0, 2.0, 3.0], [9.0, 1.0, 2.0]) == 1
+    assert Q.shift([1.0, 2.0, 3.0], [1.0, 3.0, 2.0]) is None
+
+
+def test_quality_report_leaves_out_identical_references_and_scores_against_random() -> None:
+    def record(algorithm, side, parallel, seed, values):
+        return {
+            "algorithm": algorithm,
+            "problem": "branin",
+            "side": side,
+            "package": "pykatib" if side == "pykatib" else "optuna",
+            "parallel": parallel,
+            "seed": seed,
+            "budgets": [2],
+            "values": values,
+            "duplicates": [],
+            "seconds": 0.0,
+        }
+
+    f = BRANIN.optimum
+    records = []
+    for parallel in (1, 4):
+        for seed in range(3):
+            records += [
+                record("random", "pykatib", parallel, seed, [f + 2.0, f + 4.0]),
+                record("random", "Optuna RandomSampler", parallel, seed, [f + 1.0, f + 3.0]),
+                record("sobol", "pykatib", parallel, seed, [f + 1.0, f + 0.5]),
+                record("sobol", "Optuna QMC", parallel, seed, [f + 7.0, f + 1.0]),
+            ]
+    text, misses = Q.report(records, [], "test", None)
+    assert "`sobol` vs Optuna QMC: pykatib's trace one trial later" in text
+    assert "| sobol | Optuna QMC |" not in text
+    assert "| random | **pykatib** | 1 | 1.000 | 1.000 |" in text
+    assert "| sobol | **pykatib** | 4 | 0.250 | 0.250 |" in text
+    assert "| random | Optuna RandomSampler | 4 | 0.500 | 0.500 |" in text
+    assert misses == ["random vs Optuna RandomSampler at P=1: branin@2"] + [
+        "random vs Optuna RandomSampler at P=4: branin@2"
+    ]
