@@ -147,13 +147,15 @@ def test_every_parameter_kind_and_distribution_stays_in_its_space() -> None:
 def test_a_parallel_batch_is_distinct_and_avoids_running_trials() -> None:
     exp = experiment(NAME, QUADRATIC, {"random_state": "4", "n_initial_points": "4"})
     algorithm = create_algorithm(exp)
-    history = finished(algorithm.suggest([], 6), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    first = algorithm.suggest([], 6)
+    history = finished(first, [quadratic(p.assignments) for p in first])
     pending = running(algorithm.suggest(history, 3), start=len(history))
     batch = algorithm.suggest(history + pending, 5)
     points = [(float(p.assignments["x"]), float(p.assignments["y"])) for p in batch + []]
     points += [(float(t.assignments["x"]), float(t.assignments["y"])) for t in pending]
     assert len(batch) == 5
-    # Constant liar: the batch spreads out rather than piling onto one point.
+    # The pending trials are integrated over: the batch spreads out rather than piling onto
+    # one point.
     gaps = [np.hypot(a[0] - b[0], a[1] - b[1]) for i, a in enumerate(points) for b in points[:i]]
     assert min(gaps) > 0.05
 

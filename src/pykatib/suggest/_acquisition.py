@@ -128,7 +128,8 @@ class BatchAcquisition:
             return values, -post.dmean + LCB_KAPPA * dstd
         function = log_ei if self.name == "EI" else log_pi
         per_draw, d_mean, d_std = function(post.mean[:, None] + shift, std[:, None], self.threshold)
-        values = special.logsumexp(per_draw, axis=1) - np.log(per_draw.shape[1])
+        peak = per_draw.max(axis=1, keepdims=True)  # logsumexp, without scipy's overhead
+        values = (peak + np.log(np.exp(per_draw - peak).mean(axis=1, keepdims=True)))[:, 0]
         if not gradient:
             return values, None
         weights = np.exp(per_draw - values[:, None] - np.log(per_draw.shape[1]))  # (m, S)

@@ -343,22 +343,23 @@ class BayesianOptimization(Algorithm):
         best = float(np.min(y))
         leaders = [self._encode(observed[i][0]) for i in np.argsort(y)[:_LEADERS]]
         names = list(ACQUISITIONS) if self.acq_func == "gp_hedge" else [self.acq_func]
+        chosen = names[0]
+        if self.acq_func == "gp_hedge":
+            logits = np.array([self.gains[name] for name in names])
+            probs = np.exp(logits - logits.max())
+            chosen = names[int(rng.choice(len(names), p=probs / probs.sum()))]
         picks: dict[str, list[tuple[float, np.ndarray]]] = {}
         for name in names:
             score = self._scorer(model, name, best, pending, rng)
             scores = score(candidates, False)[0]
             ranked = [(float(scores[i]), candidates[i]) for i in np.argsort(-scores)[:_KEPT]]
-            if self.polish:
+            if self.polish and name == chosen:
+                # Only the chosen one is polished: the others' best candidates are enough for
+                # their gains (gp_hedge), and polishing is most of a proposal's time.
                 ranked += self._polished(model, score, leaders, candidates, scores, rng)
             picks[name] = sorted(ranked, key=lambda s: -s[0])
-        if self.acq_func == "gp_hedge":
-            logits = np.array([self.gains[name] for name in names])
-            probs = np.exp(logits - logits.max())
-            chosen = names[int(rng.choice(len(names), p=probs / probs.sum()))]
-            if first:
-                self._last_picks = {name: picks[name][0][1].tolist() for name in names}
-        else:
-            chosen = names[0]
+        if self.acq_func == "gp_hedge" and first:
+            self._last_picks = {name: picks[name][0][1].tolist() for name in names}
         for _, x in picks[chosen]:
             assignments = self._decode(x)
             if self.space.key(assignments) not in taken:
