@@ -1,10 +1,14 @@
 """Trials as pods: each started trial's process, listed as the pod of its Job with Katib's labels,
 and its log, so that ``kubectl get pods`` and ``kubectl logs -l katib.kubeflow.org/trial=NAME``
-work. A local trial is one process, its primary container: the pod has that one container and
-is named as its trial."""
+work. A local trial is one process, its primary container: the pod is named as its trial and
+has that container, plus, as Katib injects it for every collector but Push and None, the metrics
+collector's sidecar ``metrics-logger-and-collector`` (the Katib SDK's ``get_job_logs`` reads the
+StdOut collector's log from it; its log here is the trial's output, which that sidecar echoes).
+The pod is owned by its Job, as on Kubernetes; the Job's uid is derived from the trial's."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,10 @@ from pykatib.server.table import human_duration, wants_table
 
 router = APIRouter()
 TRIAL_LABEL = "katib.kubeflow.org/trial"
+# Katib's metrics collector sidecar (mccommon.MetricCollectorContainerName)
+COLLECTOR_CONTAINER = "metrics-logger-and-collector"
+DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
+_NO_SIDECAR = ("Push", "None")
 _PHASES = {
     "Running": "Running",
     "Succeeded": "Succeeded",
@@ -43,7 +51,22 @@ def _container(trial: Trial) -> dict[str, Any]:
     containers = spec.get("containers") or [{}]
     name = trial.spec.primary_container_name
     primary = next((c for c in containers if c.get("name") == name), containers[0])
-    return {k: primary[k] for k in ("name", "image", "command", "args") if k in primary}
+    found = {k: primary[k] for k in ("name", "image", "command", "args") if k in primary}
+    found.setdefault("name", name or "")
+    return found
+
+
+def _sidecar(trial: Trial) -> dict[str, Any] | None:
+    """Katib's metrics collector sidecar, for the collectors it injects one for."""
+    collector = trial.spec.metrics_collector
+    kind = (collector.collector.kind if collector and collector.collector else None) or "StdOut"
+    if kind in _NO_SIDECAR:
+        return None
+    return {"name": COLLECTOR_CONTAINER, "image": f"pykatib/{kind.lower()}-collector"}
+
+
+def _job_uid(trial: Trial) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"pykatib:job:{trial.metadata.uid or trial.name}"))
 
 
 def _experiment_of(trial: Trial) -> str:
@@ -58,6 +81,8 @@ def pod(trial: Trial, home: Path) -> dict[str, Any] | None:
         return None
     phase = _phase(trial)
     container = _container(trial)
+    sidecar = _sidecar(trial)
+    containers = [container] + ([sidecar] if sidecar else [])
     state: dict[str, Any] = {"running": {}} if phase == "Running" else {}
     if phase in ("Succeeded", "Failed"):
         state = {"terminated": {"exitCode": 0 if phase == "Succeeded" else 1, "reason": phase}}
@@ -79,21 +104,32 @@ def pod(trial: Trial, home: Path) -> dict[str, Any] | None:
             "resourceVersion": meta.resource_version,
             "creationTimestamp": trial.to_dict()["metadata"].get("creationTimestamp"),
             "labels": labels,
+            "annotations": {DEFAULT_CONTAINER: container["name"]},
             "ownerReferences": [
-                {"apiVersion": "batch/v1", "kind": "Job", "name": trial.name, "controller": True}
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "name": trial.name,
+                    "uid": _job_uid(trial),
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
             ],
         },
-        "spec": {"containers": [container], "restartPolicy": "Never"},
+        "spec": {"containers": containers, "restartPolicy": "Never"},
         "status": {
             "phase": phase,
             "containerStatuses": [
                 {
-                    "name": container.get("name", ""),
-                    "image": container.get("image", ""),
+                    "name": c["name"],
+                    "image": c.get("image", ""),
+                    "imageID": "",
                     "ready": phase == "Running",
                     "restartCount": len(attempts) - 1,
+                    "started": phase == "Running",
                     "state": state,
                 }
+                for c in containers
             ],
         },
     }
@@ -121,12 +157,14 @@ def _table(pods: list[dict[str, Any]]) -> dict[str, Any]:
     columns = ["Name", "Ready", "Status", "Restarts", "Age"]
     rows = []
     for p in pods:
-        status = p["status"]["containerStatuses"][0]
+        statuses = p["status"]["containerStatuses"]
+        status = statuses[0]
+        ready = sum(1 for c in statuses if c["ready"])
         rows.append(
             {
                 "cells": [
                     p["metadata"]["name"],
-                    f"{int(status['ready'])}/1",
+                    f"{ready}/{len(statuses)}",
                     p["status"]["phase"],
                     status["restartCount"],
                     human_duration(p["metadata"].get("creationTimestamp")),
@@ -193,7 +231,8 @@ def log(request: Request, namespace: str, name: str) -> Response:
     """The latest attempt's stdout and stderr (``tailLines``, ``limitBytes`` as kubectl sends)."""
     trial, found = _trial_pod(request, namespace, name)
     container = request.query_params.get("container")
-    if container and container != found["spec"]["containers"][0].get("name"):
+    names = [c["name"] for c in found["spec"]["containers"]]
+    if container and container not in names:
         raise e.bad_request(f"container {container} is not valid for pod {name}")
     path = trial_log_path(request.app.state.pykatib.home, namespace, _experiment_of(trial), name)
     try:
