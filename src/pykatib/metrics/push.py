@@ -10,6 +10,10 @@ appends one JSON line per metric to it (one write per report) and the runner tai
 A file, not a pipe, so that a trial neither dies nor blocks when the control plane does, and a
 control plane that adopts the trial reads on from where the store says the last one stopped.
 
+Where no report file is given but ``PYKATIB_SERVER`` is (a trial whose work runs on a machine
+other than its control plane's), ``report_metrics`` sends the report to that ``pykatib server``
+instead (:mod:`pykatib.metrics.remote_report`), which appends it to the same file.
+
 Synchronous reports (early stopping on: ``PYKATIB_METRICS_ACK`` is set): after writing, the
 reporter rings the runner's doorbell (the FIFO in ``PYKATIB_METRICS_BELL``, if a runner holds it
 open) and waits until the ack file holds an offset at or past the end of its report: the control
@@ -34,6 +38,7 @@ from pykatib.metrics.timestamps import format_rfc3339, from_epoch, parse_rfc3339
 METRICS_FILE_ENV = "PYKATIB_METRICS_FILE"
 ACK_FILE_ENV = "PYKATIB_METRICS_ACK"
 BELL_ENV = "PYKATIB_METRICS_BELL"
+SERVER_ENV = "PYKATIB_SERVER"
 ACK_POLL_SECONDS = 0.002
 ACK_WAIT_SECONDS = 600.0
 
@@ -41,7 +46,7 @@ ACK_WAIT_SECONDS = 600.0
 _next_steps: dict[tuple[str, str], int] = {}
 
 
-def _value_string(name: Any, value: Any) -> str:
+def metric_value(name: Any, value: Any) -> str:
     """``value`` as the string Katib stores, or ValueError naming the metric."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"Invalid metric name {name!r}: metric names must be non-empty strings")
@@ -77,19 +82,26 @@ def report_metrics(
     metric, from 0); ``timestamp`` is a datetime (naive means local time) or epoch seconds
     (default: now). All metrics are validated before any is written.
 
+    Inside a local trial the report goes to its report file (``PYKATIB_METRICS_FILE``); else,
+    with ``PYKATIB_SERVER`` set, to that server (``PYKATIB_TOKEN``, ``KATIB_TRIAL_NAME`` and
+    ``PYKATIB_TRIAL_NAMESPACE`` say as whom and for which trial), returning once it is stored.
+    Without ``step`` the server numbers the reports of each metric of the trial's attempt.
+
     Raises:
         ValueError: a metric name is empty or a value cannot be converted to float.
-        RuntimeError: not running inside a pykatib trial with the Push metrics collector.
+        RuntimeError: not running inside a pykatib trial with the Push metrics collector (and
+            no server to report to), or the server refused the report or can't be reached.
     """
-    values = {name: _value_string(name, value) for name, value in metrics.items()}
+    values = {name: metric_value(name, value) for name, value in metrics.items()}
     if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
         raise ValueError(f"Invalid step {step!r}: it should be a non-negative integer")
     path = os.environ.get(METRICS_FILE_ENV)
-    if not path:
+    server = os.environ.get(SERVER_ENV)
+    if not path and not server:
         raise RuntimeError(
             "report_metrics must run inside a pykatib trial whose experiment uses the Push "
             f"metrics collector (metricsCollectorSpec.collector.kind: Push); {METRICS_FILE_ENV} "
-            "is not set"
+            f"is not set (nor {SERVER_ENV}, a server to report to)"
         )
     if timestamp is None:
         moment = utc_now()
@@ -101,6 +113,11 @@ def report_metrics(
             raise ValueError(f"Invalid timestamp {timestamp!r}: out of range epoch seconds")
         moment = converted
     stamp = format_rfc3339(moment)
+    if not path:
+        from pykatib.metrics.remote_report import send
+
+        send(str(server), values, stamp, step)
+        return
     lines = []
     for name, value in values.items():
         key = (path, name)
@@ -117,7 +134,7 @@ def report_metrics(
         os.close(fd)
     ack = os.environ.get(ACK_FILE_ENV)
     if ack:
-        _ring(os.environ.get(BELL_ENV))
+        ring_bell(os.environ.get(BELL_ENV))
         _wait_for_ack(ack, end)
 
 
@@ -127,7 +144,7 @@ def _write_all(fd: int, payload: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _ring(bell: str | None) -> None:
+def ring_bell(bell: str | None) -> None:
     """Wake the runner (if one holds the FIFO open: else the open fails at once)."""
     if not bell:
         return
