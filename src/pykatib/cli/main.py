@@ -448,6 +448,12 @@ def delete(ctx: _Ctx, kind: str, name: str) -> None:
     help="Serve HTTPS with this certificate (PEM); kubectl sends tokens only over HTTPS.",
 )
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="Its key (PEM).")
+@click.option(
+    "--db-manager-port",
+    type=click.IntRange(1, 65535),
+    help="Also serve Katib's DB manager gRPC API (GetObservationLog, ReportObservationLog) on "
+    "this port (Katib's is 6789), for the Katib SDK's get_trial_metrics and report_metrics.",
+)
 @click.pass_context
 def server(
     click_ctx: click.Context,
@@ -456,6 +462,7 @@ def server(
     token_file: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    db_manager_port: int | None,
 ) -> None:
     """Run the control plane and a Kubernetes-style API that kubectl talks to.
 
@@ -488,10 +495,28 @@ def server(
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
     tls = (tls_cert, tls_key) if tls_cert and tls_key else None
+    if db_manager_port is not None:
+        try:
+            import grpc  # noqa: F401
+        except ImportError:
+            err_console.print(
+                "[bold red]error:[/] --db-manager-port needs grpcio: pip install grpcio",
+                highlight=False,
+            )
+            sys.exit(EXIT_INVALID)
     ctx = click_ctx.find_object(_Ctx)
     scheme = "https" if tls else "http"
     err_console.print(f"pykatib server listening on {scheme}://{host}:{port}", highlight=False)
-    serve(host, port, ctx.db if ctx is not None else None, tokens, tls=tls)
+    if db_manager_port is not None:
+        err_console.print(f"Katib DB manager (gRPC) on {host}:{db_manager_port}", highlight=False)
+    serve(
+        host,
+        port,
+        ctx.db if ctx is not None else None,
+        tokens,
+        tls=tls,
+        db_manager_port=db_manager_port,
+    )
 
 
 @cli.group()

@@ -74,20 +74,30 @@ def create_app(
     home: Path | None = None,
     tokens: list[Token] | None = None,
     control_plane: bool = True,
+    db_manager: str | None = None,
+    tls: tuple[str, str] | None = None,
 ) -> Any:
-    """The ASGI application; with ``control_plane`` it runs a manager while it lives."""
+    """The ASGI application; with ``control_plane`` it runs a manager while it lives, with
+    ``db_manager`` (``host:port``) Katib's DB manager gRPC service too (TLS with ``tls``)."""
     api_store = Store(db)
     manager = Manager(Store(api_store.url), home) if control_plane else None
     state = ServerState(api_store, manager, home or default_home())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        grpc_server = None
         if manager is not None:
             manager.start()
         try:
+            if db_manager is not None:
+                from pykatib.server import dbmanager
+
+                grpc_server = dbmanager.start(api_store, db_manager, tokens, state.stopping, tls)
             yield
         finally:
             state.stop()
+            if grpc_server is not None:
+                await asyncio.to_thread(lambda: grpc_server.stop(grace=5).wait())
             if manager is not None:
                 await asyncio.to_thread(manager.stop)
                 manager.store.close()
@@ -167,9 +177,14 @@ def serve(
     tokens: list[Token] | None = None,
     home: Path | None = None,
     tls: tuple[str, str] | None = None,
+    db_manager_port: int | None = None,
 ) -> None:
-    """Run the server until Ctrl-C or SIGTERM; HTTPS with ``tls`` (certificate, key files)."""
-    app, state = create_app(db, home, tokens)
+    """Run the server until Ctrl-C or SIGTERM; HTTPS with ``tls`` (certificate, key files);
+    with ``db_manager_port`` Katib's DB manager gRPC service on that port of ``host``."""
+    db_manager = f"{host}:{db_manager_port}" if db_manager_port is not None else None
+    if db_manager is not None and ":" in host:
+        db_manager = f"[{host}]:{db_manager_port}"
+    app, state = create_app(db, home, tokens, db_manager=db_manager, tls=tls)
     config = uvicorn.Config(
         app,
         host=host,

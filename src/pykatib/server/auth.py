@@ -68,7 +68,7 @@ def load_tokens(path: str | Path) -> list[Token]:
     return tokens
 
 
-def _find(tokens: list[Token], presented: str) -> Token | None:
+def find_token(tokens: list[Token], presented: str) -> Token | None:
     found = None
     for token in tokens:  # compare with every token, in constant time each
         if hmac.compare_digest(token.secret.encode(), presented.encode()):
@@ -102,7 +102,9 @@ class Guard:
             headers = dict(scope["headers"])
             auth = headers.get(b"authorization", b"").decode("latin-1")
             scheme, _, presented = auth.partition(" ")
-            token = _find(self.tokens, presented.strip()) if scheme.lower() == "bearer" else None
+            token = (
+                find_token(self.tokens, presented.strip()) if scheme.lower() == "bearer" else None
+            )
             if token is None:
                 await _answer(send, 401, "Unauthorized", "Unauthorized")
                 return
