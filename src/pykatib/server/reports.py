@@ -260,9 +260,10 @@ def _started(trial: Trial, name: str) -> dict[str, Any] | None:
     ended = _finished(trial)
     if ended is not None:
         raise _conflict(name, f'trial "{name}" has ended ({ended}): its observation log is final')
+    running = any(c.type == "Running" and c.status == "True" for c in trial.status.conditions or [])
     record = _record_of(trial)
-    if record is None or not record.get("dir"):
-        return None  # not started yet: its control plane will start it
+    if not running or record is None or not record.get("dir"):
+        return None  # not started (again) yet: its control plane will start it
     if record.get("host") != HOST:
         raise _conflict(
             name,
