@@ -114,18 +114,24 @@ def test_trees_need_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("acq", ["EI", "gp_hedge", "LCB", "PI"])
 def test_gp_converges_on_a_quadratic(acq: str) -> None:
-    history = optimise({"random_state": "1", "acq_func": acq}, 30)
-    assert best(history) < 1e-2
-    assert best(history) < best(history[:10]) / 10
+    """Over three seeds: the median best of 30 trials is within 1e-2 of the minimum, and every
+    run improves on its initial design tenfold."""
+    runs = [optimise({"random_state": seed, "acq_func": acq}, 30) for seed in "123"]
+    assert float(np.median([best(h) for h in runs])) < 1e-2
+    for history in runs:
+        assert best(history) < best(history[:10]) / 10
 
 
 @pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="needs scikit-learn")
 @pytest.mark.parametrize("estimator", ["RF", "ET", "GBRT"])
 def test_trees_improve_on_their_random_start(estimator: str) -> None:
+    """The model learns where the low values are: the last 16 of 40 trials (proposed 4 at a
+    time) are, in median, three times lower than the initial design's."""
     settings = {"random_state": "2", "base_estimator": estimator, "n_initial_points": "8"}
-    history = optimise(settings, 24, batch=4)
-    assert len({tuple(t.assignments.values()) for t in history}) == 24
-    assert best(history) < best(history[:8])
+    history = optimise(settings, 40, batch=4)
+    assert len({tuple(t.assignments.values()) for t in history}) == 40
+    values = [t.value for t in history]
+    assert np.median(values[24:]) < np.median(values[:8]) / 3
 
 
 def test_every_parameter_kind_and_distribution_stays_in_its_space() -> None:

@@ -6,8 +6,10 @@ thing on numpy/scipy:
 - ``base_estimator`` ``GP`` (default): a Gaussian process (:mod:`pykatib.suggest._gp`);
   ``RF``, ``ET``, ``GBRT``: scikit-learn's random forest, extra trees, or gradient boosting
   with quantile losses, as scikit-optimize builds them (scikit-learn must be installed).
-- ``n_initial_points`` (10): the first trials are drawn at random (scikit-optimize's default
-  ``initial_point_generator``, and Optuna GPSampler's startup sampler).
+- ``n_initial_points`` (10): the first trials are an initial design, a scrambled Sobol sequence
+  seeded by ``random_state`` (scikit-optimize's ``initial_point_generator="sobol"``; its default
+  and Katib's draw them at random, which leaves more runs stuck in the basin their first good
+  point happened to fall in: 3 of 8 seeds on Hartmann6, see ``bench/results/quality.md``).
 - ``acq_func``: ``EI`` (computed as log-EI), ``PI``, ``LCB``, or ``gp_hedge`` (default), which
   picks one of the three at each proposal with probabilities that grow with how low the model
   predicts their past picks to be (scikit-optimize's portfolio). ``EIps`` and ``PIps`` divide by a
@@ -248,7 +250,9 @@ class BayesianOptimization(Algorithm):
         proposals: list[Proposal] = []
         model: _Model | None = None
         for position in range(len(history), len(history) + n):
-            if position < self.n_initial_points or len(observed) < 2:
+            if position < self.n_initial_points:
+                assignments = self._initial(position, taken, rng)
+            elif len(observed) < 2:
                 assignments = self._random(taken, rng)
             else:
                 if model is None:
@@ -265,6 +269,25 @@ class BayesianOptimization(Algorithm):
             if isinstance(model, _Trees):
                 model.add(x, model.believe(x))
         return proposals
+
+    def _initial(
+        self, position: int, taken: set[tuple[str, ...]], rng: np.random.Generator
+    ) -> dict[str, str] | None:
+        """Point ``position`` of the initial design: a scrambled Sobol sequence of
+        ``n_initial_points`` (seeded), which covers the space more evenly than independent draws
+        and so leaves fewer runs in a basin that happened to hold their best first point."""
+        d = max(len(self.space), 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # balance needs powers of 2: not ours
+            design = qmc.Sobol(d=d, scramble=True, seed=np.random.default_rng(self.seed)).random(
+                self.n_initial_points
+            )
+        assignments = self.space.format_assignments(
+            {p.name: from_unit(p, u) for p, u in zip(self.space, design[position])}
+        )
+        if self.space.key(assignments) in taken:
+            return self._random(taken, rng)
+        return assignments
 
     def _random(
         self, taken: set[tuple[str, ...]], rng: np.random.Generator
