@@ -1,6 +1,7 @@
 """A real ``pykatib server`` (a subprocess on a free port of 127.0.0.1), real kubectl pointed at
 it by a kubeconfig of the test's own, and raw HTTP with httpx (helpers in
-``tests/pykatib_server.py``).
+``tests/pykatib_server.py``: test modules import them from there, since several folders have a
+module named ``conftest``).
 
 The main flow runs on SQLite, PostgreSQL (127.0.0.1:5432, trust, database ``test``) and MariaDB
 (127.0.0.1:3306, root without password, database ``test``); a database server that does not
@@ -14,15 +15,7 @@ from pathlib import Path
 
 import pytest
 from databases import KINDS, empty_database
-from pykatib_server import (  # noqa: F401  (the test modules import them from here)
-    BASE,
-    STARTUP_SECONDS,
-    Server,
-    free_port,
-    self_signed,
-    start_server,
-    write_kubeconfig,
-)
+from pykatib_server import Server, start_server
 
 
 @pytest.fixture(params=KINDS)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import yaml
-from conftest import BASE, Server
+from pykatib_server import BASE, Server
 from standins import STANDINS, katib_example, rewrite_commands
 
 EXPERIMENTS = f"{BASE}/namespaces/default/experiments"

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import yaml
-from conftest import BASE, Server, start_server
+from pykatib_server import BASE, Server, start_server
 from test_api import experiment
 
 from pykatib.store import Store

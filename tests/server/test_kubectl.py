@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BASE, Server, start_server
+from pykatib_server import BASE, Server, start_server
 from standins import STANDINS, katib_example, rewrite_commands
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="needs kubectl")

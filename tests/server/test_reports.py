@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import BASE, Server, free_port, start_server
+from pykatib_server import BASE, Server, free_port, start_server
 from test_api import is_status
 
 from pykatib.metrics import push

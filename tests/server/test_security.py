@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import BASE, free_port, self_signed, start_server
+from pykatib_server import BASE, free_port, self_signed, start_server
 from test_api import experiment, is_status
 
 
