@@ -290,11 +290,66 @@ def _v3_document() -> dict[str, Any]:
             }
         paths[collection] = ops_collection
         paths[item] = ops_item
+    schemas[OBSERVATION_LOG] = _observation_log_schema()
+    paths[f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/trials/{{name}}/observationlog"] = (
+        _observation_log_path()
+    )
     return {
         "openapi": "3.0.0",
         "info": {"title": "pykatib", "version": _version()},
         "paths": paths,
         "components": {"schemas": schemas},
+    }
+
+
+OBSERVATION_LOG = "org.kubeflow.pykatib.ObservationLog"
+
+
+def _observation_log_schema() -> dict[str, Any]:
+    """Katib's ObservationLog in JSON, plus each entry's step (``server/observations.py``)."""
+    metric = {
+        "type": "object",
+        "required": ["name", "value"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 255},
+            "value": {"type": "string", "description": "a number, as Katib stores it"},
+        },
+    }
+    entry = {
+        "type": "object",
+        "required": ["metric"],
+        "properties": {
+            "timeStamp": {"type": "string", "format": "date-time"},
+            "metric": metric,
+            "step": {"type": "integer", "minimum": 0},
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["metricLogs"],
+        "properties": {"metricLogs": {"type": "array", "items": entry}},
+    }
+
+
+def _observation_log_path() -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{OBSERVATION_LOG}"}
+    log = {"content": {"application/json": {"schema": ref}}}
+    query = [
+        {"name": key, "in": "query", "schema": {"type": "string"}}
+        for key in ("metricName", "startTime", "endTime")
+    ]
+    return {
+        "get": {
+            "operationId": "readTrialObservationLog",
+            "parameters": query,
+            "responses": {"200": {"description": "OK", **log}},
+        },
+        "post": {
+            "operationId": "reportTrialObservationLog",
+            "requestBody": log,
+            "responses": {"201": {"description": "Stored", **log}},
+        },
+        "parameters": _parameters(True),
     }
 
 
