@@ -55,6 +55,19 @@ def _venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
+def _works(venv: Path) -> bool:
+    """Whether a cached virtualenv still runs (its base interpreter may have moved)."""
+    try:
+        check = subprocess.run(
+            [str(_venv_python(venv)), "-c", "import kubeflow.katib, kubernetes"],
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return False
+    return check.returncode == 0
+
+
 def build_venv() -> Path:
     """The virtualenv with the Katib SDK (built on first use, under a lock); skips the test
     when pip can't install the SDK here."""
@@ -64,7 +77,7 @@ def build_venv() -> Path:
     done = venv / ".complete"
     with (root / f"{venv.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another test session may be building it
-        if done.exists():
+        if done.exists() and _works(venv):
             return venv
         building = root / f"{venv.name}.building"
         shutil.rmtree(building, ignore_errors=True)
