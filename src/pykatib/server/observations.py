@@ -88,11 +88,23 @@ async def report_observation_log(request: Request, namespace: str, name: str) ->
         raise e.bad_request(f"the request body is not valid JSON: {exc}") from None
     report = parse_report(body, name)
     server = request.app.state.pykatib
-    await anyio.to_thread.run_sync(deliver, server.store, namespace, name, report, server.stopping)
+    await anyio.to_thread.run_sync(
+        deliver, server.store, namespace, name, report, server.stopping, limiter=_reporters(server)
+    )
     headers = None
     if report.warnings:
         headers = {"Warning": ", ".join(f'299 - "{_header_safe(w)}"' for w in report.warnings)}
     return JSONResponse({"metricLogs": report.entries()}, status_code=201, headers=headers)
+
+
+def _reporters(server: Any) -> anyio.CapacityLimiter:
+    """Threads of their own for reports, which wait for the control plane (up to 30 s), so
+    that they never hold up the other requests' threads (one limiter per server, made in its
+    event loop)."""
+    limiter = getattr(server, "reporters", None)
+    if limiter is None:
+        limiter = server.reporters = anyio.CapacityLimiter(64)
+    return limiter
 
 
 def _header_safe(text: str) -> str:
