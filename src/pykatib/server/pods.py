@@ -4,7 +4,12 @@ work. A local trial is one process, its primary container: the pod is named as i
 has that container, plus, as Katib injects it for every collector but Push and None, the metrics
 collector's sidecar ``metrics-logger-and-collector`` (the Katib SDK's ``get_job_logs`` reads the
 StdOut collector's log from it; its log here is the trial's output, which that sidecar echoes).
-The pod is owned by its Job, as on Kubernetes; the Job's uid is derived from the trial's."""
+The pod is owned by its Job, as on Kubernetes; the Job's uid is derived from the trial's.
+
+pykatib's additions, for ``pykatib logs --server``: the annotation
+``pykatib.kubeflow.org/attempts`` lists the trial's attempts (``1,2``), the log's ``attempt=N``
+reads an earlier attempt's, and ``follow=true`` (kubectl's ``logs -f``) streams the log until the
+trial completes (or, with no ``attempt``, until its next attempt begins)."""
 
 from __future__ import annotations
 
@@ -12,11 +17,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from pykatib.api.errors import NotFoundError
 from pykatib.api.models import Trial
+from pykatib.control import status as st
 from pykatib.control.controller import EXPERIMENT_LABEL
 from pykatib.runtime.paths import attempt_numbers, trial_dir, trial_log_path
 from pykatib.server import errors as e
@@ -28,6 +35,8 @@ TRIAL_LABEL = "katib.kubeflow.org/trial"
 # Katib's metrics collector sidecar (mccommon.MetricCollectorContainerName)
 COLLECTOR_CONTAINER = "metrics-logger-and-collector"
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
+ATTEMPTS = "pykatib.kubeflow.org/attempts"
+FOLLOW_POLL_SECONDS = 0.25
 _NO_SIDECAR = ("Push", "None")
 _PHASES = {
     "Running": "Running",
@@ -104,7 +113,10 @@ def pod(trial: Trial, home: Path) -> dict[str, Any] | None:
             "resourceVersion": meta.resource_version,
             "creationTimestamp": trial.to_dict()["metadata"].get("creationTimestamp"),
             "labels": labels,
-            "annotations": {DEFAULT_CONTAINER: container["name"]},
+            "annotations": {
+                DEFAULT_CONTAINER: container["name"],
+                ATTEMPTS: ",".join(map(str, attempts)),
+            },
             "ownerReferences": [
                 {
                     "apiVersion": "batch/v1",
@@ -228,25 +240,86 @@ def get(request: Request, namespace: str, name: str) -> Response:
 
 @router.get("/api/v1/namespaces/{namespace}/pods/{name}/log")
 def log(request: Request, namespace: str, name: str) -> Response:
-    """The latest attempt's stdout and stderr (``tailLines``, ``limitBytes`` as kubectl sends)."""
+    """The latest attempt's stdout and stderr (``tailLines``, ``limitBytes`` as kubectl sends;
+    ``attempt=N`` for another attempt's, ``follow=true`` to stream it)."""
     trial, found = _trial_pod(request, namespace, name)
-    container = request.query_params.get("container")
+    params = request.query_params
+    container = params.get("container")
     names = [c["name"] for c in found["spec"]["containers"]]
     if container and container not in names:
         raise e.bad_request(f"container {container} is not valid for pod {name}")
-    path = trial_log_path(request.app.state.pykatib.home, namespace, _experiment_of(trial), name)
+    home = request.app.state.pykatib.home
+    experiment = _experiment_of(trial)
+    attempts = attempt_numbers(trial_dir(home, namespace, experiment, name))
+    attempt = None
+    if params.get("attempt"):
+        if not params["attempt"].isdigit():
+            raise e.bad_request(f"attempt must be a number from 1, not {params['attempt']!r}")
+        attempt = int(params["attempt"])
+        if attempt not in attempts:
+            have = ", ".join(map(str, attempts)) or "none yet"
+            raise e.ApiError(
+                404,
+                "NotFound",
+                f'trial "{name}" has no attempt {attempt} (attempts: {have})',
+                name=name,
+                kind="pods",
+            )
+    number = attempt or (attempts[-1] if attempts else 1)
+    path = trial_log_path(home, namespace, experiment, name, number)
+    if params.get("follow") in ("true", "1"):
+        return StreamingResponse(
+            _follow(request, trial, path, number, pinned=attempt is not None),
+            media_type="text/plain",
+        )
     try:
         text = path.read_bytes()
     except OSError:
         text = b""
-    tail = request.query_params.get("tailLines")
+    tail = params.get("tailLines")
     if tail and tail.isdigit():
         lines = text.splitlines(keepends=True)
         text = b"".join(lines[-int(tail) :]) if int(tail) else b""
-    limit = request.query_params.get("limitBytes")
+    limit = params.get("limitBytes")
     if limit and limit.isdigit():
         text = text[: int(limit)]
     return PlainTextResponse(text)
+
+
+async def _follow(request: Request, trial: Trial, path: Path, number: int, pinned: bool) -> Any:
+    """The log at ``path`` as it grows, until the trial completes, the client goes, the server
+    stops, or (not ``pinned``) the trial's next attempt begins."""
+    server = request.app.state.pykatib
+    namespace, name = trial.namespace, trial.name
+    folder = trial_dir(server.home, namespace, _experiment_of(trial), name)
+    position = 0
+
+    def read() -> bytes:
+        try:
+            with open(path, "rb") as f:
+                f.seek(position)
+                return f.read()
+        except OSError:
+            return b""
+
+    def state() -> tuple[bool, bool]:
+        """(completed, a newer attempt began)"""
+        try:
+            now = server.store.get_trial(namespace, name)
+        except NotFoundError:
+            return True, False
+        newer = not pinned and any(n > number for n in attempt_numbers(folder))
+        return st.trial_phase(now) in st.COMPLETED_PHASES, newer
+
+    while True:
+        done, newer = await anyio.to_thread.run_sync(state)
+        chunk = await anyio.to_thread.run_sync(read)  # after the state: nothing written is lost
+        if chunk:
+            position += len(chunk)
+            yield chunk
+        if done or newer or server.stopping.is_set() or await request.is_disconnected():
+            return
+        await server.wait_stopping(FOLLOW_POLL_SECONDS)
 
 
 __all__ = ["pod", "router"]
