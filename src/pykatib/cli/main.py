@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from rich.markup import escape
 from pykatib.api.errors import InvalidExperimentError, NotFoundError, PykatibError, one_line
 from pykatib.api.models import Experiment
 from pykatib.cli import views
+from pykatib.cli.backend import Backend, Local, Remote
 from pykatib.cli.describe import describe, event_lines
 
 if TYPE_CHECKING:
@@ -35,8 +37,12 @@ EXIT_INTERRUPTED = 130
 class _Ctx:
     def __init__(self, db: str | None, namespace: str | None) -> None:
         self.db = db
+        self.db_given = False  # --db on the command line (not PYKATIB_DB)
         self.explicit_namespace = namespace
-        self._store = None
+        self.server: str | None = None
+        self.server_source = "--server"  # or PYKATIB_SERVER, for the error messages
+        self.token: str | None = None
+        self._backend: Backend | None = None
 
     @property
     def namespace(self) -> str:
@@ -46,16 +52,20 @@ class _Ctx:
         """The experiment, trial or suggestion called ``name`` in ``-n``'s namespace (default:
         ``default``), as kubectl looks. When it is not there, the error names the namespaces
         that have one."""
-        store = self.store
+        backend = self.backend
         getter, lister = {
-            "experiment": (store.get_experiment, store.list_experiments),
-            "trial": (store.get_trial, store.list_trials),
-            "suggestion": (self._suggestion, store.list_suggestions),
+            "experiment": (backend.get_experiment, backend.list_experiments),
+            "trial": (backend.get_trial, backend.list_trials),
+            "suggestion": (backend.get_suggestion, backend.list_suggestions),
         }[kind]
         try:
             return getter(self.namespace, name)
         except NotFoundError as exc:
-            elsewhere = sorted({_namespace_of(r) for r in lister() if _name_of(r) == name})
+            try:
+                everywhere = lister(None)
+            except PykatibError:  # e.g. a token scoped to some namespaces may not list all
+                raise exc from None
+            elsewhere = sorted({_namespace_of(r) for r in everywhere if _name_of(r) == name})
             if not elsewhere:
                 raise
             spaces = "namespace" if len(elsewhere) == 1 else "namespaces"
@@ -63,22 +73,48 @@ class _Ctx:
                 f"{exc}; it exists in {spaces} {', '.join(elsewhere)}: add -n {elsewhere[0]}"
             ) from None
 
-    def _suggestion(self, namespace: str, name: str) -> Any:
-        try:
-            suggestion, _ = self.store.get_suggestion(namespace, name)
-        except NotFoundError:
-            suggestion = None  # no experiment of that name: no suggestion either
-        if suggestion is None:
-            raise NotFoundError(f'suggestion "{name}" not found in namespace "{namespace}"')
-        return suggestion
-
     @property
-    def store(self):  # type: ignore[no-untyped-def]
-        if self._store is None:
-            from pykatib.store import Store
+    def backend(self) -> Backend:
+        """The server (``--server``), else the local store (``--db``)."""
+        if self._backend is None:
+            self._backend = self._remote() if self.server else Local(self.db)
+        return self._backend
 
-            self._store = Store(self.db)
-        return self._store
+    def _remote(self) -> Backend:
+        assert self.server is not None
+        if self.db_given:
+            raise click.UsageError(
+                "--db and --server exclude each other: --db names a local database, --server "
+                "a pykatib server (which has its own); give one of them"
+            )
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", self.server):
+            raise click.UsageError(
+                f"{self.server_source} must be the URL of a pykatib server, e.g. "
+                f"http://127.0.0.1:8080 (got {self.server!r})"
+            )
+        try:
+            import httpx  # noqa: F401
+        except ImportError:
+            err_console.print(
+                f"[bold red]error:[/] {self.server_source} needs httpx to talk to the server: "
+                'pip install "pykatib[server]"',
+                highlight=False,
+            )
+            sys.exit(EXIT_INVALID)
+        remote = Remote(self.server, self.token)
+        click_ctx = click.get_current_context(silent=True)
+        if click_ctx is not None:
+            click_ctx.call_on_close(remote.close)
+        return remote
+
+    def refuse_server(self, command: str, why: str) -> None:
+        """Exit 2 when ``command``, which works on this machine only, was given a server."""
+        if self.server:
+            unset = " (unset PYKATIB_SERVER)" if self.server_source == "PYKATIB_SERVER" else ""
+            raise click.UsageError(
+                f"`pykatib {command}` does not take {self.server_source}: {why}; leave it "
+                f"out{unset}"
+            )
 
 
 def _name_of(resource: Any) -> str:
@@ -106,15 +142,62 @@ namespace_option = click.option(
 )
 
 
+def _set_server(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        obj = ctx.ensure_object(_Ctx)
+        obj.server, obj.server_source = value, "--server"
+
+
+def _set_token(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(_Ctx).token = value
+
+
+_SERVER_HELP = "Talk to the pykatib server at URL (http://HOST:PORT), not the local store."
+_TOKEN_HELP = "The server's bearer token (with --server)."
+
+
+def server_options(f: Any) -> Any:
+    """``--server`` and ``--token`` after the command's name too, as ``-n`` is."""
+    f = click.option(
+        "--token", expose_value=False, callback=_set_token, metavar="TOKEN", help=_TOKEN_HELP
+    )(f)
+    return click.option(
+        "--server", expose_value=False, callback=_set_server, metavar="URL", help=_SERVER_HELP
+    )(f)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="PYKATIB_DB", help="Database URL (default: SQLite in $PYKATIB_HOME).")
 @click.option("-n", "--namespace", help="Namespace (default: default; with -f, the file's own).")
+@click.option(
+    "--server", envvar="PYKATIB_SERVER", metavar="URL", help=_SERVER_HELP + " Env: PYKATIB_SERVER."
+)
+@click.option(
+    "--token", envvar="PYKATIB_TOKEN", metavar="TOKEN", help=_TOKEN_HELP + " Env: PYKATIB_TOKEN."
+)
 @click.version_option(package_name="pykatib")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, namespace: str | None) -> None:
-    """Katib's hyperparameter tuning, on this machine: apply Katib v1beta1 Experiments and run them."""
+def cli(
+    ctx: click.Context,
+    db: str | None,
+    namespace: str | None,
+    server: str | None,
+    token: str | None,
+) -> None:
+    """Katib's hyperparameter tuning, on this machine: apply Katib v1beta1 Experiments and run them.
+
+    With --server URL (or PYKATIB_SERVER) the commands talk to that pykatib server instead, with
+    the same output; its control plane runs the experiments.
+    """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = _Ctx(db, namespace)
+    obj = ctx.obj = _Ctx(db, namespace)
+    obj.db_given = ctx.get_parameter_source("db") == click.core.ParameterSource.COMMANDLINE
+    if server:
+        obj.server = server
+        from_env = ctx.get_parameter_source("server") == click.core.ParameterSource.ENVIRONMENT
+        obj.server_source = "PYKATIB_SERVER" if from_env else "--server"
+    obj.token = token
 
 
 def _load(path: str, configmaps: Sequence[str]) -> list[ExperimentDocument]:
@@ -158,12 +241,6 @@ def _warn(warnings: Sequence[str]) -> None:
         err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
 
 
-def _controller(ctx: _Ctx):  # type: ignore[no-untyped-def]
-    from pykatib.control.controller import Controller
-
-    return Controller(ctx.store)
-
-
 def _namespaced(ctx: _Ctx, exp: Experiment) -> None:
     if ctx.explicit_namespace or not exp.metadata.namespace:
         exp.metadata.namespace = ctx.namespace
@@ -193,31 +270,39 @@ def _interrupt_on_signals() -> None:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No live progress, just the result.")
 @namespace_option
+@server_options
 @pass_ctx
 def run(ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
     """Create (or resume) the experiments in FILE and run them to completion.
 
-    All or nothing: when any document of FILE is invalid, nothing is created or run.
+    All or nothing: when any document of FILE is invalid, nothing is created or run. With
+    --server the server runs them, and this follows their progress.
     """
     docs = _load(path, configmaps)
     errors = [e for doc in docs for e in doc.errors]
     if errors:
         _invalid(InvalidExperimentError(errors, path), path)
-    controller = _controller(ctx)
+    backend = ctx.backend
     keys = []
+    restarting = {}
     source_dir = Path(path).resolve().parent
     for doc in docs:
         exp = doc.experiment
         assert exp is not None  # no errors: every document is an experiment
         _namespaced(ctx, exp)
         _warn(doc.warnings)
+        key = (exp.namespace, exp.name)
+        before = _before(backend, key)
         try:
-            outcome = controller.apply(exp, source_dir)
+            outcome, warnings = backend.apply(exp, source_dir)
         except InvalidExperimentError as exc:
             _invalid(exc, path)
+        _warn(_new(warnings, doc.warnings))
         verb = {"created": "created", "configured": "configured", "unchanged": "resumed"}[outcome]
         err_console.print(f"experiment.kubeflow.org/{exp.name} {verb}", highlight=False)
-        keys.append((exp.namespace, exp.name))
+        keys.append(key)
+        if before is not None and _restarts(before, exp, outcome):
+            restarting[key] = before
     progress = views.Progress(console, quiet=quiet)
 
     def following(key: tuple[str, str], lease: Any) -> None:
@@ -230,13 +315,20 @@ def run(ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
     _interrupt_on_signals()
     try:
         with progress:
-            finished = controller.run(keys, on_step=progress.update, on_follow=following)
+            finished = backend.run(keys, progress.update, following, restarting)
     except KeyboardInterrupt:
-        err_console.print(
-            "\n[yellow]Interrupted:[/] running trials were stopped and will start again when you "
-            f"run `pykatib run -f {path}` again.",
-            highlight=False,
-        )
+        if backend.remote:
+            again = f"pykatib run --server {ctx.server} -f {path}"
+            message = (
+                f"the server at {ctx.server} goes on running the experiments; `{again}` "
+                "follows them again."
+            )
+        else:
+            message = (
+                "running trials were stopped and will start again when you run "
+                f"`pykatib run -f {path}` again."
+            )
+        err_console.print(f"\n[yellow]Interrupted:[/] {message}", highlight=False)
         sys.exit(EXIT_INTERRUPTED)
     except NotFoundError as exc:
         err_console.print(
@@ -250,6 +342,33 @@ def run(ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def _before(backend: Backend, key: tuple[str, str]) -> Experiment | None:
+    """The experiment as a server holds it before ``run`` applies it (None locally, where the
+    control plane applies a restart itself)."""
+    if not backend.remote:
+        return None
+    try:
+        return backend.get_experiment(*key)
+    except NotFoundError:
+        return None
+
+
+def _restarts(before: Experiment, exp: Experiment, outcome: str) -> bool:
+    """Whether applying ``exp`` restarts the experiment that was ``before`` (Katib's rule)."""
+    from pykatib.control import status as st
+
+    return (
+        outcome == "configured"
+        and st.is_restartable(before)
+        and (exp.spec.max_trial_count or 0) > (before.spec.max_trial_count or 0)
+    )
+
+
+def _new(warnings: Sequence[str], shown: Sequence[str]) -> list[str]:
+    """The server's warnings that the local checks did not already give."""
+    return [w for w in warnings if not any(s.endswith(w) for s in shown)]
+
+
 @cli.command()
 @click.option(
     "-f", "--filename", "path", required=True, type=click.Path(exists=True, dir_okay=False)
@@ -258,6 +377,7 @@ def run(ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
     "--configmap", "configmaps", multiple=True, type=click.Path(exists=True, dir_okay=False)
 )
 @namespace_option
+@server_options
 @pass_ctx
 def apply(ctx: _Ctx, path: str, configmaps: tuple[str, ...]) -> None:
     """Create the experiments in FILE, or update their mutable fields.
@@ -269,7 +389,7 @@ def apply(ctx: _Ctx, path: str, configmaps: tuple[str, ...]) -> None:
     As kubectl does, every valid experiment in FILE is applied and each invalid one reported
     (exit 2 when any was).
     """
-    controller = _controller(ctx)
+    backend = ctx.backend
     rejected = False
     for doc in _load(path, configmaps):
         exp = doc.experiment
@@ -277,10 +397,11 @@ def apply(ctx: _Ctx, path: str, configmaps: tuple[str, ...]) -> None:
         if exp is not None and not doc.errors:
             _namespaced(ctx, exp)
             try:
-                outcome = controller.apply(exp, Path(path).resolve().parent)
+                outcome, warnings = backend.apply(exp, Path(path).resolve().parent)
             except InvalidExperimentError as exc:  # Katib's update rules
                 doc.errors += [doc.where + e for e in exc.errors]
             else:
+                _warn(_new(warnings, doc.warnings))
                 console.print(f"experiment.kubeflow.org/{exp.name} {outcome}", highlight=False)
                 continue
         rejected = True
@@ -313,6 +434,7 @@ _KINDS = {
     "-A", "--all-namespaces", is_flag=True, help="List across every namespace (not with NAME)."
 )
 @namespace_option
+@server_options
 @pass_ctx
 def get(
     ctx: _Ctx,
@@ -330,27 +452,27 @@ def get(
     kind = _KINDS[kind]
     if all_namespaces and name:
         raise click.UsageError("a resource cannot be retrieved by name across all namespaces")
-    store = ctx.store
+    backend = ctx.backend
     ns = None if all_namespaces else ctx.namespace
     try:
         if kind == "metrics":
             if not name:
                 raise click.UsageError("get metrics needs a trial name")
             trial = ctx.find("trial", name)
-            points = store.list_observations(trial.namespace, trial.name)
+            points = backend.list_observations(trial.namespace, trial.name)
             views.print_metrics(console, name, points, output)
             return
         if name:
             items = [ctx.find(kind, name)]
         elif kind == "experiment":
-            items = store.list_experiments(ns)
+            items = backend.list_experiments(ns)
         elif kind == "suggestion":
-            items = store.list_suggestions(ns)
+            items = backend.list_suggestions(ns)
         elif experiment and not all_namespaces:
             exp = ctx.find("experiment", experiment)
-            items = store.list_trials(exp.namespace, exp.name)
+            items = backend.list_trials(exp.namespace, exp.name)
         else:
-            items = store.list_trials(ns, experiment)
+            items = backend.list_trials(ns, experiment)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
@@ -384,6 +506,7 @@ def _dump(items: list[Any], output: str, single: bool) -> None:
 @click.argument("kind", type=click.Choice(["experiment", "trial", "suggestion"]))
 @click.argument("name")
 @namespace_option
+@server_options
 @pass_ctx
 def describe_cmd(ctx: _Ctx, kind: str, name: str) -> None:
     """Show one experiment, trial or suggestion in detail, as kubectl describe does."""
@@ -392,7 +515,7 @@ def describe_cmd(ctx: _Ctx, kind: str, name: str) -> None:
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
-    events = ctx.store.list_events(found.namespace, found.kind, found.name)
+    events = ctx.backend.list_events(found.namespace, found.kind, found.name)
     click.echo(describe(found.to_dict(), event_lines(events) if events else None))
 
 
@@ -406,12 +529,13 @@ def describe_cmd(ctx: _Ctx, kind: str, name: str) -> None:
 )
 @click.option("--all-attempts", is_flag=True, help="Every attempt, each after a header.")
 @namespace_option
+@server_options
 @pass_ctx
 def logs(ctx: _Ctx, trial: str, follow: bool, attempt: int | None, all_attempts: bool) -> None:
     """Print a trial's output (stdout and stderr) of its latest attempt, or of another."""
     try:
         found = ctx.find("trial", trial)
-        views.print_logs(ctx.store, found.namespace, found.name, follow, attempt, all_attempts)
+        ctx.backend.print_logs(found.namespace, found.name, follow, attempt, all_attempts)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
@@ -421,12 +545,13 @@ def logs(ctx: _Ctx, trial: str, follow: bool, attempt: int | None, all_attempts:
 @click.argument("kind", type=click.Choice(["experiment"]))
 @click.argument("name")
 @namespace_option
+@server_options
 @pass_ctx
 def delete(ctx: _Ctx, kind: str, name: str) -> None:
     """Delete an experiment with its trials, suggestion and observation logs."""
     try:
         exp = ctx.find("experiment", name)
-        _controller(ctx).delete(exp.namespace, exp.name)
+        ctx.backend.delete(exp.namespace, exp.name)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
@@ -469,6 +594,9 @@ def server(
     Every experiment in the database (--db) that no other control plane drives is driven here;
     Ctrl-C or SIGTERM stops its trials, leaving the experiments resumable.
     """
+    found = click_ctx.find_object(_Ctx)
+    if found is not None:
+        found.refuse_server("server", "it serves the local database, it does not talk to a server")
     try:
         from pykatib.server import is_loopback, serve
         from pykatib.server.auth import TokenFileError, load_tokens
@@ -535,6 +663,10 @@ def db_upgrade(click_ctx: click.Context) -> None:
     from pykatib.store import default_url, upgrade
 
     ctx = click_ctx.find_object(_Ctx)
+    if ctx is not None:
+        ctx.refuse_server(
+            "db upgrade", "it upgrades a local database (a server upgrades its own when it starts)"
+        )
     url = (ctx.db if ctx is not None else None) or default_url()
     revision = upgrade(url)
     console.print(f"database at schema revision {revision} (the newest)", highlight=False)
@@ -544,8 +676,30 @@ def main() -> None:
     try:
         cli(standalone_mode=True)
     except PykatibError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
+        err_console.print(f"[bold red]error:[/] {_explained(exc)}", highlight=False)
+        sys.exit(EXIT_FAILED)
+
+
+def _explained(exc: PykatibError) -> str:
+    """The error, with what to do about it when it is the server's."""
+    from pykatib.sdk import remote
+
+    if isinstance(exc, remote.ServerUnreachable):
+        return (
+            f"{exc}. Is `pykatib server` running there? Check the URL given with --server (or "
+            "PYKATIB_SERVER)."
+        )
+    if isinstance(exc, remote.Unauthorized):
+        return (
+            f"{exc}: give one of the server's tokens (its --token-file) with --token TOKEN or "
+            "PYKATIB_TOKEN."
+        )
+    if isinstance(exc, remote.Forbidden):
+        return (
+            f"{exc}. Use a token scoped to that namespace (--token or PYKATIB_TOKEN), or another "
+            "namespace (-n)."
+        )
+    return str(exc)
 
 
 if __name__ == "__main__":
