@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import urllib.parse
 from typing import Any
 
 import anyio
@@ -24,6 +25,9 @@ from pykatib.server.selectors import field_matcher, label_matcher, object_fields
 from pykatib.server.watch import POLL_SECONDS, WatchState, encode_snapshot
 
 BASE = "/apis/kubeflow.org/v1beta1"
+# A pykatib extension (pykatib's CLI sends it with `apply -f` / `run -f`): the folder of the
+# experiment's file, percent-encoded, where its trials run when this machine has it.
+SOURCE_DIR_HEADER = "x-pykatib-source-dir"
 router = APIRouter()
 
 
@@ -230,8 +234,14 @@ async def create(request: Request, namespace: str, plural: str) -> Response:
     _only_experiments(kind, "create")
     body = await _json_body(request)
     server = _state(request)
+    source = request.headers.get(SOURCE_DIR_HEADER)
     result = await anyio.to_thread.run_sync(
-        writes.create, server.store, server.wake, namespace, body
+        writes.create,
+        server.store,
+        server.wake,
+        namespace,
+        body,
+        urllib.parse.unquote(source) if source else None,
     )
     return _respond(request, kind, result.obj, result.code, result.warnings)
 

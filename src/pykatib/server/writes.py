@@ -10,6 +10,7 @@ woken to act on the change.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from typing import Any
@@ -111,8 +112,14 @@ def _validated(doc: dict[str, Any], name: str) -> tuple[Experiment, list[str]]:
     return loaded.experiment, loaded.warnings
 
 
-def create(store: Store, wake: Wake, namespace: str, doc: Any) -> Result:
-    """POST: a new experiment (``generateName`` picks a free name); 409 AlreadyExists."""
+def create(
+    store: Store, wake: Wake, namespace: str, doc: Any, source_dir: str | None = None
+) -> Result:
+    """POST: a new experiment (``generateName`` picks a free name); 409 AlreadyExists. Its
+    trials run in ``source_dir`` (as ``pykatib run -f`` runs them in the file's folder) when
+    that is a folder of this machine, else in the server's working directory."""
+    if source_dir is not None and not os.path.isdir(source_dir):
+        source_dir = None
     doc = _check_object(doc, namespace, None)
     meta = doc["metadata"]
     generate = meta.get("generateName")
@@ -127,7 +134,7 @@ def create(store: Store, wake: Wake, namespace: str, doc: Any) -> Result:
         exp, warnings = _validated({**doc, "metadata": {**meta, "name": name}}, name)
         exp.status = ExperimentStatus()
         try:
-            store.create_experiment(exp, None)
+            store.create_experiment(exp, source_dir)
         except ConflictError:
             if generate and not meta.get("name"):
                 continue  # the generated name was taken: another one
