@@ -98,7 +98,12 @@ def same_objects(server: Server, *args: str) -> Any:
 
 
 def test_every_command_prints_what_it_prints_locally(server: Server, tmp_path: Path) -> None:
-    path = write(tmp_path / "exp.yaml", experiment("remote", maxTrialCount=3, parallelTrialCount=2))
+    # The trial is a script beside the file, named by a relative path: run -f sends the file's
+    # folder, where the server (on this machine) runs the trials, as a local run does.
+    (tmp_path / "trial.py").write_text("import sys\nprint('loss=' + sys.argv[1])\n")
+    data = experiment("remote", maxTrialCount=3, parallelTrialCount=2)
+    _container(data)["command"] = [sys.executable, "trial.py", "${trialParameters.lr}"]
+    path = write(tmp_path / "exp.yaml", data)
     ran = cli_process("--server", server.url, "run", "-f", str(path))
     assert ran.returncode == 0, ran.stderr
     assert "experiment.kubeflow.org/remote created" in ran.stderr
@@ -156,7 +161,6 @@ def test_every_command_prints_what_it_prints_locally(server: Server, tmp_path: P
     # apply: unchanged; a change Katib's rules refuse is refused with the same errors (exit 2).
     code, out, _ = same(server, "apply", "-f", str(path))
     assert code == 0 and out.strip() == "experiment.kubeflow.org/remote unchanged"
-    data = experiment("remote", maxTrialCount=3, parallelTrialCount=2)
     data["spec"]["objective"]["type"] = "maximize"
     bad = write(tmp_path / "bad.yaml", data)
     code, _, err = same(server, "apply", "-f", str(bad))
@@ -196,8 +200,7 @@ def test_run_follows_each_experiment_to_its_end(server: Server, tmp_path: Path) 
     """Two experiments in two namespaces, one that fails: run follows both, prints both
     results as a local run does, and exits 1; logs -f follows a trial into its retry."""
     failing = experiment("fails", namespace="team", maxTrialCount=2, maxFailedTrialCount=1)
-    container = failing["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]
-    container["containers"][0]["command"] = [
+    _container(failing)["command"] = [
         sys.executable,
         "-c",
         "raise SystemExit(3)",
@@ -227,7 +230,7 @@ def test_run_follows_each_experiment_to_its_end(server: Server, tmp_path: Path) 
     retried = experiment("retried", maxTrialCount=1)
     job = retried["spec"]["trialTemplate"]["trialSpec"]["spec"]
     job["backoffLimit"] = 1
-    job["template"]["spec"]["containers"][0]["command"] = [
+    _container(retried)["command"] = [
         sys.executable,
         "-c",
         script,
@@ -273,6 +276,12 @@ def test_run_follows_each_experiment_to_its_end(server: Server, tmp_path: Path) 
     assert code == 0
     assert out == f"==> attempt 1 <==\nfirst attempt\n==> attempt 2 <==\n{RETRY_NOTE}{second}"
     assert same(server, "logs", trial, "--attempt", "1")[1] == "first attempt\n"
+
+
+def _container(exp: dict[str, Any]) -> dict[str, Any]:
+    """The experiment's trial container."""
+    job = exp["spec"]["trialTemplate"]["trialSpec"]["spec"]
+    return job["template"]["spec"]["containers"][0]  # type: ignore[no-any-return]
 
 
 def _first_trial_running(http: Any, runner: subprocess.Popen[str]) -> str:

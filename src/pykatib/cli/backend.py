@@ -212,7 +212,7 @@ class Remote:
         return self.transport.list_events(namespace, kind, name)
 
     def apply(self, exp: Experiment, source_dir: Path) -> tuple[str, list[str]]:
-        _, outcome, warnings = self.transport.apply_experiment(exp.to_dict())
+        _, outcome, warnings = self.transport.apply_experiment(exp.to_dict(), source_dir)
         return outcome, warnings
 
     def delete(self, namespace: str, name: str) -> None:

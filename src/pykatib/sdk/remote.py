@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,6 +52,7 @@ _BUDGET = {
 }
 _SINGULAR = {"experiments": "experiment", "trials": "trial", "suggestions": "suggestion"}
 WRITE_ATTEMPTS = 5
+SOURCE_DIR_HEADER = "X-Pykatib-Source-Dir"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -128,14 +130,22 @@ class Remote:
                 source,
             )
         namespace = document["metadata"]["namespace"]
-        response = self._call("POST", f"{BASE}/namespaces/{namespace}/experiments", json=document)
+        response = self._call(
+            "POST",
+            f"{BASE}/namespaces/{namespace}/experiments",
+            json=document,
+            headers=_source(source_dir),
+        )
         return Experiment.model_validate(response.json()), _warnings(response)
 
-    def apply_experiment(self, document: Mapping[str, Any]) -> tuple[Experiment, str, list[str]]:
+    def apply_experiment(
+        self, document: Mapping[str, Any], source_dir: Path | None = None
+    ) -> tuple[Experiment, str, list[str]]:
         """Create the experiment ``document`` (Katib's JSON, its namespace set), or change the
         stored one's spec to it, as ``kubectl apply`` does: the server judges the change by
         Katib's update rules (only the trial budget may change). Returns the experiment as
-        stored, ``"created"``, ``"configured"`` or ``"unchanged"``, and the server's warnings."""
+        stored, ``"created"``, ``"configured"`` or ``"unchanged"``, and the server's warnings.
+        A new experiment's trials run in ``source_dir`` where the server's machine has it."""
         meta = document.get("metadata") or {}
         namespace, name = meta["namespace"], meta["name"]
         path = f"{BASE}/namespaces/{namespace}/experiments"
@@ -144,7 +154,7 @@ class Remote:
                 old = self.get_experiment(namespace, name)
             except NotFoundError:
                 try:
-                    response = self._call("POST", path, json=document)
+                    response = self._call("POST", path, json=document, headers=_source(source_dir))
                 except ConflictError:
                     continue  # created by someone else just now: apply to that one
                 return Experiment.model_validate(response.json()), "created", _warnings(response)
@@ -403,6 +413,14 @@ class Remote:
             reason,
             message,
         )
+
+
+def _source(source_dir: Path | None) -> dict[str, str]:
+    """The header naming the folder where the new experiment's trials run (a pykatib extension:
+    ``pykatib run -f`` runs them in the file's folder); the server uses it where it has it."""
+    if source_dir is None:
+        return {}
+    return {SOURCE_DIR_HEADER: urllib.parse.quote(str(Path(source_dir).resolve()))}
 
 
 def _warnings(response: Any) -> list[str]:
