@@ -147,6 +147,11 @@ BASELINE = "random"
 # A run's trace: the objective values and the points (as Katib writes them), in creation order.
 Trace = tuple[list[float], list[tuple[str, ...]]]
 
+
+def _score(value: float) -> str:
+    """A normalised score: 3 decimals, or 3 significant digits below 0.001 (a GP's 1e-4)."""
+    return f"{value:.3f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2e}"
+
 # --- one run of each side, one trial at a time (P = 1: the benchmark as it always was) -------
 
 
@@ -1029,11 +1034,11 @@ def report(
                         if not by_problem:
                             continue
                         total = sum(by_problem.values())
-                        total_text = f"{total:.3f}"
+                        total_text = _score(total)
                         if len(by_problem) < len(problems):
                             total_text += f" ({len(by_problem)} of {len(problems)})"
                         cells = [
-                            f"{by_problem[p]:.3f}" if p in by_problem else "-" for p in problems
+                            _score(by_problem[p]) if p in by_problem else "-" for p in problems
                         ]
                         name = f"**{side}**" if side == "pykatib" else side
                         lines.append(
