@@ -39,13 +39,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shlex
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -283,22 +283,24 @@ class HttpOps:
     def watch(self, stop: threading.Event, result: Result, seconds: float) -> None:
         params = {"watch": "true", "resourceVersion": "0", "timeoutSeconds": str(int(seconds))}
         try:
-            with httpx.Client(base_url=self.url, timeout=httpx.Timeout(60, read=None)) as http:
-                with http.stream(
+            with (
+                httpx.Client(base_url=self.url, timeout=httpx.Timeout(60, read=None)) as http,
+                http.stream(
                     "GET", f"{BASE}/namespaces/{NAMESPACE}/experiments", params=params
-                ) as r:
-                    if r.status_code != 200:
-                        result.error("watch", f"{r.status_code}")
+                ) as r,
+            ):
+                if r.status_code != 200:
+                    result.error("watch", f"{r.status_code}")
+                    return
+                for line in r.iter_lines():
+                    if stop.is_set():
                         return
-                    for line in r.iter_lines():
-                        if stop.is_set():
-                            return
-                        if line.strip():
-                            kind = json.loads(line).get("type", "?")
-                            with result.lock:
-                                result.watch_events[kind] += 1
-                            if kind == "ERROR":
-                                result.error("watch", line[:200])
+                    if line.strip():
+                        kind = json.loads(line).get("type", "?")
+                        with result.lock:
+                            result.watch_events[kind] += 1
+                        if kind == "ERROR":
+                            result.error("watch", line[:200])
         except Exception as exc:  # noqa: BLE001 - counted
             if not stop.is_set():
                 result.error("watch", repr(exc)[:200])
@@ -368,7 +370,7 @@ class EmbeddedOps:
             for key in keys:
                 try:
                     found[key] = kind.get(store, *key)
-                except Exception:  # noqa: BLE001 - deleted meanwhile
+                except Exception:  # noqa: BLE001, S110 - deleted meanwhile
                     pass
             return found
 
@@ -411,7 +413,7 @@ def client_loop(
                         result.latencies[op].append(elapsed)
                 return out
 
-            out = timed("create", lambda: ops.create(http, name))
+            out = timed("create", lambda name=name: ops.create(http, name))
             if not out or not out[0]:
                 if out:
                     result.error("create", out[1])
@@ -420,7 +422,7 @@ def client_loop(
             result.expected[name] = CREATED_MAX
             status = None
             for _ in range(CONFLICT_RETRIES):
-                out = timed("patch", lambda: ops.patch(http, name))
+                out = timed("patch", lambda name=name: ops.patch(http, name))
                 if out is None:
                     break
                 status = out[0]
@@ -433,7 +435,7 @@ def client_loop(
             elif out is not None:
                 result.error("patch", f"{status} {out[1]}")
             for op in ("get", "list"):
-                out = timed(op, lambda op=op: getattr(ops, op)(http, name))
+                out = timed(op, lambda op=op, name=name: getattr(ops, op)(http, name))
                 if out is not None and not out[0]:
                     result.error(op, out[1])
     finally:
@@ -452,9 +454,7 @@ def run_load(ops: Any, result: Result, clients: int, seconds: float, watchers: i
     for t in watch_threads:
         t.start()
     threads = [
-        threading.Thread(
-            target=client_loop, args=(ops, k, stop, result, created[k]), daemon=True
-        )
+        threading.Thread(target=client_loop, args=(ops, k, stop, result, created[k]), daemon=True)
         for k in range(clients)
     ]
     start = time.perf_counter()
@@ -550,7 +550,7 @@ def versions() -> str:
     for package in ("pykatib", "httpx", "uvicorn", "sqlalchemy", "psycopg"):
         try:
             out.append(f"{package} {version(package)}")
-        except Exception:  # noqa: BLE001 - a report line, never fatal
+        except Exception:  # noqa: BLE001, S110 - a report line, never fatal
             pass
     try:
         from sqlalchemy import create_engine, text
@@ -560,7 +560,7 @@ def versions() -> str:
             out.append(str(conn.execute(text("show server_version")).scalar()).split()[0])
             out[-1] = f"PostgreSQL {out[-1]}"
         engine.dispose()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001, S110 - a report line, never fatal
         pass
     import sqlite3
 
@@ -579,7 +579,7 @@ def git_commit() -> str:
 
 
 def ms(x: float) -> str:
-    return "-" if x != x else f"{x * 1000:.1f}"
+    return "-" if math.isnan(x) else f"{x * 1000:.1f}"
 
 
 def report(args: argparse.Namespace, results: list[Result], command: str, load: str) -> str:
@@ -592,20 +592,26 @@ def report(args: argparse.Namespace, results: list[Result], command: str, load: 
         f"- {versions()}",
         f"- Command: `{command}`",
         f"- Load average (1, 5, 15 min) before / after: {load}",
-        f"- Load: {args.clients} clients (threads of the benchmark, one `httpx.Client` each) for "
-        f"{args.seconds:g} s per backend; each loops create (POST, `maxTrialCount` 2, "
-        f"`parallelTrialCount` 1, trials `python -c \"print('loss=0.5')\" <x>` run for real by "
-        f"the control plane), patch (merge patch `maxTrialCount` 3, `parallelTrialCount` 2; a "
-        f"409 retried up to {CONFLICT_RETRIES} times, as kubectl), get, list trials by label "
-        f"selector; {args.watchers} of them also hold a watch of the namespace's experiments open",
-        "- Server: `pykatib server` in its own process with a fresh `PYKATIB_HOME` (SQLite "
-        "there, or PostgreSQL at 127.0.0.1:5432 with pykatib's tables dropped first); "
-        "embedded: one `KatibClient` (no server) in the benchmark's process, the same calls "
-        "(patch = the transport's `edit_experiment_budget`), the watch = the server's "
-        "`WatchState` loop on a thread; the embedded store's control plane shares the "
-        "benchmark's process (and GIL) with the clients",
-        "- Latency: from the call to its answer, in the client thread (2-core machine: clients, "
-        "server, control plane and trial processes all share the 2 cores)",
+        (
+            f"- Load: {args.clients} clients (threads of the benchmark, one `httpx.Client` each) for "
+            f"{args.seconds:g} s per backend; each loops create (POST, `maxTrialCount` 2, "
+            f"`parallelTrialCount` 1, trials `python -c \"print('loss=0.5')\" <x>` run for real by "
+            f"the control plane), patch (merge patch `maxTrialCount` 3, `parallelTrialCount` 2; a "
+            f"409 retried up to {CONFLICT_RETRIES} times, as kubectl), get, list trials by label "
+            f"selector; {args.watchers} of them also hold a watch of the namespace's experiments open"
+        ),
+        (
+            "- Server: `pykatib server` in its own process with a fresh `PYKATIB_HOME` (SQLite "
+            "there, or PostgreSQL at 127.0.0.1:5432 with pykatib's tables dropped first); "
+            "embedded: one `KatibClient` (no server) in the benchmark's process, the same calls "
+            "(patch = the transport's `edit_experiment_budget`), the watch = the server's "
+            "`WatchState` loop on a thread; the embedded store's control plane shares the "
+            "benchmark's process (and GIL) with the clients"
+        ),
+        (
+            "- Latency: from the call to its answer, in the client thread (2-core machine: clients, "
+            "server, control plane and trial processes all share the 2 cores)"
+        ),
         "",
     ]
     for r in results:
@@ -617,7 +623,11 @@ def report(args: argparse.Namespace, results: list[Result], command: str, load: 
         total = r.ops()
         lines += [
             "| operation | count | ops/s | p50 ms | p95 ms | p99 ms | errors |"
-            + (" p50 / embedded | p99 / embedded | ops/s / embedded |" if embedded and r is not embedded else ""),
+            + (
+                " p50 / embedded | p99 / embedded | ops/s / embedded |"
+                if embedded and r is not embedded
+                else ""
+            ),
             "|---|---:|---:|---:|---:|---:|---:|"
             + ("---:|---:|---:|" if embedded and r is not embedded else ""),
         ]
@@ -638,7 +648,7 @@ def report(args: argparse.Namespace, results: list[Result], command: str, load: 
                 erate = len(ev) / embedded.seconds
 
                 def ratio(a: float, b: float) -> str:
-                    return "-" if not b or a != a or b != b else f"{a / b:.2f}"
+                    return "-" if not b or math.isnan(a) or math.isnan(b) else f"{a / b:.2f}"
 
                 row += (
                     f" {ratio(pct(values, 50), pct(ev, 50))} | {ratio(pct(values, 99), pct(ev, 99))}"
@@ -648,9 +658,11 @@ def report(args: argparse.Namespace, results: list[Result], command: str, load: 
         created = len(r.expected)
         lines += [
             "",
-            f"- {total} operations in {r.seconds:.1f} s: **{total / r.seconds:.1f} ops/s**; "
-            f"{created} experiments created, {r.completed} of them completed by the end, "
-            f"{r.trials} trials created",
+            (
+                f"- {total} operations in {r.seconds:.1f} s: **{total / r.seconds:.1f} ops/s**; "
+                f"{created} experiments created, {r.completed} of them completed by the end, "
+                f"{r.trials} trials created"
+            ),
             f"- **Errors: {sum(r.errors.values())}** "
             + (f"({dict(r.errors)})" if r.errors else "")
             + f"; 409 conflicts retried: {r.conflicts}",
