@@ -665,12 +665,30 @@ class Controller:
             self.runner.forget((key[0], trial.name))
 
     def _release(self, key: Key) -> None:
-        if key in self._held:
-            self._held.discard(key)
+        """Give up ``key``'s lease. A busy or unreachable database is tried again a few times;
+        after that the lease is left to expire (another control plane takes over in
+        LEASE_TTL_SECONDS): releasing early is a courtesy, not a need."""
+        if key not in self._held:
+            return
+        self._held.discard(key)
+        for delay in (*DB_RETRY_DELAYS[:4], None):
             try:
                 self.store.release_lease(*key, self.holder)
+                return
             except NotFoundError:
-                pass
+                return
+            except DBAPIError as exc:
+                if not _transient(exc):
+                    raise
+                if delay is None:
+                    log.warning(
+                        "could not release the lease of %s/%s (%s): it expires in %.0f s",
+                        *key,
+                        _reason(exc),
+                        LEASE_TTL_SECONDS,
+                    )
+                    return
+                time.sleep(delay)
 
     def interrupt(self, keys: Iterable[Key]) -> None:
         """Stop every running trial and leave the experiments resumable."""
