@@ -157,13 +157,25 @@ def _decode_continue(token: str | None) -> list[str] | None:
 # --- watch -------------------------------------------------------------------------------------
 
 
+def _timeout_seconds(value: str | None) -> float | None:
+    """A watch's ``timeoutSeconds``: an integer, as Kubernetes takes it (400 otherwise, not a
+    500 from float(), nor a never-ending watch from ``inf`` or ``nan``); 0 or none: no limit."""
+    if not value:
+        return None
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise e.bad_request(f"timeoutSeconds: {value!r} is not an integer") from None
+    return float(seconds) or None
+
+
 def _watch(request: Request, kind: Kind, namespace: str | None) -> Response:
     params = request.query_params
     state = WatchState.from_token(params.get("resourceVersion") or "")
     matches = _matcher(request)
     as_table = table.wants_table(request.headers.get("accept"))
     include = params.get("includeObject", "Metadata")
-    timeout = float(params.get("timeoutSeconds") or 0) or None
+    timeout = _timeout_seconds(params.get("timeoutSeconds"))
     server = _state(request)
     store = server.store
 
