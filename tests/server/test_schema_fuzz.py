@@ -22,6 +22,7 @@ import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
 
+import json
 import sys
 import time
 
@@ -31,6 +32,7 @@ from hypothesis import strategies as st
 from pykatib_server import BASE, Server, start_server
 from schemathesis.checks import not_a_server_error
 
+APPLY = "application/apply-patch+yaml"
 REQUEST_TIMEOUT = 10  # seconds; no operation in the document streams, but none may hang
 TARGET = "fuzz-target"  # an experiment that exists (with its trial and suggestion)
 TARGET_EXPERIMENT: dict[str, Any] = {
@@ -154,3 +156,57 @@ def test_every_operation_answers_without_5xx_and_errors_are_status_bodies(
     case.call_and_validate(
         checks=[not_a_server_error, kubernetes_status_errors], timeout=REQUEST_TIMEOUT
     )
+
+
+# Found by probing past the document (query parameters it does not declare, bodies past its
+# shapes); each was a 500 before its fix.
+
+
+def test_a_watch_timeout_that_is_not_an_integer_is_a_bad_request(fuzzed_server: Server) -> None:
+    experiments = f"{BASE}/namespaces/default/experiments"
+    with fuzzed_server.client() as c:
+        for value in ("abc", "inf", "nan", "1.5"):
+            response = c.get(experiments, params={"watch": "true", "timeoutSeconds": value})
+            assert response.status_code == 400, response.text
+            kubernetes_status_errors(None, response, _Case("GET", experiments))
+        finite = c.get(experiments, params={"watch": "true", "timeoutSeconds": "1"})
+        assert finite.status_code == 200
+
+
+def test_a_body_nested_too_deeply_is_a_bad_request(fuzzed_server: Server) -> None:
+    experiments = f"{BASE}/namespaces/default/experiments"
+    deep: Any = 1
+    for _ in range(950):  # parses, then overflows the merge and validation that recurse
+        deep = {"x": deep}
+    with fuzzed_server.client() as c:
+        assert c.post(experiments, json=TARGET_EXPERIMENT).status_code == 201
+        requests = [
+            ("POST", experiments, b'{"a":' * 5000, "application/json"),
+            ("POST", experiments, b'{"a":' * 5000 + b"1" + b"}" * 5000, "application/json"),
+            (
+                "PATCH",
+                f"{experiments}/{TARGET}",
+                json.dumps({"spec": {"trialTemplate": {"trialSpec": {"spec": deep}}}}).encode(),
+                "application/merge-patch+json",
+            ),
+            ("PATCH", f"{experiments}/{TARGET}", b"a: " + b"[" * 5000, APPLY),
+            (
+                "POST",
+                f"{BASE}/namespaces/default/trials/x/observationlog",
+                b'{"a":' * 5000,
+                "application/json",
+            ),
+        ]
+        for method, url, body, content_type in requests:
+            response = c.request(method, url, content=body, headers={"Content-Type": content_type})
+            assert response.status_code == 400, response.text
+            kubernetes_status_errors(None, response, _Case(method, url))
+            assert response.json()["message"] == "the request body is nested too deeply"
+        assert c.get(f"{experiments}/{TARGET}").status_code == 200
+
+
+class _Case:
+    """What ``kubernetes_status_errors`` reads of a Schemathesis case, for plain requests."""
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method, self.formatted_path = method, path

@@ -137,6 +137,13 @@ def create_app(
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_body(400, "BadRequest", str(exc)), status_code=400)
 
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        # A body nested thousands deep (JSON or YAML) overflows the parser, or the merge and
+        # validation that recurse through it: the request's fault, not the server's.
+        message = "the request body is nested too deeply"
+        return JSONResponse(status_body(400, "BadRequest", message), status_code=400)
+
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("%s %s failed", request.method, request.url.path)
