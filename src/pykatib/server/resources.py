@@ -222,6 +222,18 @@ def _only_experiments(kind: Kind, verb: str) -> None:
         )
 
 
+def _refuse_dry_run(request: Request, options: Any = None) -> None:
+    """pykatib has no server-side dry run: a write asking for one (``kubectl --dry-run=server``
+    sends ``dryRun=All``, in the query or a delete's DeleteOptions) is refused, not carried out
+    for real."""
+    in_body = isinstance(options, dict) and options.get("dryRun")
+    if request.query_params.get("dryRun") or in_body:
+        raise e.bad_request(
+            "dryRun is not supported by pykatib: nothing was changed; use kubectl's "
+            "--dry-run=client, or leave dryRun out to make the change"
+        )
+
+
 async def _json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw:
@@ -244,6 +256,7 @@ async def _json_body(request: Request) -> Any:
 async def create(request: Request, namespace: str, plural: str) -> Response:
     kind = _kind(plural)
     _only_experiments(kind, "create")
+    _refuse_dry_run(request)
     body = await _json_body(request)
     server = _state(request)
     source = request.headers.get(SOURCE_DIR_HEADER)
@@ -262,6 +275,7 @@ async def create(request: Request, namespace: str, plural: str) -> Response:
 async def replace(request: Request, namespace: str, plural: str, name: str) -> Response:
     kind = _kind(plural)
     _only_experiments(kind, "replace")
+    _refuse_dry_run(request)
     body = await _json_body(request)
     server = _state(request)
     result = await anyio.to_thread.run_sync(
@@ -274,6 +288,7 @@ async def replace(request: Request, namespace: str, plural: str, name: str) -> R
 async def patch(request: Request, namespace: str, plural: str, name: str) -> Response:
     kind = _kind(plural)
     _only_experiments(kind, "patch")
+    _refuse_dry_run(request)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in PATCH_TYPES:
         raise e.ApiError(
@@ -301,6 +316,7 @@ async def delete(request: Request, namespace: str, plural: str, name: str) -> Re
     kind = _kind(plural)
     _only_experiments(kind, "delete")
     options = await _json_body(request)
+    _refuse_dry_run(request, options)
     server = _state(request)
     result = await anyio.to_thread.run_sync(
         writes.delete, server.store, server.wake, namespace, name, options
