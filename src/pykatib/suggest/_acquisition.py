@@ -124,8 +124,8 @@ class BatchAcquisition:
             values = -(post.mean - LCB_KAPPA * std)
             if not gradient:
                 return values, None
-            dstd = self._dstd(post, spread, std)
-            return values, -post.dmean + LCB_KAPPA * dstd
+            dspread = self._dspread(post)
+            return values, -post.dmean + LCB_KAPPA * self._dstd(post, spread, dspread, std)
         function = log_ei if self.name == "EI" else log_pi
         per_draw, d_mean, d_std = function(post.mean[:, None] + shift, std[:, None], self.threshold)
         peak = per_draw.max(axis=1, keepdims=True)  # logsumexp, without scipy's overhead
@@ -133,20 +133,28 @@ class BatchAcquisition:
         if not gradient:
             return values, None
         weights = np.exp(per_draw - values[:, None] - np.log(per_draw.shape[1]))  # (m, S)
-        dstd = self._dstd(post, spread, std)
+        dspread = self._dspread(post)
+        dstd = self._dstd(post, spread, dspread, std)
         grad = (weights * d_mean).sum(axis=1)[:, None] * post.dmean
         grad += (weights * d_std).sum(axis=1)[:, None] * dstd
-        if post.dcross is not None:
-            dspread = np.einsum("ij,mjd->mid", self.inv_chol, post.dcross)  # (m, k, d)
+        if dspread is not None:
             # d shift[m, s] / dx = dspread[m] . draws[s]
             weighted = (weights * d_mean) @ self.draws  # (m, k)
             grad += np.einsum("mk,mkd->md", weighted, dspread)
         return values, grad
 
-    def _dstd(self, post: Any, spread: np.ndarray, std: np.ndarray) -> np.ndarray:
+    def _dspread(self, post: Any) -> np.ndarray | None:
+        """The gradient of the draws' weights, (m, k, d); None with nothing pending."""
+        if post.dcross is None:
+            return None
+        return np.einsum("ij,mjd->mid", self.inv_chol, post.dcross)
+
+    @staticmethod
+    def _dstd(
+        post: Any, spread: np.ndarray, dspread: np.ndarray | None, std: np.ndarray
+    ) -> np.ndarray:
         dvar = post.dvar
-        if post.dcross is not None:
-            dspread = np.einsum("ij,mjd->mid", self.inv_chol, post.dcross)
+        if dspread is not None:
             dvar = dvar - 2.0 * np.einsum("mk,mkd->md", spread, dspread)
         return dvar / (2.0 * std[:, None])
 

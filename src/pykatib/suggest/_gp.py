@@ -139,12 +139,6 @@ class GaussianProcess:
         out[:, :, self.categorical] = 0.0
         return out
 
-    def add(self, x: np.ndarray, y_standardised: float) -> None:
-        """Add one point with a made-up (standardised) value, keeping the hyperparameters."""
-        self.x = np.vstack([self.x, x[None, :]])
-        self.y = np.append(self.y, y_standardised)
-        self._factor()
-
     def covariance(self, points: np.ndarray) -> np.ndarray:
         """The posterior covariance of the objective (without noise) at ``points`` (k, d)."""
         k_pp, _ = self._kernel(points, points)

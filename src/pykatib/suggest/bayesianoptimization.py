@@ -100,8 +100,6 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
 class _Model(Protocol):
     def predict(self, xs: np.ndarray, gradient: bool = False) -> tuple[Any, Any, Any, Any]: ...
 
-    def add(self, x: np.ndarray, y_standardised: float) -> None: ...
-
 
 class _Trees:
     """scikit-optimize's tree surrogates: mean and spread of an ensemble (RF, ET), or the
@@ -313,9 +311,10 @@ class BayesianOptimization(Algorithm):
         if self.base_estimator == "GP":
             model = GaussianProcess(x, y, self.categorical)
         else:
-            model = _Trees(self.base_estimator, x, y, int(rng.integers(2**31)))
+            trees = _Trees(self.base_estimator, x, y, int(rng.integers(2**31)))
             for point in pending:
-                model.add(point, model.believe(point))
+                trees.add(point, trees.believe(point))
+            model = trees
         if self.acq_func == "gp_hedge" and self._last_picks:
             for name, pick in self._last_picks.items():
                 mean, _, _, _ = model.predict(np.array([pick]))
