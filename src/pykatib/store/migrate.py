@@ -13,9 +13,9 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from pykatib.api.errors import PykatibError
@@ -76,7 +76,7 @@ def upgrade_engine(engine: Engine) -> str:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    with _sqlite_file_lock(engine), engine.begin() as conn:
+    with _sqlite_file_lock(engine), _transactional_ddl(engine) as own, own.begin() as conn:
         locked = _lock(conn)
         try:
             config = alembic_config(conn)
@@ -106,6 +106,29 @@ def alembic_config(connection: Connection) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
+
+
+@contextmanager
+def _transactional_ddl(engine: Engine) -> Iterator[Engine]:
+    """``engine``, or for a SQLite file an engine on it whose transactions hold DDL too: Python's
+    driver begins no transaction before CREATE or ALTER, so a process killed mid-migration would
+    leave a schema half made under a revision that says otherwise. SQLite itself rolls DDL back:
+    begin explicitly and the whole upgrade commits or vanishes."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield engine
+        return
+    own = create_engine(engine.url, connect_args={"timeout": 30})
+    event.listen(own, "connect", _driver_autocommit)
+    event.listen(own, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    try:
+        yield own
+    finally:
+        own.dispose()
+
+
+def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # transactions are begun explicitly
 
 
 @contextmanager
