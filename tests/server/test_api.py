@@ -188,6 +188,28 @@ def test_lists_selectors_paging_and_tables(server: Server) -> None:
         assert columns == ["Name", "Type", "Status", "Requested", "Assigned", "Age"]
 
 
+def test_malformed_query_parameters_are_bad_requests(server: Server) -> None:
+    """Each names the parameter and what it takes; none is ignored, none streams first."""
+    with server.client() as c:
+        assert c.post(EXPERIMENTS, json=experiment("e0")).status_code == 201
+        for params, says in (
+            ({"limit": "ten"}, "limit: 'ten' is not an integer"),
+            ({"limit": "-1"}, "limit: must be an integer from 0, not -1"),
+            ({"watch": "true", "timeoutSeconds": "1.5"}, "timeoutSeconds: '1.5' is not an"),
+            ({"fieldSelector": "spec.algorithm=random"}, 'field label not supported: "spec.'),
+            # Before the stream begins: the watch's first object would have raised it mid-way.
+            ({"watch": "true", "fieldSelector": "status=x"}, "supported: metadata.name, meta"),
+        ):
+            body = is_status(c.get(EXPERIMENTS, params=params), 400, "BadRequest")
+            assert says in body["message"], (params, body)
+        pods = "/api/v1/namespaces/default/pods"
+        body = is_status(c.get(pods, params={"fieldSelector": "spec.x=1"}), 400, "BadRequest")
+        assert "status.phase" in body["message"]
+        events = "/api/v1/namespaces/default/events"
+        body = is_status(c.get(events, params={"fieldSelector": "x=1"}), 400, "BadRequest")
+        assert "involvedObject.name" in body["message"]
+
+
 class Watch:
     """A watch stream read in a thread, its events queued."""
 

@@ -147,3 +147,25 @@ def _flow(server: Server, tmp_path: Path) -> None:
     with server.client() as client:
         left = client.get(f"{BASE}/namespaces/kubeflow/trials").json()
         assert left["items"] == []
+
+
+def test_kubectl_explain_and_the_openapi_documents(server: Server) -> None:
+    """``kubectl explain`` finds Katib's fields in the OpenAPI v3 document; ``/openapi/v2``
+    (JSON only: kubectl's own v2 client asks for protobuf) holds every v3 path too."""
+    explained = server.kubectl("explain", "experiments.spec.maxTrialCount").stdout
+    assert "KIND:" in explained and "Experiment" in explained, explained
+    assert "FIELD: maxTrialCount <integer>" in explained, explained
+    with server.client() as client:
+        v2 = client.get("/openapi/v2").json()
+        index = client.get("/openapi/v3").json()["paths"]
+        v3_paths = {
+            path
+            for entry in index.values()
+            for path in client.get(entry["serverRelativeURL"]).json()["paths"]
+        }
+    assert set(v2["paths"]) == v3_paths
+    watch = {
+        p["name"]
+        for p in v2["paths"][f"{BASE}/namespaces/{{namespace}}/trials"]["get"]["parameters"]
+    }
+    assert {"labelSelector", "limit", "continue", "watch", "resourceVersion"} <= watch

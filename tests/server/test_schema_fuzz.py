@@ -1,15 +1,17 @@
 """Property-based requests against a real ``pykatib server`` (issue 9, "How it is checked"):
-Schemathesis reads the server's own OpenAPI v3 document (``/openapi/v3``, then the group's
-``serverRelativeURL``), generates requests for every operation in it (experiments, trials,
-suggestions, observation logs), sends them over HTTP to 127.0.0.1 and checks each response:
+Schemathesis reads the server's own OpenAPI v3 documents (every one the index ``/openapi/v3``
+lists: experiments, trials and suggestions with their list and watch parameters and status,
+observation logs, namespaces, events, pods and their logs, discovery), generates requests for
+every operation in them, sends them over HTTP to 127.0.0.1 and checks each response:
 
 - no 5xx (Schemathesis's ``not_a_server_error``);
 - every 4xx body a Kubernetes ``Status``: ``kind: Status``, ``apiVersion: v1``,
   ``status: Failure``, a ``reason``, a ``message`` and ``code`` equal to the HTTP status.
 
 Hypothesis is derandomized (the same requests on every run, so CI is deterministic) and kept
-small (a few examples per operation), so the whole module runs in seconds. The document
-declares no ``watch`` parameter, so no request streams; each request has a timeout all the same.
+small (a few examples per operation), so the whole module runs in about a minute. Two
+parameters stream: a watch gets ``timeoutSeconds=1``, and a pod log's ``follow`` ends at once
+because the seeded trial has completed; each request has a timeout all the same.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ schemathesis = pytest.importorskip("schemathesis")
 
 import json
 import sys
-import time
 
 import httpx
 from hypothesis import HealthCheck, settings
@@ -33,7 +34,7 @@ from pykatib_server import BASE, Server, start_server
 from schemathesis.checks import not_a_server_error
 
 APPLY = "application/apply-patch+yaml"
-REQUEST_TIMEOUT = 10  # seconds; no operation in the document streams, but none may hang
+REQUEST_TIMEOUT = 10  # seconds; no request may hang
 TARGET = "fuzz-target"  # an experiment that exists (with its trial and suggestion)
 TARGET_EXPERIMENT: dict[str, Any] = {
     "apiVersion": "kubeflow.org/v1beta1",
@@ -103,27 +104,51 @@ def fuzzed_server(tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def targets(fuzzed_server: Server) -> dict[str, str]:
-    """Names of objects that exist (plural -> name): the seeded experiment, its trial and its
-    suggestion, so that requests for one item reach more than the 404 path."""
+    """Names of objects that exist, by the path segment before ``{name}``: the seeded
+    experiment, its trial (and pod) and its suggestion, and a namespace, so that requests for
+    one item reach more than the 404 path. The trial has completed, so a followed log ends."""
     with fuzzed_server.client() as c:
         created = c.post(f"{BASE}/namespaces/default/experiments", json=TARGET_EXPERIMENT)
         assert created.status_code == 201, created.text
-        deadline = time.monotonic() + 30
-        while True:
-            trials = c.get(f"{BASE}/namespaces/default/trials").json()["items"]
-            if trials:
-                break
-            assert time.monotonic() < deadline, "the seeded experiment made no trial"
-            time.sleep(0.1)
-    return {"experiments": TARGET, "trials": trials[0]["metadata"]["name"], "suggestions": TARGET}
+        watch = {"watch": "true", "fieldSelector": f"metadata.name={TARGET}"}
+        with c.stream("GET", f"{BASE}/namespaces/default/experiments", params=watch) as events:
+            for line in events.iter_lines():
+                if _completed(json.loads(line)["object"]):
+                    break
+        (trial,) = c.get(f"{BASE}/namespaces/default/trials").json()["items"]
+    name = trial["metadata"]["name"]
+    return {
+        "experiments": TARGET,
+        "suggestions": TARGET,
+        "trials": name,
+        "pods": name,
+        "namespaces": "default",
+    }
+
+
+def _completed(experiment: dict[str, Any]) -> bool:
+    conditions = (experiment.get("status") or {}).get("conditions") or []
+    return any(c["type"] in ("Succeeded", "Failed") and c["status"] == "True" for c in conditions)
 
 
 @pytest.fixture
 def api_schema(fuzzed_server: Server, targets: dict[str, str]) -> Any:
-    index = httpx.get(f"{fuzzed_server.url}/openapi/v3", timeout=REQUEST_TIMEOUT).json()
-    (group,) = index["paths"].values()
-    url = fuzzed_server.url + group["serverRelativeURL"]
-    loaded = schemathesis.openapi.from_url(url)
+    """Every document the index lists, as one (their paths are distinct; only the
+    kubeflow.org group's has schemas)."""
+    with httpx.Client(base_url=fuzzed_server.url, timeout=REQUEST_TIMEOUT) as c:
+        index = c.get("/openapi/v3").json()["paths"]
+        documents = [c.get(entry["serverRelativeURL"]).json() for entry in index.values()]
+    assert {"api/v1", "apis/kubeflow.org/v1beta1", "version"} <= set(index)
+    merged: dict[str, Any] = {"openapi": "3.0.0", "info": {"title": "pykatib", "version": "v1"}}
+    merged["paths"] = {path: item for doc in documents for path, item in doc["paths"].items()}
+    merged["components"] = {
+        "schemas": {
+            name: schema
+            for doc in documents
+            for name, schema in doc.get("components", {}).get("schemas", {}).items()
+        }
+    }
+    loaded = schemathesis.openapi.from_dict(merged)
     loaded.config.update(base_url=fuzzed_server.url)
     # The coverage phase sends every case the schema defines (about 1,200 bodies for each of
     # POST and PUT experiments here), ignoring max_examples: too slow for CI. The examples and
@@ -151,8 +176,13 @@ def test_every_operation_answers_without_5xx_and_errors_are_status_bodies(
     # excepted: deleting the target would leave the rest of the run with 404s only).
     path = case.path_parameters
     if existing and path and "name" in path and case.method.upper() != "DELETE":
-        plural = case.path.split("/")[6]
-        path["namespace"], path["name"] = "default", targets[plural]
+        segments = case.path.split("/")
+        path["name"] = targets[segments[segments.index("{name}") - 1]]
+        if "namespace" in path:
+            path["namespace"] = "default"
+    query = case.query
+    if query and str(query.get("watch")).lower() in ("true", "1"):
+        query["timeoutSeconds"] = 1  # a watch streams until then
     case.call_and_validate(
         checks=[not_a_server_error, kubernetes_status_errors], timeout=REQUEST_TIMEOUT
     )

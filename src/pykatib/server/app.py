@@ -29,6 +29,7 @@ from pykatib.server import core, discovery, observations, pods, resources
 from pykatib.server.auth import BodyTooLarge, Guard, Token
 from pykatib.server.errors import ApiError, status_body
 from pykatib.store import Store, default_home
+from pykatib.ui import mount as ui_mount
 
 log = logging.getLogger("pykatib.server")
 _REASONS = {
@@ -116,6 +117,7 @@ def create_app(
     app.include_router(pods.router)
     app.include_router(observations.router)
     app.include_router(resources.router)
+    ui_mount(app)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -4,7 +4,8 @@ A token file holds one token per line, optionally followed by the namespaces it 
 (``TOKEN ns1,ns2``); blank lines and ``#`` comments are skipped. A missing or unknown token is
 answered 401 Unauthorized, a namespace outside the token's scope (or a list across all
 namespaces by a scoped token) 403 Forbidden, and neither reaches a handler, so neither changes
-anything. ``/version`` and the health checks need no token, as on Kubernetes.
+anything. ``/version`` and the health checks need no token, as on Kubernetes, nor the web UI's
+page and assets (``/``, ``/ui/static/``), which hold no data: its data calls need the token.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
-PUBLIC_PATHS = ("/version", "/healthz", "/readyz", "/livez")
-_NAMESPACED = re.compile(r"^/(?:api/v1|apis/[^/]+/[^/]+)/namespaces/([^/]+)(/.*)?$")
+PUBLIC_PATHS = ("/version", "/healthz", "/readyz", "/livez", "/")
+PUBLIC_PREFIXES = ("/ui/static/",)  # the web UI's assets: code, no data (pykatib/ui/static.py)
+_NAMESPACED = re.compile(r"^/(?:api/v1|apis/[^/]+/[^/]+|ui/api)/namespaces/([^/]+)(/.*)?$")
 _NAMESPACE_OBJECT = re.compile(r"^/api/v1/namespaces/([^/]+)$")
 _ALL_NAMESPACES = re.compile(
-    r"^/(?:api/v1/(?:pods|events)|apis/kubeflow\.org/[^/]+/(?:experiments|trials|suggestions))$"
+    r"^/(?:api/v1/(?:pods|events)|apis/kubeflow\.org/[^/]+/(?:experiments|trials|suggestions)"
+    r"|ui/api/(?:experiments|changes))$"
 )
 
 
@@ -98,7 +101,8 @@ class Guard:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        if self.tokens is not None and path not in PUBLIC_PATHS:
+        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        if self.tokens is not None and not public:
             headers = dict(scope["headers"])
             auth = headers.get(b"authorization", b"").decode("latin-1")
             scheme, _, presented = auth.partition(" ")

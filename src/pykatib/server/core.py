@@ -52,6 +52,17 @@ def get_namespace(request: Request, name: str) -> dict[str, Any]:
     return _namespace(name)
 
 
+_INVOLVED = ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+EVENT_FIELDS = (
+    "metadata.name",
+    "metadata.namespace",
+    "type",
+    "reason",
+    "source",
+    *(f"involvedObject.{key}" for key in _INVOLVED),
+)
+
+
 def _event_fields(event: dict[str, Any]) -> dict[str, str]:
     ref = event.get("involvedObject") or {}
     meta = event.get("metadata") or {}
@@ -62,7 +73,7 @@ def _event_fields(event: dict[str, Any]) -> dict[str, str]:
         "reason": event.get("reason") or "",
         "source": (event.get("source") or {}).get("component") or "",
     }
-    for key in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"):
+    for key in _INVOLVED:
         fields[f"involvedObject.{key}"] = ref.get(key) or ""
     return fields
 
@@ -70,7 +81,7 @@ def _event_fields(event: dict[str, Any]) -> dict[str, str]:
 @router.get("/api/v1/namespaces/{namespace}/events")
 def list_events(request: Request, namespace: str) -> dict[str, Any]:
     store = request.app.state.pykatib.store
-    matches = field_matcher(request.query_params.get("fieldSelector"), _event_fields)
+    matches = field_matcher(request.query_params.get("fieldSelector"), _event_fields, EVENT_FIELDS)
     items: list[dict[str, Any]] = []
     for event in store.list_events(namespace):
         data = event.to_dict()

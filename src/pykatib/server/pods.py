@@ -27,6 +27,7 @@ from pykatib.control import status as st
 from pykatib.control.controller import EXPERIMENT_LABEL
 from pykatib.runtime.paths import attempt_numbers, trial_dir, trial_log_path
 from pykatib.server import errors as e
+from pykatib.server.params import integer
 from pykatib.server.selectors import field_matcher, label_matcher
 from pykatib.server.table import human_duration, wants_table
 
@@ -147,11 +148,20 @@ def pod(trial: Trial, home: Path) -> dict[str, Any] | None:
     }
 
 
+POD_FIELDS = (
+    "metadata.name",
+    "metadata.namespace",
+    "status.phase",
+    "spec.nodeName",
+    "spec.restartPolicy",
+)
+
+
 def _pods(request: Request, namespace: str | None) -> list[dict[str, Any]]:
     server = request.app.state.pykatib
     found = [pod(t, server.home) for t in server.store.list_trials(namespace)]
     labels = label_matcher(request.query_params.get("labelSelector"))
-    fields = field_matcher(request.query_params.get("fieldSelector"), _pod_fields)
+    fields = field_matcher(request.query_params.get("fieldSelector"), _pod_fields, POD_FIELDS)
     return [p for p in found if p is not None and labels(p["metadata"]["labels"]) and fields(p)]
 
 
@@ -251,20 +261,18 @@ def log(request: Request, namespace: str, name: str) -> Response:
     home = request.app.state.pykatib.home
     experiment = _experiment_of(trial)
     attempts = attempt_numbers(trial_dir(home, namespace, experiment, name))
-    attempt = None
-    if params.get("attempt"):
-        if not params["attempt"].isdigit():
-            raise e.bad_request(f"attempt must be a number from 1, not {params['attempt']!r}")
-        attempt = int(params["attempt"])
-        if attempt not in attempts:
-            have = ", ".join(map(str, attempts)) or "none yet"
-            raise e.ApiError(
-                404,
-                "NotFound",
-                f'trial "{name}" has no attempt {attempt} (attempts: {have})',
-                name=name,
-                kind="pods",
-            )
+    tail = integer(params, "tailLines", minimum=0)
+    limit = integer(params, "limitBytes", minimum=1)
+    attempt = integer(params, "attempt", minimum=1)
+    if attempt is not None and attempt not in attempts:
+        have = ", ".join(map(str, attempts)) or "none yet"
+        raise e.ApiError(
+            404,
+            "NotFound",
+            f'trial "{name}" has no attempt {attempt} (attempts: {have})',
+            name=name,
+            kind="pods",
+        )
     number = attempt or (attempts[-1] if attempts else 1)
     path = trial_log_path(home, namespace, experiment, name, number)
     if params.get("follow") in ("true", "1"):
@@ -276,13 +284,10 @@ def log(request: Request, namespace: str, name: str) -> Response:
         text = path.read_bytes()
     except OSError:
         text = b""
-    tail = params.get("tailLines")
-    if tail and tail.isdigit():
-        lines = text.splitlines(keepends=True)
-        text = b"".join(lines[-int(tail) :]) if int(tail) else b""
-    limit = params.get("limitBytes")
-    if limit and limit.isdigit():
-        text = text[: int(limit)]
+    if tail is not None:
+        text = b"".join(text.splitlines(keepends=True)[-tail:]) if tail else b""
+    if limit is not None:
+        text = text[:limit]
     return PlainTextResponse(text)
 
 
@@ -322,4 +327,4 @@ async def _follow(request: Request, trial: Trial, path: Path, number: int, pinne
         await server.wait_stopping(FOLLOW_POLL_SECONDS)
 
 
-__all__ = ["pod", "router"]
+__all__ = ["POD_FIELDS", "pod", "router"]

@@ -20,8 +20,9 @@ from pykatib.api.errors import NotFoundError
 from pykatib.server import errors as e
 from pykatib.server import table, writes
 from pykatib.server.kinds import API_VERSION, KINDS, Kind
+from pykatib.server.params import integer
 from pykatib.server.patch import PATCH_TYPES, STRATEGIC, parse_body
-from pykatib.server.selectors import field_matcher, label_matcher, object_fields
+from pykatib.server.selectors import OBJECT_FIELDS, field_matcher, label_matcher, object_fields
 from pykatib.server.watch import POLL_SECONDS, WatchState, encode_snapshot
 
 BASE = "/apis/kubeflow.org/v1beta1"
@@ -91,7 +92,7 @@ def get(request: Request, namespace: str, plural: str, name: str) -> Response:
 
 def _matcher(request: Request) -> Any:
     labels = label_matcher(request.query_params.get("labelSelector"))
-    fields = field_matcher(request.query_params.get("fieldSelector"), object_fields)
+    fields = field_matcher(request.query_params.get("fieldSelector"), object_fields, OBJECT_FIELDS)
 
     def matches(obj: dict[str, Any]) -> bool:
         return labels((obj.get("metadata") or {}).get("labels") or {}) and fields(obj)
@@ -112,7 +113,7 @@ async def _list(request: Request, kind: Kind, namespace: str | None) -> Response
     after = _decode_continue(params.get("continue"))
     if after is not None:
         objects = [o for o in objects if _key(o) > after]
-    limit = int(params.get("limit") or 0) if (params.get("limit") or "0").isdigit() else 0
+    limit = integer(params, "limit", minimum=0)
     next_token = None
     remaining = None
     if limit and len(objects) > limit:
@@ -157,25 +158,14 @@ def _decode_continue(token: str | None) -> list[str] | None:
 # --- watch -------------------------------------------------------------------------------------
 
 
-def _timeout_seconds(value: str | None) -> float | None:
-    """A watch's ``timeoutSeconds``: an integer, as Kubernetes takes it (400 otherwise, not a
-    500 from float(), nor a never-ending watch from ``inf`` or ``nan``); 0 or none: no limit."""
-    if not value:
-        return None
-    try:
-        seconds = int(value)
-    except ValueError:
-        raise e.bad_request(f"timeoutSeconds: {value!r} is not an integer") from None
-    return float(seconds) or None
-
-
 def _watch(request: Request, kind: Kind, namespace: str | None) -> Response:
     params = request.query_params
     state = WatchState.from_token(params.get("resourceVersion") or "")
     matches = _matcher(request)
     as_table = table.wants_table(request.headers.get("accept"))
     include = params.get("includeObject", "Metadata")
-    timeout = _timeout_seconds(params.get("timeoutSeconds"))
+    # An integer, as Kubernetes takes it (not float(): "inf" or "nan" would never end); 0: none.
+    timeout = integer(params, "timeoutSeconds")
     server = _state(request)
     store = server.store
 

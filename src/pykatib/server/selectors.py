@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from pykatib.server.errors import bad_request
@@ -65,30 +65,36 @@ def label_matcher(text: str | None) -> Match:
 
 
 def field_matcher(
-    text: str | None, fields: Callable[[dict[str, Any]], dict[str, str]]
+    text: str | None,
+    fields: Callable[[dict[str, Any]], dict[str, str]],
+    supported: Collection[str],
 ) -> Callable[[dict[str, Any]], bool]:
     """A function that says whether an object (a dict) matches the field selector ``text``.
 
-    ``fields`` gives the fields an object can be selected by (``metadata.name``, ...); another
-    field is a 400 BadRequest, as Kubernetes answers.
+    ``fields`` gives an object's values of the ``supported`` fields (``metadata.name``, ...);
+    selecting by another field is a 400 BadRequest, as Kubernetes answers, at once (not when
+    the first object is matched: a watch's stream has begun by then, or there may be none).
     """
     wanted: list[tuple[str, str, str]] = []
     for term in _terms(text or ""):
         m = _EQUALITY.match(term)
         if m is None:
             raise bad_request(f'invalid selector: "{text}"; only =, == and != are supported')
-        wanted.append(m.groups())  # type: ignore[arg-type]
+        key, op, value = m.groups()
+        if key not in supported:
+            raise bad_request(
+                f'field label not supported: "{key}"; supported: {", ".join(sorted(supported))}'
+            )
+        wanted.append((key, op, value))
 
     def match(obj: dict[str, Any]) -> bool:
         have = fields(obj)
-        for key, op, value in wanted:
-            if key not in have:
-                raise bad_request(f'field label not supported: "{key}"')
-            if (have[key] == value) != (op != "!="):
-                return False
-        return True
+        return all((have[key] == value) == (op != "!=") for key, op, value in wanted)
 
     return match
+
+
+OBJECT_FIELDS = ("metadata.name", "metadata.namespace")
 
 
 def object_fields(obj: dict[str, Any]) -> dict[str, str]:
@@ -100,4 +106,4 @@ def object_fields(obj: dict[str, Any]) -> dict[str, str]:
     }
 
 
-__all__ = ["field_matcher", "label_matcher", "object_fields"]
+__all__ = ["OBJECT_FIELDS", "field_matcher", "label_matcher", "object_fields"]

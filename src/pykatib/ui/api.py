@@ -1,0 +1,243 @@
+"""``/ui/api``: what the web UI needs beyond the Kubernetes-style API, computed on the server so
+that an experiment of 10,000 trials is one small response per view:
+
+- ``GET /ui/api/experiments`` (every namespace) and ``/ui/api/namespaces/{ns}/experiments``:
+  one summary line per experiment (:mod:`pykatib.ui.summaries`);
+- ``GET .../experiments/{name}/trials``: a page of the trials table, sorted and filtered here
+  (``offset``, ``limit``, ``sort`` = ``name`` | ``status`` | a metric | ``params.NAME``,
+  ``order`` = ``asc`` | ``desc``, ``status``, ``q``: a substring of the name);
+- ``GET .../experiments/{name}/columns``: every trial's number, name, status, parameters and
+  metric values as columns, for the plots (history, parallel coordinates, slice, contour,
+  Pareto front);
+- ``GET .../experiments/{name}/importance``: parameter importance (:mod:`pykatib.ui.importance`);
+- ``GET .../experiments/{name}/intermediate``: the objective by step of the latest trials;
+- ``GET /ui/api/changes`` and ``/ui/api/namespaces/{ns}/changes``: a stream of JSON lines, one
+  each time an experiment or trial there changes, for live pages (fetch can send the token,
+  which EventSource can't).
+
+Everything is read through the store, as the Kubernetes-style API reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from pykatib.api.errors import NotFoundError
+from pykatib.server import errors as e
+from pykatib.server.kinds import KINDS
+from pykatib.store import Store
+from pykatib.ui import importance as imp
+from pykatib.ui.summaries import summary
+from pykatib.ui.trials import Rows, RowsCache, TrialRow
+
+PREFIX = "/ui/api"
+EXPERIMENT = PREFIX + "/namespaces/{namespace}/experiments/{name}"
+MAX_PAGE = 500
+INTERMEDIATE_TRIALS = 300  # the latest trials' curves: more is a blur, and megabytes
+CHANGE_POLL_SECONDS = 0.5
+router = APIRouter()
+_rows = RowsCache()
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.pykatib.store
+    return store
+
+
+async def _read_rows(request: Request, namespace: str, name: str) -> Rows:
+    try:
+        return await anyio.to_thread.run_sync(_rows.get, _store(request), namespace, name)
+    except NotFoundError:
+        raise e.not_found("experiments", name) from None
+
+
+# --- experiments -------------------------------------------------------------------------------
+
+
+@router.get(PREFIX + "/experiments")
+async def all_experiments(request: Request) -> dict[str, Any]:
+    return await _experiments(request, None)
+
+
+@router.get(PREFIX + "/namespaces/{namespace}/experiments")
+async def experiments_in(request: Request, namespace: str) -> dict[str, Any]:
+    return await _experiments(request, namespace)
+
+
+async def _experiments(request: Request, namespace: str | None) -> dict[str, Any]:
+    found = await anyio.to_thread.run_sync(_store(request).list_experiments, namespace)
+    return {"items": [summary(exp) for exp in found]}
+
+
+# --- the trials table --------------------------------------------------------------------------
+
+
+def _sort_key(column: str) -> Any:
+    """A key that puts missing values last whichever way the table is sorted (applied after a
+    reversal by :func:`_page`)."""
+    if column == "name":
+        return lambda t: (0, t.number)
+    if column == "status":
+        return lambda t: (0, t.phase, t.number)
+    if column.startswith("params."):
+        param = column[len("params.") :]
+
+        def by_param(t: TrialRow) -> Any:
+            value = t.params.get(param)
+            return (1, 0.0, "") if value is None else (0, value, "") if isinstance(
+                value, float
+            ) else (0, 0.0, str(value))
+
+        return by_param
+
+    def by_metric(t: TrialRow) -> Any:
+        value = t.metrics.get(column)
+        return (1, 0.0) if value is None else (0, value)
+
+    return by_metric
+
+
+def _page(rows: Rows, params: Any) -> dict[str, Any]:
+    trials = rows.trials
+    status = params.get("status")
+    if status:
+        wanted = set(status.split(","))
+        trials = [t for t in trials if t.phase in wanted]
+    query = (params.get("q") or "").strip().lower()
+    if query:
+        trials = [t for t in trials if query in t.name.lower()]
+    column = params.get("sort") or "name"
+    valid = {"name", "status", *rows.metric_names, *(f"params.{p['name']}" for p in rows.parameters)}
+    if column not in valid:
+        raise e.bad_request(f"sort: {column!r} is none of {', '.join(sorted(valid))}")
+    key = _sort_key(column)
+    descending = params.get("order") == "desc"
+    trials = sorted(trials, key=key, reverse=descending)
+    if descending:  # missing values last in both directions
+        trials = [t for t in trials if key(t)[0] == 0] + [t for t in trials if key(t)[0] != 0]
+    offset = _int(params, "offset", 0)
+    limit = min(_int(params, "limit", 50), MAX_PAGE)
+    return {
+        "total": len(trials),
+        "offset": offset,
+        "best": rows.best,
+        "objective": {"names": rows.objective.names, "types": rows.objective.types},
+        "metrics": rows.metric_names,
+        "parameters": [p["name"] for p in rows.parameters],
+        "items": [_item(t) for t in trials[offset : offset + limit]],
+    }
+
+
+def _int(params: Any, key: str, default: int) -> int:
+    raw = params.get(key)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise e.bad_request(f"{key}: {raw!r} is not a whole number")
+    return int(raw)
+
+
+def _item(t: TrialRow) -> dict[str, Any]:
+    return {
+        "number": t.number,
+        "name": t.name,
+        "status": t.phase,
+        "params": t.params,
+        "metrics": t.metrics,
+        "created": t.created,
+        "completed": t.completed,
+    }
+
+
+@router.get(EXPERIMENT + "/trials")
+async def trials_page(request: Request, namespace: str, name: str) -> dict[str, Any]:
+    rows = await _read_rows(request, namespace, name)
+    return _page(rows, request.query_params)
+
+
+# --- the plots' data ---------------------------------------------------------------------------
+
+
+@router.get(EXPERIMENT + "/columns")
+async def columns(request: Request, namespace: str, name: str) -> dict[str, Any]:
+    rows = await _read_rows(request, namespace, name)
+    trials = rows.trials
+    return {
+        "best": rows.best,
+        "objective": {"names": rows.objective.names, "types": rows.objective.types},
+        "parameters": rows.parameters,
+        "pareto": [
+            p.best_trial_name for p in rows.experiment.status.pareto_optimal_trials or []
+        ],
+        "number": [t.number for t in trials],
+        "name": [t.name for t in trials],
+        "status": [t.phase for t in trials],
+        "params": {p["name"]: [t.params.get(p["name"]) for t in trials] for p in rows.parameters},
+        "metrics": {m: [t.metrics.get(m) for t in trials] for m in rows.metric_names},
+    }
+
+
+@router.get(EXPERIMENT + "/importance")
+async def importance(request: Request, namespace: str, name: str) -> dict[str, Any]:
+    rows = await _read_rows(request, namespace, name)
+    metric = request.query_params.get("metric")
+    return await anyio.to_thread.run_sync(imp.importances, rows, metric)
+
+
+@router.get(EXPERIMENT + "/intermediate")
+async def intermediate(request: Request, namespace: str, name: str) -> dict[str, Any]:
+    rows = await _read_rows(request, namespace, name)
+    metric = request.query_params.get("metric") or rows.objective.main
+    store = _store(request)
+    series = await anyio.to_thread.run_sync(store.objective_series, namespace, name, metric)
+    latest = [t for t in rows.trials if t.name in series][-INTERMEDIATE_TRIALS:]
+    return {
+        "metric": metric,
+        "total": len(series),
+        "series": [{"name": t.name, "status": t.phase, "values": series[t.name]} for t in latest],
+    }
+
+
+# --- changes -----------------------------------------------------------------------------------
+
+
+def _fingerprint(store: Store, namespace: str | None) -> int:
+    return hash(
+        (
+            tuple(KINDS["experiments"].versions(store, namespace)),
+            tuple(KINDS["trials"].versions(store, namespace)),
+        )
+    )
+
+
+@router.get(PREFIX + "/changes")
+async def all_changes(request: Request) -> StreamingResponse:
+    return _changes(request, None)
+
+
+@router.get(PREFIX + "/namespaces/{namespace}/changes")
+async def changes_in(request: Request, namespace: str) -> StreamingResponse:
+    return _changes(request, namespace)
+
+
+def _changes(request: Request, namespace: str | None) -> StreamingResponse:
+    server = request.app.state.pykatib
+
+    async def lines() -> AsyncIterator[bytes]:
+        seen = None
+        count = 0
+        while not server.stopping.is_set() and not await request.is_disconnected():
+            current = await anyio.to_thread.run_sync(_fingerprint, server.store, namespace)
+            if current != seen:
+                seen = current
+                count += 1
+                yield (json.dumps({"change": count}) + "\n").encode()
+            await server.wait_stopping(CHANGE_POLL_SECONDS)
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")

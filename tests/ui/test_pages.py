@@ -1,0 +1,92 @@
+"""Every page of the UI renders (with no console error) from a completed experiment."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from conftest import create, expect, tiny_experiment, wait_succeeded
+from pykatib_server import BASE, Server
+
+TABS = ["overview", "trials", "history", "parallel", "importance", "intermediate", "slice"]
+TABS += ["contour", "yaml"]
+
+
+def test_experiments_list(ui_server: Server, page: Any) -> None:
+    page.goto(ui_server.url + "/")
+    row = page.locator("tr[data-experiment=done]")
+    expect(row).to_contain_text("Succeeded")
+    expect(row).to_contain_text("random")
+    expect(row).to_contain_text("✔ 4")
+    expect(row.locator("td").nth(6)).to_contain_text("loss (min)")
+    page.get_by_label("Search").fill("nothing-like-it")
+    expect(row).to_have_count(0)
+    page.get_by_label("Search").fill("don")
+    expect(row).to_have_count(1)
+
+
+@pytest.mark.parametrize("tab", TABS)
+def test_experiment_tabs_render(ui_server: Server, page: Any, tab: str) -> None:
+    page.goto(f"{ui_server.url}/#/experiments/default/done/{tab}")
+    expect(page.locator("h1")).to_contain_text("done")
+    content = page.locator(".tab-content")
+    expect(content).to_be_visible()
+    if tab in ("history", "parallel", "importance", "intermediate"):
+        expect(content.locator("canvas").first).to_be_visible()
+    if tab == "overview":
+        expect(content).to_contain_text("Best trial")
+        expect(content).to_contain_text("★ done-")
+    if tab == "yaml":
+        expect(content).to_contain_text("kind: Experiment")
+
+
+def test_history_has_one_point_per_completed_trial(ui_server: Server, page: Any) -> None:
+    page.goto(f"{ui_server.url}/#/experiments/default/done/history")
+    expect(page.locator("[data-chart=history]")).to_have_attribute("data-points", "4")
+
+
+def test_trials_table_sorts_on_the_server_and_marks_the_best(ui_server: Server, page: Any) -> None:
+    page.goto(f"{ui_server.url}/#/experiments/default/done/trials")
+    rows = page.locator("table.trials tbody tr")
+    expect(rows).to_have_count(4)
+    expect(page.locator("tr.best")).to_have_count(1)
+    page.locator("th[data-sort=loss]").click()
+    expect(page.locator("th.sorted")).to_contain_text("loss")
+    # Sorted by loss (minimized): the best trial comes first.
+    expect(rows.first).to_have_class(re.compile("best"))
+    page.get_by_label("Status").select_option("failed")
+    expect(page.locator(".table-body")).to_contain_text("No trial matches.")
+
+
+def test_trial_page_shows_its_log_and_metrics(ui_server: Server, page: Any) -> None:
+    with ui_server.client() as client:
+        trial = client.get(f"{BASE}/namespaces/default/trials").json()["items"][0]
+    name = trial["metadata"]["name"]
+    page.goto(f"{ui_server.url}/#/trials/default/{name}")
+    expect(page.locator("h1")).to_contain_text(name)
+    log = page.locator(f"pre[data-log='{name}']")
+    expect(log).to_contain_text("hello from the trial")
+    expect(log).to_contain_text("loss=")
+    expect(page.locator("[data-metric=loss]")).to_have_attribute("data-points", "3")
+    expect(page.locator("dl.kv").first).to_contain_text("opt")
+
+
+def test_create_page_renders(ui_server: Server, page: Any) -> None:
+    page.goto(f"{ui_server.url}/#/create")
+    expect(page.locator(".cm-content")).to_contain_text("kind: Experiment")
+
+
+def test_delete_asks_first(ui_server: Server, page: Any) -> None:
+    create(ui_server, tiny_experiment("doomed", trials=1, parallel=1))
+    wait_succeeded(ui_server, "doomed")
+    page.goto(ui_server.url + "/")
+    row = page.locator("tr[data-experiment=doomed]")
+    row.get_by_role("button", name="Delete").click()
+    page.locator("dialog").get_by_role("button", name="Cancel").click()
+    expect(row).to_have_count(1)
+    row.get_by_role("button", name="Delete").click()
+    page.locator("dialog").get_by_role("button", name="Delete").click()
+    expect(row).to_have_count(0)
+    with ui_server.client() as client:
+        assert client.get(f"{BASE}/namespaces/default/experiments/doomed").status_code == 404

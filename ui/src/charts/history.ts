@@ -1,0 +1,38 @@
+// Optimization history: the objective of each completed trial, by trial number, and the best
+// so far. The container's data-points says how many trials are drawn (for tests and scripts).
+import type { Columns } from "../types";
+import { chart, PALETTE } from "./echarts";
+import { maximize, ranked } from "./data";
+
+export function historyChart(el: HTMLElement, columns: Columns, signal: AbortSignal): void {
+  const metric = columns.objective.names[0];
+  const values = columns.metrics[metric] ?? [];
+  const up = maximize(columns);
+  const points: [number, number, string][] = [];
+  const best: [number, number][] = [];
+  let bestSoFar: number | null = null;
+  for (const i of ranked(columns, metric)) {
+    const v = values[i] as number;
+    points.push([columns.number[i], v, columns.name[i]]);
+    if (bestSoFar === null || (up ? v > bestSoFar : v < bestSoFar)) bestSoFar = v;
+    best.push([columns.number[i], bestSoFar]);
+  }
+  el.dataset.points = String(points.length);
+  chart(
+    el,
+    {
+      animation: false,
+      tooltip: { trigger: "item", formatter: (p: { data: [number, number, string?] }) => `${p.data[2] ?? "best so far"}<br>#${p.data[0]}: ${p.data[1]}` },
+      legend: { data: [metric, "best so far"] },
+      grid: { left: 70, right: 30, top: 40, bottom: 70 },
+      xAxis: { type: "value", name: "trial", nameLocation: "middle", nameGap: 28, minInterval: 1 },
+      yAxis: { type: "value", name: metric, scale: true },
+      dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8 }],
+      series: [
+        { name: metric, type: "scatter", data: points, symbolSize: 6, itemStyle: { color: PALETTE.point }, large: points.length > 2000 },
+        { name: "best so far", type: "line", step: "end", data: best, showSymbol: false, lineStyle: { color: PALETTE.best, width: 2 }, itemStyle: { color: PALETTE.best } },
+      ],
+    },
+    signal,
+  );
+}

@@ -1,0 +1,75 @@
+// The single-page app: hash routes to pages; a sign-in form whenever the server says 401.
+import "./style.css";
+import { ApiError, get, whenUnauthorized } from "./api";
+import { forgetToken, getToken, loginForm } from "./auth";
+import { clear, errorBox, h } from "./dom";
+
+/** A page draws itself into `root`; `signal` aborts when the user leaves it. */
+export type Page = (root: HTMLElement, args: string[], signal: AbortSignal) => Promise<void> | void;
+
+const routes: [RegExp, () => Promise<Page>][] = [
+  [/^\/?$/, () => import("./pages/experiments").then((m) => m.experimentsPage)],
+  [/^\/create$/, () => import("./pages/create").then((m) => m.createPage)],
+  [/^\/experiments\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/, () => import("./pages/experiment").then((m) => m.experimentPage)],
+  [/^\/trials\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/, () => import("./pages/trial").then((m) => m.trialPage)],
+];
+
+const app = document.getElementById("app") as HTMLElement;
+const logout = document.getElementById("logout") as HTMLButtonElement;
+let current: AbortController | null = null;
+let refused = false;
+
+function showLogin(): void {
+  current?.abort();
+  current = null;
+  refused = getToken() !== null;
+  forgetToken();
+  logout.hidden = true;
+  clear(app, loginForm(() => void start(), refused));
+}
+
+async function route(): Promise<void> {
+  current?.abort();
+  const controller = new AbortController();
+  current = controller;
+  const path = decodeURIComponent(location.hash.replace(/^#/, "").split("?")[0]);
+  for (const [pattern, load] of routes) {
+    const match = pattern.exec(path);
+    if (!match) continue;
+    const page = await load();
+    if (controller.signal.aborted) return;
+    const root = h("div", { class: "page" });
+    clear(app, root);
+    try {
+      await page(root, match.slice(1).filter((a) => a !== undefined), controller.signal);
+    } catch (error) {
+      if (controller.signal.aborted || (error instanceof ApiError && error.code === 401)) return;
+      root.append(errorBox(error instanceof Error ? error.message : String(error)));
+    }
+    return;
+  }
+  clear(app, errorBox(`No page at ${path}.`), h("p", {}, h("a", { href: "#/" }, "Back to the experiments")));
+}
+
+/** Checks the token (the server may need none) before anything is drawn. */
+async function start(): Promise<void> {
+  try {
+    await get("/apis");
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 401) return; // showLogin ran
+    clear(app, errorBox(`The server does not answer: ${error instanceof Error ? error.message : error}`));
+    return;
+  }
+  logout.hidden = getToken() === null;
+  await route();
+}
+
+whenUnauthorized(showLogin);
+logout.addEventListener("click", () => {
+  forgetToken();
+  refused = false;
+  logout.hidden = true;
+  clear(app, loginForm(() => void start(), false));
+});
+window.addEventListener("hashchange", () => void route());
+void start();
