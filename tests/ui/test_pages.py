@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 import pytest
-from conftest import create, expect, tiny_experiment, wait_succeeded
 from pykatib_server import BASE, Server
+from ui_browser import create, expect, tiny_experiment, wait_succeeded
 
 TABS = ["overview", "trials", "history", "parallel", "importance", "intermediate", "slice"]
 TABS += ["contour", "yaml"]

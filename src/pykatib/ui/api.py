@@ -90,9 +90,9 @@ def _sort_key(column: str) -> Any:
 
         def by_param(t: TrialRow) -> Any:
             value = t.params.get(param)
-            return (1, 0.0, "") if value is None else (0, value, "") if isinstance(
-                value, float
-            ) else (0, 0.0, str(value))
+            if value is None:
+                return (1, 0.0, "")
+            return (0, value, "") if isinstance(value, float) else (0, 0.0, str(value))
 
         return by_param
 
@@ -113,7 +113,12 @@ def _page(rows: Rows, params: Any) -> dict[str, Any]:
     if query:
         trials = [t for t in trials if query in t.name.lower()]
     column = params.get("sort") or "name"
-    valid = {"name", "status", *rows.metric_names, *(f"params.{p['name']}" for p in rows.parameters)}
+    valid = {
+        "name",
+        "status",
+        *rows.metric_names,
+        *(f"params.{p['name']}" for p in rows.parameters),
+    }
     if column not in valid:
         raise e.bad_request(f"sort: {column!r} is none of {', '.join(sorted(valid))}")
     key = _sort_key(column)
@@ -172,9 +177,7 @@ async def columns(request: Request, namespace: str, name: str) -> dict[str, Any]
         "best": rows.best,
         "objective": {"names": rows.objective.names, "types": rows.objective.types},
         "parameters": rows.parameters,
-        "pareto": [
-            p.best_trial_name for p in rows.experiment.status.pareto_optimal_trials or []
-        ],
+        "pareto": [p.best_trial_name for p in rows.experiment.status.pareto_optimal_trials or []],
         "number": [t.number for t in trials],
         "name": [t.name for t in trials],
         "status": [t.phase for t in trials],

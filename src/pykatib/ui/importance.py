@@ -4,6 +4,7 @@ PED-ANOVA, which needs nothing more than Optuna."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from typing import Any
 
@@ -46,9 +47,7 @@ def _distribution(param: dict[str, Any], values: list[Any]) -> BaseDistribution 
 
 
 def _evaluator() -> tuple[Any, str]:
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("sklearn") is None:
         return PedAnovaImportanceEvaluator(), "PED-ANOVA"
     return FanovaImportanceEvaluator(seed=0), "fANOVA"
 
@@ -58,9 +57,7 @@ def importances(rows: Rows, metric: str | None = None) -> dict[str, Any]:
     important first; ``importances`` is empty with a ``message`` when there is too little."""
     metric = metric or rows.objective.main
     ranked = [
-        t
-        for t in rows.trials
-        if t.phase in st.RANKED_PHASES and t.metrics.get(metric) is not None
+        t for t in rows.trials if t.phase in st.RANKED_PHASES and t.metrics.get(metric) is not None
     ]
     result: dict[str, Any] = {"metric": metric, "trials": len(ranked), "importances": []}
     distributions: dict[str, BaseDistribution] = {}
