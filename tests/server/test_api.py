@@ -159,6 +159,64 @@ def test_conditional_writes_and_patch_types(server: Server) -> None:
         is_status(c.delete(url), 404, "NotFound")
 
 
+MERGE = {"Content-Type": "application/merge-patch+json"}
+JSON_PATCH = {"Content-Type": "application/json-patch+json"}
+
+
+def test_a_value_of_the_wrong_json_type_is_invalid_and_changes_nothing(server: Server) -> None:
+    """``true`` is no count, nor ``"5"`` (Python's bool is an int, and pydantic's lax mode
+    parses strings): 422 Invalid naming the field and what it takes, by every write."""
+    with server.client() as c:
+        assert c.post(EXPERIMENTS, json=experiment("typed", 10)).status_code == 201
+        url = f"{EXPERIMENTS}/typed"
+        spec = c.get(url).json()["spec"]
+        writes = [
+            (c.patch, {"spec": {"maxTrialCount": True}}, MERGE, "spec.maxTrialCount", "a boolean"),
+            (c.patch, {"spec": {"maxTrialCount": "12"}}, MERGE, "spec.maxTrialCount", "a string"),
+            (c.patch, {"spec": {"maxTrialCount": 12.5}}, MERGE, "spec.maxTrialCount", "a fraction"),
+            (
+                c.patch,
+                [{"op": "replace", "path": "/spec/parallelTrialCount", "value": False}],
+                JSON_PATCH,
+                "spec.parallelTrialCount",
+                "a boolean",
+            ),
+            (
+                c.patch,
+                {"spec": {"objective": {"goal": "0.5"}}},
+                MERGE,
+                "spec.objective.goal",
+                "must be a number",
+            ),
+            (
+                c.patch,
+                {"spec": {"trialTemplate": {"retain": 1}}},
+                MERGE,
+                "spec.trialTemplate.retain",
+                "must be true or false",
+            ),
+        ]
+        for write, body, headers, field, says in writes:
+            refused = is_status(write(url, json=body, headers=headers), 422, "Invalid")
+            causes = refused["details"]["causes"]
+            assert [cause["field"] for cause in causes] == [field], refused
+            assert says in causes[0]["message"], refused
+        replaced = {**c.get(url).json()}
+        replaced["spec"] = {**replaced["spec"], "maxFailedTrialCount": True}
+        body = is_status(c.put(url, json=replaced), 422, "Invalid")
+        assert (
+            "spec.maxFailedTrialCount: must be an integer, not a boolean (true)" in body["message"]
+        )
+        created = experiment("typed-too")
+        created["spec"]["maxTrialCount"] = "3"
+        is_status(c.post(EXPERIMENTS, json=created), 422, "Invalid")
+        assert c.get(f"{EXPERIMENTS}/typed-too").status_code == 404
+        assert c.get(url).json()["spec"] == spec
+        # A whole number is an integer in JSON: 12.0 is 12.
+        accepted = c.patch(url, json={"spec": {"maxTrialCount": 12.0}}, headers=MERGE)
+        assert accepted.status_code == 200 and accepted.json()["spec"]["maxTrialCount"] == 12
+
+
 def test_lists_selectors_paging_and_tables(server: Server) -> None:
     with server.client() as c:
         for n in range(3):

@@ -10,13 +10,28 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_serializer
 from pydantic.alias_generators import to_camel
 
 API_VERSION = "kubeflow.org/v1beta1"
 UNAVAILABLE_METRIC_VALUE = "unavailable"
+
+
+def _whole(value: Any) -> Any:
+    """5.0 as 5: JSON has one number type, and Kubernetes takes a whole one as an integer
+    (an int64's: no larger)."""
+    if type(value) is float and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+# JSON's types as Kubernetes' schema validation holds them for the fields a user writes:
+# true is not 1, nor "5" 5 (pydantic's lax mode takes both, and bool is an int in Python).
+Integer = Annotated[int, Strict(), BeforeValidator(_whole)]
+Number = Annotated[float, Strict()]  # an integer is a number too
+Boolean = Annotated[bool, Strict()]
 
 
 def now() -> datetime:
@@ -123,7 +138,7 @@ class EarlyStoppingRule(KatibModel):
     name: str | None = None
     value: str | None = None
     comparison: ComparisonType | None = None
-    start_step: int | None = None
+    start_step: Integer | None = None
 
 
 class MetricStrategy(KatibModel):
@@ -140,7 +155,7 @@ class ObjectiveItem(KatibModel):
 
 class ObjectiveSpec(KatibModel):
     type: ObjectiveType | None = None
-    goal: float | None = None
+    goal: Number | None = None
     objective_metric_name: str | None = None
     additional_metric_names: list[str] | None = None
     metric_strategies: list[MetricStrategy] | None = None
@@ -257,7 +272,7 @@ class TrialParameterSpec(KatibModel):
 
 
 class TrialTemplate(KatibModel):
-    retain: bool | None = None
+    retain: Boolean | None = None
     trial_spec: dict[str, Any] | None = None
     config_map: ConfigMapSource | None = None
     trial_parameters: list[TrialParameterSpec] | None = None
@@ -268,9 +283,9 @@ class TrialTemplate(KatibModel):
 
 
 class GraphConfig(KatibModel):
-    num_layers: int | None = None
-    input_sizes: list[int] | None = None
-    output_sizes: list[int] | None = None
+    num_layers: Integer | None = None
+    input_sizes: list[Integer] | None = None
+    output_sizes: list[Integer] | None = None
 
 
 class Operation(KatibModel):
@@ -289,9 +304,9 @@ class ExperimentSpec(KatibModel):
     algorithm: AlgorithmSpec | None = None
     early_stopping: EarlyStoppingSpec | None = None
     trial_template: TrialTemplate | None = None
-    parallel_trial_count: int | None = None
-    max_trial_count: int | None = None
-    max_failed_trial_count: int | None = None
+    parallel_trial_count: Integer | None = None
+    max_trial_count: Integer | None = None
+    max_failed_trial_count: Integer | None = None
     metrics_collector_spec: MetricsCollectorSpec | None = None
     nas_config: NasConfig | None = None
     resume_policy: str | None = None  # Never | LongRunning | FromVolume
@@ -340,7 +355,7 @@ class TrialSpec(KatibModel):
     parameter_assignments: list[ParameterAssignment] | None = None
     early_stopping_rules: list[EarlyStoppingRule] | None = None
     run_spec: dict[str, Any] | None = None
-    retain_run: bool | None = None
+    retain_run: Boolean | None = None
     metrics_collector: MetricsCollectorSpec | None = None
     primary_pod_labels: dict[str, str] | None = None
     primary_container_name: str | None = None

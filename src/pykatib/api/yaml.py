@@ -293,7 +293,29 @@ def _describe(error: Any) -> str:
     if error["type"] == "string_type" and isinstance(value, (bool, int, float)):
         text = str(value).lower() if isinstance(value, bool) else str(value)
         return f'{path}: must be a string; write it in quotes: "{text}"'
+    wanted = _SCALAR_TYPES.get(error["type"])
+    if wanted is not None:
+        found = _json_type(value)
+        if isinstance(value, str):
+            found += f"; write {'it' if error['type'] == 'bool_type' else 'the number'} unquoted"
+        return f"{path}: must be {wanted}, not {found}"
     return f"{path}: {error['msg']}"
+
+
+# pydantic's error type for a value of the wrong JSON type -> what the field takes
+_SCALAR_TYPES = {"int_type": "an integer", "float_type": "a number", "bool_type": "true or false"}
+
+
+def _json_type(value: Any) -> str:
+    """A value as an error names it: its JSON type, and the value when short."""
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, str):
+        return f"a string ({value if len(value) <= 40 else value[:40] + '...'!r})"
+    if isinstance(value, float):
+        return f"a number {'out of range' if value.is_integer() else 'with a fraction'} ({value})"
+    kinds = {dict: "an object", list: "a list", int: "an integer"}
+    return next((name for t, name in kinds.items() if isinstance(value, t)), type(value).__name__)
 
 
 def _path(loc: Iterable[Any]) -> str:
