@@ -3,6 +3,7 @@ listed with Katib's printer columns, described, its budget patched (a restart), 
 
 from __future__ import annotations
 
+import json
 import queue
 import shutil
 import threading
@@ -169,3 +170,64 @@ def test_kubectl_explain_and_the_openapi_documents(server: Server) -> None:
         for p in v2["paths"][f"{BASE}/namespaces/{{namespace}}/trials"]["get"]["parameters"]
     }
     assert {"labelSelector", "limit", "continue", "watch", "resourceVersion"} <= watch
+
+
+def test_server_side_dry_run_checks_everything_and_stores_nothing(
+    server: Server, tmp_path: Path
+) -> None:
+    """``kubectl create|apply|patch|delete --dry-run=server`` (``dryRun=All``): the object that
+    would be stored, or the error the write would get, and nothing stored."""
+    kubectl = server.kubectl
+    path = random_example(tmp_path)
+    slow = yaml.safe_load(path.read_text())  # its trials stay Running while the test runs
+    job = slow["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]
+    command = job["containers"][0]["command"]
+    command[1:] = ["-c", "import time; time.sleep(60)", *command[-2:]]  # the --lr, --momentum
+    path.write_text(yaml.safe_dump(slow))
+    ns = ("-n", "kubeflow")
+    url = f"{BASE}/namespaces/kubeflow/experiments"
+    created = kubectl("create", "-f", str(path), "--dry-run=server", "-o", "json").stdout
+    obj = json.loads(created)
+    assert obj["metadata"]["name"] == "random" and obj["metadata"]["uid"]
+    assert obj["spec"]["metricsCollectorSpec"] == {"collector": {"kind": "StdOut"}}  # defaulted
+    assert "resourceVersion" not in obj["metadata"]
+    applied = kubectl("apply", "-f", str(path), "--dry-run=server")
+    assert applied.stdout.strip() == "experiment.kubeflow.org/random created (server dry run)"
+    with server.client() as c:
+        assert c.get(url).json()["items"] == []
+        assert c.get(f"{BASE}/namespaces/kubeflow/suggestions").json()["items"] == []
+
+    # An experiment that exists: the budget raised by a dry run is answered, not stored.
+    kubectl("apply", "-f", str(path))
+    before = json.loads(kubectl("get", "experiment", "random", *ns, "-o", "json").stdout)
+    raised = yaml.safe_load(path.read_text())
+    raised["spec"]["maxTrialCount"] = 9
+    path.write_text(yaml.safe_dump(raised))
+    dry = kubectl("apply", "-f", str(path), "--dry-run=server", "-o", "json").stdout
+    assert json.loads(dry)["spec"]["maxTrialCount"] == 9
+    patch = '{"spec":{"parallelTrialCount":3}}'
+    dry = kubectl("patch", "experiment", "random", *ns, "--type=merge", "-p", patch,
+                  "--dry-run=server", "-o", "json").stdout  # fmt: skip
+    assert json.loads(dry)["spec"]["parallelTrialCount"] == 3
+    refused = kubectl("patch", "experiment", "random", *ns, "--type=merge", "-p",
+                      '{"spec":{"maxTrialCount":true}}', "--dry-run=server", check=False)  # fmt: skip
+    assert refused.returncode == 1 and "spec.maxTrialCount: must be an integer" in refused.stderr
+    deleted = kubectl("delete", "experiment", "random", *ns, "--dry-run=server")
+    assert deleted.stdout.strip() == 'experiment.kubeflow.org "random" deleted (server dry run)'
+    after = json.loads(kubectl("get", "experiment", "random", *ns, "-o", "json").stdout)
+    assert after["spec"] == before["spec"]
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+
+    with server.client() as c:
+        experiment = yaml.safe_load(path.read_text())
+        exists = c.post(url, json=experiment, params={"dryRun": "All"})
+        assert exists.status_code == 409 and exists.json()["reason"] == "AlreadyExists"
+        generated = {**experiment, "metadata": {"generateName": "g-", "namespace": "kubeflow"}}
+        answered = c.post(url, json=generated, params={"dryRun": "All"})
+        assert answered.status_code == 201 and answered.json()["metadata"]["name"].startswith("g-")
+        bad = c.post(url, json=generated, params={"dryRun": "Some"})
+        assert bad.status_code == 400 and bad.json()["message"].startswith("dryRun: 'Some'")
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"]}
+        assert c.request("DELETE", f"{url}/random", json=options).status_code == 200
+        assert [e["metadata"]["name"] for e in c.get(url).json()["items"]] == ["random"]

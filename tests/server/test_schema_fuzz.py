@@ -240,35 +240,3 @@ class _Case:
 
     def __init__(self, method: str, path: str) -> None:
         self.method, self.formatted_path = method, path
-
-
-def test_a_server_side_dry_run_is_refused_and_changes_nothing(fuzzed_server: Server) -> None:
-    """Found by probing: ``dryRun=All`` was ignored, so ``kubectl delete --dry-run=server``
-    deleted the experiment for real."""
-    experiments = f"{BASE}/namespaces/default/experiments"
-    target = f"{experiments}/{TARGET}"
-    with fuzzed_server.client() as c:
-        dry = {"dryRun": "All"}
-        response = c.post(experiments, json=TARGET_EXPERIMENT, params=dry)
-        assert response.status_code == 400, response.text
-        kubernetes_status_errors(None, response, _Case("POST", experiments))
-        assert c.get(target).status_code == 404
-        assert c.post(experiments, json=TARGET_EXPERIMENT).status_code == 201
-        version = c.get(target).json()["metadata"]["resourceVersion"]
-        budget = json.dumps({"spec": {"maxTrialCount": 3}})
-        merge = {"Content-Type": "application/merge-patch+json"}
-        writes = [
-            c.patch(target, content=budget, headers=merge, params=dry),
-            c.put(target, json=c.get(target).json(), params=dry),
-            c.delete(target, params=dry),
-            c.request("DELETE", target, json={"kind": "DeleteOptions", "dryRun": ["All"]}),
-        ]
-        for response in writes:
-            assert response.status_code == 400, response.text
-            assert "dryRun" in response.json()["message"]
-        assert c.get(target).json()["metadata"]["resourceVersion"] == version
-        dry_run = fuzzed_server.kubectl(
-            "delete", "experiment", TARGET, "--dry-run=server", check=False
-        )
-        assert dry_run.returncode != 0
-        assert c.get(target).status_code == 200

@@ -100,6 +100,11 @@ _FIELD_VALIDATION = _query(
     {"type": "string"},
     "Strict, Warn or Ignore: pykatib always rejects unknown or duplicate fields (Strict).",
 )
+_DRY_RUN = _query(
+    "dryRun",
+    {"type": "string", "enum": ["All"]},
+    "All: every check, the object that would be stored answered, nothing stored.",
+)
 _POD_FIELD_SELECTOR = _field_selector("pods", POD_FIELDS)
 _POD_LOG = [
     _query("container", {"type": "string"}, "The container's log (any container: the trial's)."),
@@ -192,12 +197,13 @@ def _observation_log_schema() -> dict[str, Any]:
 
 
 def _delete_options_schema() -> dict[str, Any]:
-    """What a delete reads of its DeleteOptions body: the preconditions."""
+    """What a delete reads of its DeleteOptions body: the preconditions, and dryRun."""
     return {
         "type": "object",
         "properties": {
             "apiVersion": {"type": "string"},
             "kind": {"type": "string"},
+            "dryRun": {"type": "array", "items": {"type": "string", "enum": ["All"]}},
             "preconditions": {
                 "type": "object",
                 "description": "The delete happens only while the experiment has this uid "
@@ -269,7 +275,7 @@ def _resource_paths() -> dict[str, Any]:
         status = {"get": op(f"read{kind.kind}Status", "get"), "parameters": [_NAMESPACE, _NAME]}
         if kind.plural == "experiments":
             body = {"required": True, **_json(ref)}
-            writes = [_FIELD_VALIDATION]
+            writes = [_DRY_RUN, _FIELD_VALIDATION]
             collection["post"] = op(
                 f"create{kind.kind}",
                 "post",
@@ -294,7 +300,10 @@ def _resource_paths() -> dict[str, Any]:
                 },
             )
             item["delete"] = op(
-                f"delete{kind.kind}", "delete", requestBody=_json(_ref(DELETE_OPTIONS))
+                f"delete{kind.kind}",
+                "delete",
+                parameters=[_DRY_RUN],
+                requestBody=_json(_ref(DELETE_OPTIONS)),
             )
         paths[f"{base}/namespaces/{{namespace}}/{kind.plural}"] = collection
         paths[f"{base}/namespaces/{{namespace}}/{kind.plural}/{{name}}"] = item

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import urllib.parse
 from typing import Any
@@ -212,16 +213,17 @@ def _only_experiments(kind: Kind, verb: str) -> None:
         )
 
 
-def _refuse_dry_run(request: Request, options: Any = None) -> None:
-    """pykatib has no server-side dry run: a write asking for one (``kubectl --dry-run=server``
-    sends ``dryRun=All``, in the query or a delete's DeleteOptions) is refused, not carried out
-    for real."""
-    in_body = isinstance(options, dict) and options.get("dryRun")
-    if request.query_params.get("dryRun") or in_body:
-        raise e.bad_request(
-            "dryRun is not supported by pykatib: nothing was changed; use kubectl's "
-            "--dry-run=client, or leave dryRun out to make the change"
-        )
+def _dry_run(request: Request, options: Any = None) -> bool:
+    """Whether a write is a dry run: ``dryRun=All``, as ``kubectl --dry-run=server`` sends it,
+    in the query or a delete's DeleteOptions; any other value is a 400, as Kubernetes answers."""
+    values: list[Any] = request.query_params.getlist("dryRun")
+    in_body = options.get("dryRun") if isinstance(options, dict) else None
+    if in_body is not None:
+        values += in_body if isinstance(in_body, list) else [in_body]
+    for value in values:
+        if value != "All":
+            raise e.bad_request(f'dryRun: {value!r} is not supported; the one value is "All"')
+    return bool(values)
 
 
 async def _json_body(request: Request) -> Any:
@@ -246,17 +248,20 @@ async def _json_body(request: Request) -> Any:
 async def create(request: Request, namespace: str, plural: str) -> Response:
     kind = _kind(plural)
     _only_experiments(kind, "create")
-    _refuse_dry_run(request)
+    dry_run = _dry_run(request)
     body = await _json_body(request)
     server = _state(request)
     source = request.headers.get(SOURCE_DIR_HEADER)
     result = await anyio.to_thread.run_sync(
-        writes.create,
-        server.store,
-        server.wake,
-        namespace,
-        body,
-        urllib.parse.unquote(source) if source else None,
+        functools.partial(
+            writes.create,
+            server.store,
+            server.wake,
+            namespace,
+            body,
+            urllib.parse.unquote(source) if source else None,
+            dry_run=dry_run,
+        )
     )
     return _respond(request, kind, result.obj, result.code, result.warnings)
 
@@ -265,11 +270,13 @@ async def create(request: Request, namespace: str, plural: str) -> Response:
 async def replace(request: Request, namespace: str, plural: str, name: str) -> Response:
     kind = _kind(plural)
     _only_experiments(kind, "replace")
-    _refuse_dry_run(request)
+    dry_run = _dry_run(request)
     body = await _json_body(request)
     server = _state(request)
     result = await anyio.to_thread.run_sync(
-        writes.replace, server.store, server.wake, namespace, name, body
+        functools.partial(
+            writes.replace, server.store, server.wake, namespace, name, body, dry_run=dry_run
+        )
     )
     return _respond(request, kind, result.obj, result.code, result.warnings)
 
@@ -278,7 +285,7 @@ async def replace(request: Request, namespace: str, plural: str, name: str) -> R
 async def patch(request: Request, namespace: str, plural: str, name: str) -> Response:
     kind = _kind(plural)
     _only_experiments(kind, "patch")
-    _refuse_dry_run(request)
+    dry_run = _dry_run(request)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in PATCH_TYPES:
         raise e.ApiError(
@@ -290,13 +297,16 @@ async def patch(request: Request, namespace: str, plural: str, name: str) -> Res
     body = parse_body(await request.body(), ctype)
     server = _state(request)
     result = await anyio.to_thread.run_sync(
-        writes.patch,
-        server.store,
-        server.wake,
-        namespace,
-        name,
-        body,
-        ctype if ctype != STRATEGIC else "application/merge-patch+json",
+        functools.partial(
+            writes.patch,
+            server.store,
+            server.wake,
+            namespace,
+            name,
+            body,
+            ctype if ctype != STRATEGIC else "application/merge-patch+json",
+            dry_run=dry_run,
+        )
     )
     return _respond(request, kind, result.obj, result.code, result.warnings)
 
@@ -306,10 +316,12 @@ async def delete(request: Request, namespace: str, plural: str, name: str) -> Re
     kind = _kind(plural)
     _only_experiments(kind, "delete")
     options = await _json_body(request)
-    _refuse_dry_run(request, options)
+    dry_run = _dry_run(request, options)
     server = _state(request)
     result = await anyio.to_thread.run_sync(
-        writes.delete, server.store, server.wake, namespace, name, options
+        functools.partial(
+            writes.delete, server.store, server.wake, namespace, name, options, dry_run=dry_run
+        )
     )
     return JSONResponse(result.obj, status_code=result.code)
 

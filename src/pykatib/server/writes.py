@@ -6,19 +6,23 @@ and, for an update, Katib's update rules (:func:`pykatib.api.validation.update_e
 are conditional on the ``resourceVersion`` the client read: a stale one is a 409 Conflict. The
 handlers only write the store; the control plane (:class:`pykatib.control.manager.Manager`) is
 woken to act on the change.
+
+A dry run (``dryRun=All``: ``kubectl --dry-run=server``) goes through every check and answers
+the object that would be stored, or the error the write would get, and stores nothing.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from pykatib.api.errors import ConflictError, InvalidExperimentError, NotFoundError
-from pykatib.api.models import Experiment, ExperimentStatus
+from pykatib.api.models import Experiment, ExperimentStatus, now
 from pykatib.api.validation import EDITABLE_FIELDS, update_errors
 from pykatib.api.yaml import load_experiments
 from pykatib.control import suggestion as sg
@@ -113,7 +117,13 @@ def _validated(doc: dict[str, Any], name: str) -> tuple[Experiment, list[str]]:
 
 
 def create(
-    store: Store, wake: Wake, namespace: str, doc: Any, source_dir: str | None = None
+    store: Store,
+    wake: Wake,
+    namespace: str,
+    doc: Any,
+    source_dir: str | None = None,
+    *,
+    dry_run: bool = False,
 ) -> Result:
     """POST: a new experiment (``generateName`` picks a free name); 409 AlreadyExists. Its
     trials run in ``source_dir`` (as ``pykatib run -f`` runs them in the file's folder) when
@@ -133,6 +143,12 @@ def create(
             raise e.invalid(KIND, "", ["metadata.name: name or generateName is required"])
         exp, warnings = _validated({**doc, "metadata": {**meta, "name": name}}, name)
         exp.status = ExperimentStatus()
+        if dry_run:
+            if not _exists(store, namespace, name):
+                return Result(_as_created(exp), 201, warnings)
+            if generate and not meta.get("name"):
+                continue
+            raise e.already_exists(PLURAL, name)
         try:
             store.create_experiment(exp, source_dir)
         except ConflictError:
@@ -152,7 +168,14 @@ def create(
 
 
 def replace(
-    store: Store, wake: Wake, namespace: str, name: str, doc: Any, *, require_version: bool = True
+    store: Store,
+    wake: Wake,
+    namespace: str,
+    name: str,
+    doc: Any,
+    *,
+    require_version: bool = True,
+    dry_run: bool = False,
 ) -> Result:
     """PUT: the new spec (only Katib's editable fields may change), labels and annotations."""
     doc = _check_object(doc, namespace, name)
@@ -176,6 +199,9 @@ def replace(
     new.metadata.annotations = exp.metadata.annotations
     if new.spec == old.spec and new.metadata == old.metadata:
         return Result(old.to_dict(), 200, warnings)
+    if dry_run:
+        new.metadata.generation = (old.metadata.generation or 0) + 1
+        return Result(new.to_dict(), 200, warnings)
     try:
         store.update_experiment_spec(new)
     except ConflictError:
@@ -187,7 +213,14 @@ def replace(
 
 
 def patch(
-    store: Store, wake: Wake, namespace: str, name: str, body: Any, content_type: str
+    store: Store,
+    wake: Wake,
+    namespace: str,
+    name: str,
+    body: Any,
+    content_type: str,
+    *,
+    dry_run: bool = False,
 ) -> Result:
     """PATCH: the patch applied to the stored experiment, then written as :func:`replace`
     does; a write that lost a race with the control plane's status write is patched again.
@@ -202,16 +235,35 @@ def patch(
                     if isinstance(meta, dict) and meta.get("name") not in (None, name):
                         raise e.bad_request("the name of the object does not match the URL")
                     body = {**body, "metadata": {**(meta or {}), "name": name}}
-                return create(store, wake, namespace, body)
+                return create(store, wake, namespace, body, dry_run=dry_run)
             raise e.not_found(PLURAL, name) from None
         patched = apply_patch(current, body, content_type)
         pinned = _version_in(body)
         try:
-            return replace(store, wake, namespace, name, patched, require_version=False)
+            return replace(
+                store, wake, namespace, name, patched, require_version=False, dry_run=dry_run
+            )
         except e.ApiError as exc:
             if exc.reason != "Conflict" or pinned or attempt == WRITE_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def _exists(store: Store, namespace: str, name: str) -> bool:
+    try:
+        store.get_experiment(namespace, name)
+    except NotFoundError:
+        return False
+    return True
+
+
+def _as_created(exp: Experiment) -> dict[str, Any]:
+    """A new experiment as a create would answer it: with what the store sets (a uid, the
+    creation time, generation 1), but no resourceVersion: it was not stored."""
+    exp.metadata.uid = str(uuid.uuid4())
+    exp.metadata.creation_timestamp = now()
+    exp.metadata.generation = 1
+    return exp.to_dict()
 
 
 def _version_in(body: Any) -> bool:
@@ -226,7 +278,9 @@ def _version_in(body: Any) -> bool:
     return False
 
 
-def delete(store: Store, wake: Wake, namespace: str, name: str, options: Any) -> Result:
+def delete(
+    store: Store, wake: Wake, namespace: str, name: str, options: Any, *, dry_run: bool = False
+) -> Result:
     """DELETE: the experiment with its trials, suggestion, observations and events; answers
     the object as it was (as the API server does for custom resources)."""
     try:
@@ -239,6 +293,8 @@ def delete(store: Store, wake: Wake, namespace: str, name: str, options: Any) ->
             raise e.conflict(PLURAL, name, "the precondition on uid does not hold")
         if pre.get("resourceVersion") and pre["resourceVersion"] != exp.metadata.resource_version:
             raise e.conflict(PLURAL, name, "the precondition on resourceVersion does not hold")
+    if dry_run:
+        return Result(exp.to_dict(), 200)
     try:
         store.delete_experiment(namespace, name)
     except NotFoundError:
