@@ -84,3 +84,24 @@ def test_an_experiment_runs_on_each_database(store: Store, tmp_path: Path) -> No
     assert suggestion.status.suggestion_count == 4
     assert {s.name for s in suggestion.status.suggestions} == {t.name for t in fresh.list_trials()}
     fresh.close()
+
+
+def test_trial_namespaces_finds_a_trial_by_name_alone(store: Store) -> None:
+    """Katib's DB manager API names a trial without its namespace."""
+    for namespace in ("default", "other"):
+        exp = experiment("print('loss=1')")
+        exp.metadata.namespace = namespace
+        store.create_experiment(exp)
+        trial = _trial("exp-a")
+        trial.metadata.namespace = namespace
+        store.commit(namespace, "exp", Changes(trials=[trial]))
+    store.commit("default", "exp", Changes(trials=[_trial("exp-b")]))
+    assert store.trial_namespaces("exp-a") == ["default", "other"]
+    assert store.trial_namespaces("exp-b") == ["default"]
+    assert store.trial_namespaces("exp") == []
+    if store.engine.dialect.name == "sqlite":  # an index lookup, not a scan of every trial
+        with store.engine.connect() as conn:
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT namespace FROM trials WHERE name = 'exp-a'"
+            ).all()
+        assert "USING INDEX ix_trials_name" in " ".join(str(row[-1]) for row in plan), plan

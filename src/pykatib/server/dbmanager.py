@@ -224,7 +224,7 @@ class DBManager:
         token = self._token(context)
         if not name:
             raise ApiError(422, "Invalid", "trial_name: required")
-        found = sorted(t.namespace for t in self.store.list_trials(None) if t.name == name)
+        found = self.store.trial_namespaces(name)
         if token is not None and token.namespaces is not None:
             allowed = [ns for ns in found if ns in token.namespaces]
             if found and not allowed:

@@ -76,6 +76,7 @@ trials = Table(
     _resource_version(),
     UniqueConstraint("namespace", "name", name="uq_trial_name"),
     Index("ix_trials_experiment", "experiment_id", "id"),
+    Index("ix_trials_name", "name"),  # the DB manager's lookup by name alone
 )
 
 suggestions = Table(

@@ -261,6 +261,15 @@ class Store:
             raise NotFoundError(f'trial "{name}" not found in namespace "{namespace}"')
         return _trial(row)
 
+    def trial_namespaces(self, name: str) -> list[str]:
+        """The namespaces holding a trial called ``name``, sorted (Katib's DB manager API
+        names a trial without its namespace); one indexed query, whatever the trials."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(trials.c.namespace).where(trials.c.name == name).order_by(trials.c.namespace)
+            ).scalars()
+            return list(found)
+
     def get_suggestion(self, namespace: str, name: str) -> tuple[Suggestion | None, Any]:
         """The experiment's suggestion and its algorithm state (``None`` when never written).
 
