@@ -1,7 +1,7 @@
 """Browser tests of the web UI: Playwright for Python driving Debian's chromium, headless
 (``/usr/bin/chromium``; ``.ci/run`` installs it), against a real ``pykatib server``.
 
-One server per module holds an experiment that has completed (``done``); each test gets a
+One server for the session holds an experiment that has completed (``done``); each test gets a
 fresh browser page that fails the test on any console error or uncaught exception.
 """
 
@@ -15,7 +15,7 @@ from pykatib_server import Server, start_server
 from ui_browser import CHROMIUM, create, sync_api, tiny_experiment, wait_succeeded
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server (no token) with the completed experiment ``done`` (4 trials)."""
     tmp = tmp_path_factory.mktemp("ui-server")
@@ -40,13 +40,16 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh page; the test fails on any console error or uncaught exception in it."""
+    """A fresh page; the test fails on any console error or uncaught exception in it but those
+    it expects (``page.expected_errors``: substrings, e.g. the 422 of a refused create)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(20_000)
+    page.expected_errors = []
     errors: list[str] = []
     page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
     yield page
     context.close()
-    assert not errors, "\n".join(errors)
+    unexpected = [e for e in errors if not any(x in e for x in page.expected_errors)]
+    assert not unexpected, "\n".join(unexpected)

@@ -22,6 +22,8 @@ sync_api = pytest.importorskip(
     "playwright.sync_api", reason="the UI tests need Playwright: pip install -e '.[test]'"
 )
 expect = sync_api.expect
+# Trials are real processes on a busy machine: give assertions more than Playwright's 5 s.
+expect.set_options(timeout=20_000)
 DONE_SECONDS = 60
 
 # A trial: three steps of a quadratic in x (and a log line each), optionally waiting first

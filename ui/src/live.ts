@@ -10,12 +10,9 @@ const RETRY_MS = 2000;
 export function onChanges(namespace: string | null, onChange: () => void, signal: AbortSignal): void {
   const path = namespace === null ? "/ui/api/changes" : `/ui/api/namespaces/${encodeURIComponent(namespace)}/changes`;
   let timer: number | undefined;
-  let first = true;
+  // The stream's first line is the state when it opened, which may be newer than the one the
+  // page was drawn from: it redraws too.
   const changed = () => {
-    if (first) {
-      first = false; // the stream's first line is the state the page was drawn from
-      return;
-    }
     if (timer === undefined) {
       timer = window.setTimeout(() => {
         timer = undefined;
