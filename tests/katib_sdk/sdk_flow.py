@@ -3,8 +3,9 @@
 Runs in a virtualenv of its own (the SDK pins its own ``kubernetes`` client); the test that
 starts it is ``test_official_sdk.py``. Reads one JSON argument file::
 
-    {"phase": "run" | "restart" | "push", "kubeconfig": PATH, "namespace": NS, "name": EXPERIMENT,
-     "python": TRIAL_INTERPRETER, "db_manager": "127.0.0.1:PORT"}
+    {"phase": "run" | "restart" | "push" | "follow", "kubeconfig": PATH, "namespace": NS,
+     "name": EXPERIMENT, "python": TRIAL_INTERPRETER, "db_manager": "127.0.0.1:PORT",
+     "gate": PATH (follow only)}
 
 and prints one JSON object with what each call returned (the last line of stdout). A call that
 raises is recorded as ``{"error": "..."}`` under its name, so that the test says which failed.
@@ -12,7 +13,9 @@ Phase ``run`` creates the experiment, waits for it and reads it back every way t
 ``restart`` raises its budget, waits for the restarted experiment and deletes it. Between the
 two the test compares what the SDK read with what the server's store holds. ``push`` runs a
 Push experiment whose trials report with Katib's ``report_metrics`` (gRPC, to the server's DB
-manager).
+manager). ``follow`` reads a running trial's log with ``get_job_logs(..., follow=True)``: the
+trial prints a line, then waits until this script, having read that line from the stream,
+creates the ``gate`` file, then prints its metric and exits; the stream must end with it.
 """
 
 from __future__ import annotations
@@ -56,6 +59,15 @@ PUSH_TRIAL_CODE = (
     "lr = float(sys.argv[1])\n"
     "for epoch in range(3):\n"
     "    report_metrics({'loss': (lr - 0.03) ** 2 + 1 / (epoch + 1)}, db_manager_address=sys.argv[2])\n"
+)
+# A trial that stays Running until the gate file exists (the follower creates it).
+GATED_TRIAL_CODE = (
+    "import os, sys, time\n"
+    "print('waiting for the gate', flush=True)\n"
+    "while not os.path.exists(sys.argv[1]):\n"
+    "    time.sleep(0.05)\n"
+    "print('gate open', flush=True)\n"
+    "print('loss=0.5', flush=True)\n"
 )
 FIRST_BUDGET = 3
 SECOND_BUDGET = 5
@@ -137,6 +149,24 @@ def push_experiment(name: str, namespace: str, python: str, db_manager: str) -> 
         PUSH_TRIAL_CODE,
         "${trialParameters.learningRate}",
         db_manager,
+    ]
+    return exp
+
+
+def gated_experiment(name: str, namespace: str, python: str, gate: str) -> V1beta1Experiment:
+    """One trial, Running until ``gate`` exists."""
+    exp = experiment(name, namespace, python)
+    exp.spec.max_trial_count = 1
+    exp.spec.parallel_trial_count = 1
+    exp.spec.resume_policy = "Never"
+    exp.spec.objective.additional_metric_names = None
+    container = exp.spec.trial_template.trial_spec["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = [
+        python,
+        "-c",
+        GATED_TRIAL_CODE,
+        gate,
+        "--lr=${trialParameters.learningRate}",
     ]
     return exp
 
@@ -273,12 +303,47 @@ def push(client: KatibClient, args: dict[str, Any], call: Calls) -> None:
     )
 
 
+def follow(client: KatibClient, args: dict[str, Any], call: Calls) -> None:
+    """``get_job_logs(follow=True)`` on a running trial: its lines as they come, the call
+    ending when the trial does."""
+    name, namespace, gate = args["name"], args["namespace"], args["gate"]
+    exp = gated_experiment(name, namespace, args["python"], gate)
+    call("create_experiment", client.create_experiment, exp)
+    deadline = time.monotonic() + WAIT_SECONDS
+    selector = f"katib.kubeflow.org/experiment={name}"
+    # The trial's pod is listed once its process has started (polled, as the restart waits).
+    while not (
+        pods := client.core_api.list_namespaced_pod(namespace, label_selector=selector)
+    ).items:
+        if time.monotonic() > deadline:
+            call.out["follow"] = {"error": "no trial started"}
+            return
+        time.sleep(0.1)
+    trial = pods.items[0].metadata.name
+    call.out["phase_when_following"] = pods.items[0].status.phase
+
+    def read() -> list[str]:
+        lines = []
+        for line in client.get_job_logs(name, trial, follow=True):
+            lines.append(line)
+            if line == "waiting for the gate":
+                open(gate, "w").close()  # the trial may finish now
+        return lines
+
+    call("follow", read)
+    conditions = client.get_trial(trial).status.conditions
+    call.out["trial_when_followed"] = [c.type for c in conditions if c.status == "True"]
+    call("wait_for_experiment_condition", client.wait_for_experiment_condition, name,
+         timeout=WAIT_SECONDS, polling_interval=0.1)  # fmt: skip
+
+
 def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as f:
         args = json.load(f)
     call = Calls()
     client = KatibClient(config_file=args["kubeconfig"], namespace=args["namespace"])
-    {"run": run, "restart": restart, "push": push}[args["phase"]](client, args, call)
+    phases = {"run": run, "restart": restart, "push": push, "follow": follow}
+    phases[args["phase"]](client, args, call)
     print(json.dumps(call.out))
     return 0
 

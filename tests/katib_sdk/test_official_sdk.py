@@ -272,3 +272,28 @@ def test_katib_report_metrics(
         assert best == exp.status.current_optimal_trial.best_trial_name
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_katib_get_job_logs_follows_a_running_trial(
+    katib_python: Path, server: tuple[Server, str], tmp_path: Path
+) -> None:
+    """``get_job_logs(..., follow=True)``: the running trial's first line arrives while it runs
+    (the trial waits for the follower to have read it), the rest as it comes, and the call
+    ends when the trial does, its last line included."""
+    srv, db_manager = server
+    gate = tmp_path / "gate"
+    out = sdk(
+        katib_python,
+        srv,
+        tmp_path,
+        phase="follow",
+        name="katib-sdk-follow",
+        python=sys.executable,
+        db_manager=db_manager,
+        gate=str(gate),
+    )
+    assert out["phase_when_following"] == "Running"
+    assert gate.exists()  # opened by the follower, on reading the first line
+    assert out["follow"] == ["waiting for the gate", "gate open", "loss=0.5"]
+    assert "Succeeded" in out["trial_when_followed"]  # the stream ended with the trial

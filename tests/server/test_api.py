@@ -257,6 +257,7 @@ def test_malformed_query_parameters_are_bad_requests(server: Server) -> None:
             ({"fieldSelector": "spec.algorithm=random"}, 'field label not supported: "spec.'),
             # Before the stream begins: the watch's first object would have raised it mid-way.
             ({"watch": "true", "fieldSelector": "status=x"}, "supported: metadata.name, meta"),
+            ({"watch": "yes"}, "watch: 'yes' is not a boolean; use true or false"),
         ):
             body = is_status(c.get(EXPERIMENTS, params=params), 400, "BadRequest")
             assert says in body["message"], (params, body)
@@ -266,6 +267,10 @@ def test_malformed_query_parameters_are_bad_requests(server: Server) -> None:
         events = "/api/v1/namespaces/default/events"
         body = is_status(c.get(events, params={"fieldSelector": "x=1"}), 400, "BadRequest")
         assert "involvedObject.name" in body["message"]
+        # Booleans as Go's ParseBool reads them: the kubernetes Python client sends "True".
+        watch = {"watch": "True", "timeoutSeconds": "1"}
+        with c.stream("GET", EXPERIMENTS, params=watch) as events_of:
+            assert [json.loads(line)["type"] for line in events_of.iter_lines()] == ["ADDED"]
 
 
 class Watch:

@@ -22,4 +22,20 @@ def integer(params: Mapping[str, str], name: str, minimum: int | None = None) ->
     return value
 
 
-__all__ = ["integer"]
+# Go's strconv.ParseBool, which the API server reads booleans with: the kubernetes Python
+# client sends True as "True".
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+
+
+def boolean(params: Mapping[str, str], name: str) -> bool:
+    """The boolean query parameter ``name`` (false when absent or empty)."""
+    text = params.get(name)
+    if not text or text in _FALSE:
+        return False
+    if text in _TRUE:
+        return True
+    raise bad_request(f"{name}: {text!r} is not a boolean; use true or false")
+
+
+__all__ = ["boolean", "integer"]

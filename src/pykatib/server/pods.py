@@ -27,7 +27,7 @@ from pykatib.control import status as st
 from pykatib.control.controller import EXPERIMENT_LABEL
 from pykatib.runtime.paths import attempt_numbers, trial_dir, trial_log_path
 from pykatib.server import errors as e
-from pykatib.server.params import integer
+from pykatib.server.params import boolean, integer
 from pykatib.server.selectors import field_matcher, label_matcher
 from pykatib.server.table import human_duration, wants_table
 
@@ -275,7 +275,7 @@ def log(request: Request, namespace: str, name: str) -> Response:
         )
     number = attempt or (attempts[-1] if attempts else 1)
     path = trial_log_path(home, namespace, experiment, name, number)
-    if params.get("follow") in ("true", "1"):
+    if boolean(params, "follow"):
         return StreamingResponse(
             _follow(request, trial, path, number, pinned=attempt is not None),
             media_type="text/plain",

@@ -21,7 +21,7 @@ from pykatib.api.errors import NotFoundError
 from pykatib.server import errors as e
 from pykatib.server import table, writes
 from pykatib.server.kinds import API_VERSION, KINDS, Kind
-from pykatib.server.params import integer
+from pykatib.server.params import boolean, integer
 from pykatib.server.patch import PATCH_TYPES, STRATEGIC, parse_body
 from pykatib.server.selectors import OBJECT_FIELDS, field_matcher, label_matcher, object_fields
 from pykatib.server.watch import POLL_SECONDS, WatchState, encode_snapshot
@@ -103,7 +103,7 @@ def _matcher(request: Request) -> Any:
 
 async def _list(request: Request, kind: Kind, namespace: str | None) -> Response:
     params = request.query_params
-    if params.get("watch") in ("true", "1"):
+    if boolean(params, "watch"):
         return _watch(request, kind, namespace)
     matches = _matcher(request)
     store = _state(request).store
