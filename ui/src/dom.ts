@@ -61,7 +61,7 @@ export function statusBadge(status: string): HTMLElement {
     created: "…",
     failed: "✖",
     killed: "■",
-    earlystopped: "⏹",
+    earlystopped: "⊘",
     metricsunavailable: "?",
     restarting: "⟳",
   };

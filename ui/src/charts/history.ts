@@ -23,10 +23,10 @@ export function historyChart(el: HTMLElement, columns: Columns, signal: AbortSig
     {
       animation: false,
       tooltip: { trigger: "item", formatter: (p: { data: [number, number, string?] }) => `${p.data[2] ?? "best so far"}<br>#${p.data[0]}: ${p.data[1]}` },
-      legend: { data: [metric, "best so far"] },
+      legend: { data: [metric, "best so far"], top: 0, right: 20 },
       grid: { left: 70, right: 30, top: 40, bottom: 70 },
       xAxis: { type: "value", name: "trial", nameLocation: "middle", nameGap: 28, minInterval: 1 },
-      yAxis: { type: "value", name: metric, scale: true },
+      yAxis: { type: "value", name: metric, scale: true, axisLine: { onZero: false } },
       dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8 }],
       series: [
         { name: metric, type: "scatter", data: points, symbolSize: 6, itemStyle: { color: PALETTE.point }, large: points.length > 2000 },

@@ -19,11 +19,11 @@ export function paretoChart(el: HTMLElement, columns: Columns, signal: AbortSign
     el,
     {
       animation: false,
-      legend: { data: ["Pareto optimal", "other trials"] },
+      legend: { data: ["Pareto optimal", "other trials"], top: 0, right: 20 },
       tooltip: { formatter: (p: { data: [number, number, string] }) => `${p.data[2]}<br>${a}: ${p.data[0]}<br>${b}: ${p.data[1]}` },
       grid: { left: 70, right: 30, top: 40, bottom: 50 },
-      xAxis: { type: "value", name: `${a} (${columns.objective.types[0]})`, scale: true, nameLocation: "middle", nameGap: 28 },
-      yAxis: { type: "value", name: `${b} (${columns.objective.types[1]})`, scale: true },
+      xAxis: { type: "value", name: `${a} (${columns.objective.types[0]})`, scale: true, axisLine: { onZero: false }, nameLocation: "middle", nameGap: 28 },
+      yAxis: { type: "value", name: `${b} (${columns.objective.types[1]})`, scale: true, axisLine: { onZero: false } },
       series: [
         { name: "other trials", type: "scatter", data: others, symbolSize: 6, itemStyle: { color: PALETTE.muted } },
         { name: "Pareto optimal", type: "scatter", data: front, symbolSize: 9, itemStyle: { color: PALETTE.best } },

@@ -27,9 +27,9 @@ export function sliceChart(el: HTMLElement, columns: Columns, signal: AbortSigna
       {
         animation: false,
         tooltip: { formatter: (p: { data: [unknown, number, number] }) => `#${p.data[2]}<br>${param}: ${p.data[0]}<br>${metric}: ${p.data[1]}` },
-        grid: { left: 70, right: 30, top: 20, bottom: 50 },
+        grid: { left: 70, right: 30, top: 40, bottom: 50 },
         xAxis: axis(columns, param),
-        yAxis: { type: "value", name: metric, scale: true },
+        yAxis: { type: "value", name: metric, scale: true, axisLine: { onZero: false } },
         visualMap: { show: false, dimension: 2, min: 0, max: Math.max(1, ...columns.number), inRange: { color: ["#bfdbfe", "#1d4ed8"] } },
         series: [{ type: "scatter", data, symbolSize: 7, large: data.length > 2000 }],
       },

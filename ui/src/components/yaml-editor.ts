@@ -35,7 +35,7 @@ export class YamlEditor {
 
   goTo(lineNumber: number): void {
     const line = this.view.state.doc.line(Math.min(Math.max(lineNumber, 1), this.view.state.doc.lines));
-    this.view.dispatch({ selection: { anchor: line.from }, scrollIntoView: true });
+    this.view.dispatch({ selection: { anchor: line.from }, effects: EditorView.scrollIntoView(line.from, { y: "center" }) });
     this.view.focus();
   }
 }

@@ -34,6 +34,7 @@ export function createPage(root: HTMLElement): void {
 
   const show = (errors: LineError[], title: string) => {
     editor.showErrors(errors);
+    if (errors.length) editor.goTo(errors[0].line);
     clear(
       messages,
       errorBox(title),

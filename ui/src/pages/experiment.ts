@@ -125,7 +125,7 @@ function headerFor(exp: KubeObject, summary: ExperimentSummary | undefined): HTM
           h("span", { class: "c-succeeded" }, `✔ ${t.succeeded} succeeded`),
           h("span", { class: "c-running" }, `⟳ ${t.running} running`),
           h("span", { class: "c-failed" }, `✖ ${t.failed} failed`),
-          h("span", { class: "c-earlystopped" }, `⏹ ${t.earlyStopped} early stopped`),
+          h("span", { class: "c-earlystopped" }, `⊘ ${t.earlyStopped} early stopped`),
           h("span", { class: "muted" }, `of ${summary?.maxTrialCount ?? "∞"} trials`),
         )
       : null,

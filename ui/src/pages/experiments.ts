@@ -91,7 +91,7 @@ function counts(e: ExperimentSummary): HTMLElement {
     h("span", { class: "c-succeeded", title: "succeeded" }, `✔ ${t.succeeded}`),
     h("span", { class: "c-running", title: "running" }, `⟳ ${t.running}`),
     h("span", { class: "c-failed", title: "failed" }, `✖ ${t.failed}`),
-    h("span", { class: "c-earlystopped", title: "early stopped" }, `⏹ ${t.earlyStopped}`),
+    h("span", { class: "c-earlystopped", title: "early stopped" }, `⊘ ${t.earlyStopped}`),
   );
 }
 

@@ -36,7 +36,7 @@ export async function trialPage(root: HTMLElement, args: string[], signal: Abort
   const trialPath = `${KATIB}/namespaces/${enc(ns)}/trials/${enc(name)}`;
   const header = h("div", { class: "exp-header" });
   const details = h("div", { class: "overview" });
-  const charts = h("section", { class: "card wide" }, h("h2", {}, "Metrics"));
+  const charts = h("section", { class: "card wide" }, h("h2", {}, "Metrics by step"));
   const chartsBody = h("div", { class: "metric-charts" });
   charts.append(chartsBody);
   const log = h("pre", { class: "log", "data-log": name });
