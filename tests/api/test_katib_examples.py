@@ -12,6 +12,7 @@ import yaml
 
 from pykatib.api.errors import InvalidExperimentError
 from pykatib.api.yaml import parse_experiments
+from pykatib.runtime import SUPPORTED_TRIAL_KINDS
 
 from ._helpers import KATIB_EXAMPLES
 
@@ -69,19 +70,20 @@ def test_example(katib_examples: Path, name: str) -> None:
     path = katib_examples / name
     text = path.read_text()
     kind = trial_kind(path)
-    if kind != "Job" or name in REJECTED:
+    if kind not in SUPPORTED_TRIAL_KINDS or name in REJECTED:
         with pytest.raises(InvalidExperimentError) as info:
             parse_experiments(text, name, configmaps=[TRIAL_TEMPLATES])
         unsupported = (
             f'spec.trialTemplate.trialSpec.kind: trial kind "{kind}" is not supported by '
-            f"pykatib; supported kinds: Job (batch/v1)"
+            f"pykatib; supported kinds: Job (batch/v1), PyTorchJob (kubeflow.org/v1)"
         )
         expected = REJECTED.get(name, unsupported)
         assert any(e.startswith(expected) for e in info.value.errors), info.value.errors
         return
     [(exp, warnings)] = parse_experiments(text, name, configmaps=[TRIAL_TEMPLATES])
     assert exp.spec.trial_template and exp.spec.trial_template.trial_spec
-    assert exp.spec.trial_template.success_condition  # defaulted (or given) for a Job
+    # Defaulted (or given) for a Job and the training operator's kinds.
+    assert exp.spec.trial_template.success_condition
     if name in WARNED:
         assert [w.split(": ")[0] + ": " for w in warnings] == [WARNED[name]]
     else:

@@ -431,7 +431,11 @@ CASES: list[tuple[str, Callable[[Doc], Any], str]] = [
         f"{S}.apiVersion",
     ),
     ("trialSpec without kind", lambda d: _tt(d)["trialSpec"].pop("kind"), f"{S}.kind"),
-    ("trial kind not supported", lambda d: _tt(d)["trialSpec"].update(kind="TFJob"), f"{S}.kind"),
+    (
+        "trial kind not supported",
+        lambda d: _tt(d)["trialSpec"].update(kind="Workflow"),
+        f"{S}.kind",
+    ),
     (
         "Job with the wrong apiVersion",
         lambda d: _tt(d)["trialSpec"].update(apiVersion="apps/v1"),
@@ -593,13 +597,15 @@ def test_all_problems_are_reported_at_once() -> None:
 
 def test_unsupported_kind_names_the_supported_ones() -> None:
     doc = valid_doc()
-    doc["spec"]["trialTemplate"]["trialSpec"]["kind"] = "PyTorchJob"
-    doc["spec"]["trialTemplate"]["trialSpec"]["apiVersion"] = "kubeflow.org/v1"
+    doc["spec"]["trialTemplate"]["trialSpec"]["kind"] = "TrainJob"
+    doc["spec"]["trialTemplate"]["trialSpec"]["apiVersion"] = "trainer.kubeflow.org/v1alpha1"
     errors, _ = problems(doc)
     assert errors == [
         (
-            'spec.trialTemplate.trialSpec.kind: trial kind "PyTorchJob" is not supported by pykatib; '
-            "supported kinds: Job (batch/v1)"
+            'spec.trialTemplate.trialSpec.kind: trial kind "TrainJob" is not supported by pykatib; '
+            "supported kinds: Job (batch/v1), PyTorchJob (kubeflow.org/v1), TFJob "
+            "(kubeflow.org/v1), XGBoostJob (kubeflow.org/v1), PaddleJob (kubeflow.org/v1), "
+            "JAXJob (kubeflow.org/v1), MPIJob (kubeflow.org/v1)"
         )
     ]
 

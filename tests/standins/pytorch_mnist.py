@@ -190,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if WORLD_SIZE > 1:
         print(f"Using distributed PyTorch with {args.backend} backend")
+        # As dist.init_process_group(backend) with env:// does: meet the others, or fail.
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import rendezvous
+
+        rendezvous.meet(rendezvous.from_torch_env())
 
     # torch.optim.SGD's own checks, raised before any training.
     if args.lr < 0.0:

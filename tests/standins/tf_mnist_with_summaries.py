@@ -183,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size < 1 or args.log_interval < 1:
         parser.error("--batch-size and --log-interval must be positive")
 
+    # As tf.distribute's strategies do with TF_CONFIG: meet the cluster, or fail.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import rendezvous
+
+    rendezvous.meet(rendezvous.from_tf_config())
+
     train_writer = EventFileWriter(os.path.join(args.log_path, "train"))
     test_writer = EventFileWriter(os.path.join(args.log_path, "test"))
     steps = math.ceil(TRAIN_SIZE / args.batch_size)

@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+import click
+
 from pykatib.api.errors import NotFoundError
 from pykatib.api.models import Event, Experiment, Suggestion, Trial
 from pykatib.control import status as st
@@ -86,6 +88,7 @@ class Backend(Protocol):
         follow: bool,
         attempt: int | None,
         all_attempts: bool,
+        replica: str | None = None,
     ) -> None: ...
 
 
@@ -169,10 +172,11 @@ class Local:
         follow: bool,
         attempt: int | None,
         all_attempts: bool,
+        replica: str | None = None,
     ) -> None:
         from pykatib.cli import views
 
-        views.print_logs(self.store, namespace, trial, follow, attempt, all_attempts)
+        views.print_logs(self.store, namespace, trial, follow, attempt, all_attempts, replica)
 
 
 class Remote:
@@ -272,11 +276,17 @@ class Remote:
         follow: bool,
         attempt: int | None,
         all_attempts: bool,
+        replica: str | None = None,
         out: IO[bytes] | None = None,
     ) -> None:
         """As :func:`pykatib.cli.views.print_logs` prints a local trial's log, read from the
         server: the latest attempt's (or ``attempt``'s, or every attempt's after a header);
         with ``follow`` until the trial completes, going on to each next attempt."""
+        if replica is not None:
+            raise click.UsageError(
+                "--replica reads a training job's replica logs on the machine that runs the "
+                "trials; against a server, run it there (without --server)"
+            )
         out = out or sys.stdout.buffer
         numbers = self.transport.attempts(namespace, trial)
         if attempt is not None and attempt not in numbers:

@@ -528,14 +528,26 @@ def describe_cmd(ctx: _Ctx, kind: str, name: str) -> None:
     help="The attempt to show (from 1; default: the latest).",
 )
 @click.option("--all-attempts", is_flag=True, help="Every attempt, each after a header.")
+@click.option(
+    "--replica",
+    metavar="NAME",
+    help="A training job's (PyTorchJob...) replica, e.g. worker-0 (default: the primary one).",
+)
 @namespace_option
 @server_options
 @pass_ctx
-def logs(ctx: _Ctx, trial: str, follow: bool, attempt: int | None, all_attempts: bool) -> None:
+def logs(
+    ctx: _Ctx,
+    trial: str,
+    follow: bool,
+    attempt: int | None,
+    all_attempts: bool,
+    replica: str | None,
+) -> None:
     """Print a trial's output (stdout and stderr) of its latest attempt, or of another."""
     try:
         found = ctx.find("trial", trial)
-        ctx.backend.print_logs(found.namespace, found.name, follow, attempt, all_attempts)
+        ctx.backend.print_logs(found.namespace, found.name, follow, attempt, all_attempts, replica)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)

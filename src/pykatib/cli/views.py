@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -307,14 +308,16 @@ def print_logs(
     follow: bool,
     attempt: int | None = None,
     all_attempts: bool = False,
+    replica: str | None = None,
 ) -> None:
     """Print the log of the trial's latest attempt (or of ``attempt``; or of every attempt, each
     after a header); with ``follow``, keep printing until the trial completes, going on to the
-    next attempt when one begins."""
+    next attempt when one begins. A training job's: its primary replica's, or ``replica``'s
+    (``worker-0``)."""
     import sys
 
     from pykatib.api.errors import NotFoundError
-    from pykatib.runtime.paths import attempt_numbers, trial_dir, trial_log_path
+    from pykatib.runtime.paths import attempt_files, attempt_numbers, trial_dir
     from pykatib.store import default_home
 
     trial = store.get_trial(namespace, trial_name)
@@ -325,6 +328,21 @@ def print_logs(
     if attempt is not None and attempt not in numbers:
         have = ", ".join(map(str, numbers)) or "none yet"
         raise NotFoundError(f'trial "{trial_name}" has no attempt {attempt} (attempts: {have})')
+
+    def trial_log_path(
+        home: Path, namespace: str, experiment: str, trial: str, number: int
+    ) -> Path:
+        files = attempt_files(home, namespace, experiment, trial, number)
+        if replica is None:
+            return files.log
+        logs = files.replica_logs()
+        if replica not in logs:
+            have = ", ".join(logs) or "none: it is not a training job (PyTorchJob...)"
+            raise NotFoundError(
+                f'trial "{trial}" has no replica {replica} in attempt {number} (replicas: {have})'
+            )
+        return logs[replica]
+
     out = sys.stdout.buffer
     current = attempt or (numbers[-1] if numbers else 1)
     if all_attempts and attempt is None:

@@ -32,7 +32,9 @@ def admit(exp: Experiment) -> tuple[list[str], list[str]]:
         )
     template = spec.trial_template
     if template is not None and template.trial_spec is not None:
-        errors += LocalJobRunner.check(template.trial_spec, template.primary_container_name)
+        errors += LocalJobRunner.check(
+            template.trial_spec, template.primary_container_name, template.primary_pod_labels
+        )
         warnings += LocalJobRunner.warnings(template.trial_spec, template.primary_container_name)
         if template.primary_pod_labels and template.trial_spec.get("kind") == "Job":
             warnings.append(
@@ -53,6 +55,6 @@ def admit(exp: Experiment) -> tuple[list[str], list[str]]:
         errors.append(
             "spec.metricsCollectorSpec.collector.kind: TensorFlowEvent needs TensorBoard's event "
             "file reader, which is not installed; install it with "
-            "`pip install \"pykatib[tfevent]\"` (or `pip install tensorboard`)"
+            '`pip install "pykatib[tfevent]"` (or `pip install tensorboard`)'
         )
     return errors, warnings

@@ -432,6 +432,7 @@ class Controller:
             key=(exp.namespace, trial.name),
             run_spec=trial.spec.run_spec or {},
             primary_container_name=trial.spec.primary_container_name,
+            primary_pod_labels=trial.spec.primary_pod_labels,
             metrics_collector=trial.spec.metrics_collector or exp.spec.metrics_collector_spec,  # type: ignore[arg-type]
             metric_names=_metric_names(state),
             working_dir=state.source_dir,

@@ -10,10 +10,12 @@ is one such run; :class:`ExitWaiter` tells when its shim has exited (or was lost
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from typing import Any
 
 from pykatib.metrics.collectors import Collector, collector_kind, collector_path, make_collector
 from pykatib.metrics.parsers import CUSTOM_COLLECTOR, PUSH_COLLECTOR, STDOUT_COLLECTOR
-from pykatib.runtime import shim
+from pykatib.runtime import gang, replicas, shim
 from pykatib.runtime.base import RunRequest
 from pykatib.runtime.paths import (
     METRICS_PATH_ENV,
@@ -42,13 +44,21 @@ CUSTOM_COLLECTOR_GRACE_SECONDS = 30.0
 def primary_container(
     trial_spec: dict[str, Any], primary_name: str | None
 ) -> tuple[int, dict[str, Any] | None, list[dict[str, Any]]]:
-    """(index, the primary container, all containers) of a Job spec."""
-    pod = ((trial_spec.get("spec") or {}).get("template") or {}).get("spec") or {}
-    containers = pod.get("containers") or []
+    """(index, the primary container, all containers) of a Job spec (of a training job: of
+    its leader's pod)."""
+    containers = primary_pod(trial_spec).get("containers") or []
     for i, c in enumerate(containers):
         if primary_name is None or c.get("name") == primary_name:
             return i, c, containers
     return -1, None, containers
+
+
+def primary_pod(trial_spec: dict[str, Any]) -> dict[str, Any]:
+    """The pod spec of a Job, or of a training job's leader replica."""
+    if replicas.is_training_kind(trial_spec):
+        found = replicas.replicas(trial_spec)
+        return dict(found[0].pod_spec) if found else {}
+    return ((trial_spec.get("spec") or {}).get("template") or {}).get("spec") or {}
 
 
 @dataclass
@@ -116,9 +126,12 @@ class Layout:
     def files(self, number: int) -> AttemptFiles:
         return AttemptFiles(attempt_dir(self.request.trial_dir, number))
 
-    def paths(self, files: AttemptFiles) -> PathMap:
+    def paths(self, files: AttemptFiles, replica: str | None = None) -> PathMap:
+        """Container paths mapped into the attempt's folder (a training job's other replicas:
+        into a folder of each one's own, as each pod has its own filesystem)."""
         mapped = [p for p in (self.collector_path, *self.request.mapped_paths) if p]
-        return PathMap(files.root, mapped)
+        base = files.root if replica is None else files.root / "replicas" / replica
+        return PathMap(base, mapped)
 
     def open(self, number: int, started: datetime, fresh: bool) -> Attempt:
         """An attempt with its collector and channel (``fresh``: a new one, else adopted)."""
@@ -150,6 +163,8 @@ class Layout:
         files.state.mkdir(parents=True, exist_ok=True)
         if req.seed_from is not None:
             self._seed(req.seed_from, files)
+        if replicas.is_training_kind(req.run_spec):
+            return self._create_gang(number, started, files, notes)
         _, container, containers = primary_container(req.run_spec, req.primary_container_name)
         assert container is not None
         if len(containers) > 1:
@@ -177,6 +192,69 @@ class Layout:
         memory = shim.memory_bytes(limits["memory"]) if limits.get("memory") else None
         return attempt, Launch(_argv(container), cwd, env, sidecar, memory)
 
+    def _create_gang(
+        self, number: int, started: datetime, files: AttemptFiles, notes: list[str]
+    ) -> tuple[Attempt, Launch]:
+        """A training job's attempt: the gang (:mod:`pykatib.runtime.gang`) runs every replica,
+        each with the training operator's environment, the primary one with the collector's."""
+        req = self.request
+        spec = req.run_spec
+        job_name = str((spec.get("metadata") or {}).get("name") or req.key[1])
+        everyone = replicas.replicas(spec)
+        primary = replicas.primaries(everyone, job_name, req.primary_pod_labels)[0]
+        operator_env = replicas.environments(spec, everyone)
+        attempt = self.open(number, started, fresh=True)
+        plan: list[dict[str, Any]] = []
+        sidecar = None
+        for replica in everyone:
+            container = replica.container(req.primary_container_name) or {}
+            paths = self.paths(files, None if replica is primary else replica.name)
+            container = paths.rewrite_container(container)
+            env = self._environment(container, files, notes)
+            env.update(operator_env[replica.name])
+            log = None
+            if replica is primary:
+                env.update(attempt.collector.environment())
+                if attempt.channel is not None:
+                    env.update(attempt.channel.environment(reporter=self.kind == PUSH_COLLECTOR))
+                    if self.kind == CUSTOM_COLLECTOR:
+                        sidecar = self._sidecar(paths, attempt.channel, container)
+            else:
+                log = files.replica_log(replica.name)
+                log.parent.mkdir(parents=True, exist_ok=True)
+                env.pop(METRICS_PATH_ENV, None)
+            limits = (container.get("resources") or {}).get("limits") or {}
+            plan.append(
+                {
+                    "name": replica.name,
+                    "argv": _argv(container),
+                    "cwd": container.get("workingDir") or str(req.working_dir),
+                    "env": env,
+                    "log": None if log is None else str(log),
+                    "memory": shim.memory_bytes(limits["memory"]) if limits.get("memory") else None,
+                    "leader": replica.leader,
+                }
+            )
+        names = ", ".join(r.name for r in everyone)
+        notes.insert(
+            0, f"{spec.get('kind')} {job_name}: replicas {names}; this log is {primary.name}'s"
+        )
+        with open(files.log, "ab") as logfile:
+            logfile.write("".join(f"[pykatib] {n}\n" for n in notes).encode())
+        plan_file = files.gang
+        plan_file.write_text(
+            json.dumps(
+                {
+                    "grace": self.grace,
+                    "states": str(files.replicas),
+                    "success": "leader",
+                    "replicas": plan,
+                }
+            )
+        )
+        argv = [sys.executable, "-I", gang.__file__, str(plan_file)]
+        return attempt, Launch(argv, str(req.working_dir), dict(os.environ), sidecar)
+
     def spawn(self, attempt: Attempt, launch: Launch) -> None:
         """Start the attempt's shim; sets ``proc`` and ``ident``."""
         attempt.proc, attempt.ident = shim.spawn(
@@ -192,7 +270,9 @@ class Layout:
 
     def memory_limit(self) -> str | None:
         """The primary container's ``resources.limits.memory``, as written."""
-        _, container, _ = primary_container(self.request.run_spec, self.request.primary_container_name)
+        _, container, _ = primary_container(
+            self.request.run_spec, self.request.primary_container_name
+        )
         limits = ((container or {}).get("resources") or {}).get("limits") or {}
         return str(limits["memory"]) if limits.get("memory") else None
 

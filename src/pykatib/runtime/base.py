@@ -60,6 +60,9 @@ class RunRequest:
     # Early stopping is on: observations are handed over at once, and Push reports wait for
     # :meth:`TrialRunner.acknowledge`.
     sync_reports: bool = False
+    # A training job's (PyTorchJob...) replicas whose metrics count (None: Katib's default,
+    # the master role).
+    primary_pod_labels: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from pykatib.runtime import SUPPORTED_TRIAL_KINDS, replicas
 from pykatib.runtime.attempt import primary_container
 from pykatib.runtime.base import Drained, RunRequest, RunStatus, TrialKey, TrialRunner
 from pykatib.runtime.trial import LocalTrial
@@ -24,9 +25,10 @@ _CONTAINERS_PATH = "spec.template.spec.containers"
 
 
 class LocalJobRunner(TrialRunner):
-    """Trials of kind ``Job`` as local processes, each attempt under a shim."""
+    """Trials of kind ``Job`` as local processes, each attempt under a shim; the training
+    operator's kinds (PyTorchJob...) as a gang of processes, one per replica."""
 
-    kinds: ClassVar[dict[str, str]] = {"Job": "batch/v1"}
+    kinds: ClassVar[dict[str, str]] = SUPPORTED_TRIAL_KINDS
 
     def __init__(self, wake: Callable[[], None]) -> None:
         super().__init__(wake)
@@ -35,7 +37,14 @@ class LocalJobRunner(TrialRunner):
         self._ending: list[LocalTrial] = []
 
     @classmethod
-    def check(cls, trial_spec: dict[str, Any], primary_container_name: str | None) -> list[str]:
+    def check(
+        cls,
+        trial_spec: dict[str, Any],
+        primary_container_name: str | None,
+        primary_pod_labels: dict[str, str] | None = None,
+    ) -> list[str]:
+        if replicas.is_training_kind(trial_spec):
+            return replicas.check(trial_spec, primary_container_name, primary_pod_labels)
         base = "spec.trialTemplate.trialSpec"
         i, container, containers = primary_container(trial_spec, primary_container_name)
         if not containers:
@@ -61,6 +70,8 @@ class LocalJobRunner(TrialRunner):
     @classmethod
     def warnings(cls, trial_spec: dict[str, Any], primary_container_name: str | None) -> list[str]:
         """What will run differently from a cluster (shown when the experiment is applied)."""
+        if replicas.is_training_kind(trial_spec):
+            return []
         _, container, containers = primary_container(trial_spec, primary_container_name)
         others = [str(c.get("name")) for c in containers if c is not container]
         if container is None or not others:

@@ -20,6 +20,7 @@ whose command names ``--log-path=/mnist-with-summaries-logs`` for the collector 
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 from collections.abc import Iterable
@@ -66,11 +67,18 @@ def trial_log_path(
     home: Path, namespace: str, experiment: str, trial: str, attempt: int | None = None
 ) -> Path:
     """Where an attempt's stdout and stderr are kept (default: the latest attempt's, or where
-    the first one's will be)."""
+    the first one's will be); a training job's: its primary replica's."""
+    return attempt_files(home, namespace, experiment, trial, attempt).log
+
+
+def attempt_files(
+    home: Path, namespace: str, experiment: str, trial: str, attempt: int | None = None
+) -> AttemptFiles:
+    """The files of one attempt of a trial (default: the latest, or the first to come)."""
     folder = trial_dir(home, namespace, experiment, trial)
     if attempt is None:
         attempt = (attempt_numbers(folder) or [1])[-1]
-    return AttemptFiles(attempt_dir(folder, attempt)).log
+    return AttemptFiles(attempt_dir(folder, attempt))
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,31 @@ class AttemptFiles:
     def ack(self) -> Path:
         """Synchronous Push: the report file's offset the control plane has looked at."""
         return self.state / "ack"
+
+    @property
+    def replicas(self) -> Path:
+        """A training job's replicas as the gang last saw them (:mod:`pykatib.runtime.gang`)."""
+        return self.state / "replicas.json"
+
+    def replica_log(self, name: str) -> Path:
+        """A training job's replica's output (the primary replica's is :attr:`log`)."""
+        return self.state / "replicas" / f"{name}.log"
+
+    @property
+    def gang(self) -> Path:
+        """A training job's plan: its replicas, what each runs (:mod:`pykatib.runtime.gang`)."""
+        return self.state / "gang.json"
+
+    def replica_logs(self) -> dict[str, Path]:
+        """``{replica: its log}`` of a training job's attempt (empty for a Job's)."""
+        try:
+            plan = json.loads(self.gang.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {
+            str(r["name"]): Path(r["log"]) if r.get("log") else self.log
+            for r in plan.get("replicas", [])
+        }
 
     @property
     def bell(self) -> Path:

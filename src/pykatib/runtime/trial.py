@@ -23,6 +23,7 @@ The run's *record* (:meth:`LocalTrial.record`) is what a later control plane nee
 
 from __future__ import annotations
 
+import json
 import logging
 import select
 import signal
@@ -38,8 +39,15 @@ from pykatib.metrics import collectors as _collectors
 from pykatib.metrics.collectors import Collector
 from pykatib.metrics.observation import ObservationPoint
 from pykatib.metrics.timestamps import format_rfc3339, parse_rfc3339
-from pykatib.runtime import shim
-from pykatib.runtime.attempt import Attempt, ExitWaiter, Layout, end_orphan, read_stopping
+from pykatib.runtime import replicas, shim
+from pykatib.runtime.attempt import (
+    Attempt,
+    ExitWaiter,
+    Layout,
+    end_orphan,
+    primary_pod,
+    read_stopping,
+)
 from pykatib.runtime.base import Drained, RunRequest, RunStatus
 from pykatib.runtime.job import job_resource
 from pykatib.runtime.paths import attempt_dir, attempt_numbers
@@ -77,8 +85,14 @@ class LocalTrial:
         self._failed = 0
         self._why = ""  # why the last attempt failed, when pykatib can tell (out of memory)
         spec = request.run_spec.get("spec") or {}
-        pod = (spec.get("template") or {}).get("spec") or {}
-        self._backoff_limit = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT))
+        pod = primary_pod(request.run_spec)
+        if replicas.is_training_kind(request.run_spec):
+            # A training job: its runPolicy; a failed replica fails the job unless it allows
+            # retries (the whole gang starts again).
+            spec = replicas.run_policy(request.run_spec)
+            self._backoff_limit = int(spec.get("backoffLimit", 0))
+        else:
+            self._backoff_limit = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT))
         self._job_deadline = spec.get("activeDeadlineSeconds")
         self._pod_deadline = pod.get("activeDeadlineSeconds")
         grace = float(pod.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS))
@@ -248,6 +262,9 @@ class LocalTrial:
                 return RunStatus("stopped", "Stopped", self._stopped, code)
             if code != 0:
                 self._failed += 1
+                failed_replica = _failed_replica(attempt.files.replicas)
+                if failed_replica:
+                    self._why = failed_replica
                 memory = self.layout.memory_limit()
                 if memory and _ran_out_of_memory(attempt.files.log):
                     self._why = (
@@ -363,9 +380,28 @@ class LocalTrial:
         attempt.kill_at = time.monotonic() + self.layout.grace
 
     def _job(self, phase: str, reason: str = "", message: str = "") -> dict[str, Any]:
+        attempt = self._attempt
         return job_resource(
-            self.request.run_spec, phase, reason, message, self._job_started, self._failed
+            self.request.run_spec,
+            phase,
+            reason,
+            message,
+            self._job_started,
+            self._failed,
+            attempt.files.replicas if attempt is not None else None,
         )
+
+
+def _failed_replica(states: Path) -> str:
+    """Which replica of a training job failed first, as the gang recorded it ("" if none)."""
+    try:
+        data = json.loads(states.read_text())
+    except (OSError, ValueError):
+        return ""
+    for name, state in data.items():
+        if isinstance(state, dict) and state.get("state") == "failed":
+            return f"replica {name} failed with exit code {state.get('exitCode')}"
+    return ""
 
 
 def _report_offset(collector: Collector) -> int:
