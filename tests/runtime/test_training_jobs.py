@@ -232,3 +232,30 @@ def test_mpijob_needs_mpirun_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "or use a PyTorchJob"
     ]
     assert os.environ["PATH"] == str(tmp_path)
+
+
+def test_pytorch_ddp_example_trains_on_two_replicas(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="the DDP example needs torch: pip install torch==2.13.0")
+    pytest.importorskip("sklearn", reason="the DDP example needs scikit-learn")
+    path = Path(__file__).resolve().parents[2] / "examples" / "pytorchjob-ddp" / "experiment.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["spec"]["maxTrialCount"] = data["spec"]["parallelTrialCount"] = 2
+    for replica in data["spec"]["trialTemplate"]["trialSpec"]["spec"]["pytorchReplicaSpecs"]:
+        spec = data["spec"]["trialTemplate"]["trialSpec"]["spec"]["pytorchReplicaSpecs"][replica]
+        container = spec["template"]["spec"]["containers"][0]
+        container["command"][0] = sys.executable  # this environment's Python, which has torch
+    [(exp, _)] = parse_experiments(yaml.safe_dump(data), str(path))
+    ctl = controller(tmp_path)
+    done = run(ctl, exp, path.parent)
+    assert done.status.condition("Succeeded").status == "True", done.status.to_dict()
+    for trial in ctl.store.list_trials():
+        logs = _files(tmp_path, trial).replica_logs()
+        master, worker = logs["master-0"].read_text(), logs["worker-0"].read_text()
+        assert "training on 2 replicas (gloo, cpu)" in master
+        accuracy = [
+            p
+            for p in ctl.store.list_observations(trial.namespace, trial.name)
+            if p.metric_name == "Validation-accuracy"
+        ]
+        assert [p.step for p in accuracy] == [0, 1, 2, 3]  # 4 epochs, from the master alone
+        assert "Validation-accuracy" not in worker  # only rank 0 reports
