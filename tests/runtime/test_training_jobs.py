@@ -8,7 +8,6 @@ MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE or TF_CONFIG fails the trial, as real
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -207,9 +206,11 @@ def test_a_job_that_cannot_run_here_is_rejected_when_applied(tmp_path: Path) -> 
     errors, _ = admit(exp)
     base = "spec.trialTemplate.trialSpec.spec.pytorchReplicaSpecs"
     assert errors == [
-        f"{base}.Worker.template.spec.containers[0].command: a local replica needs a command to "
-        "run (an image's entrypoint can't run outside its container); write the entrypoint as "
-        "the container's command",
+        (
+            f"{base}.Worker.template.spec.containers[0].command: a local replica needs a command to "
+            "run (an image's entrypoint can't run outside its container); write the entrypoint as "
+            "the container's command"
+        ),
         f"{base}.Chief: unknown replica type for PyTorchJob; known: Master, Worker",
     ]
     exp = _pytorchjob("print('loss=1')", "print('x')")
@@ -226,12 +227,13 @@ def test_mpijob_needs_mpirun_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("PATH", str(tmp_path))  # no mpirun on it
     errors, _ = admit(exp)
     assert errors == [
-        "spec.trialTemplate.trialSpec.spec.mpiReplicaSpecs.Launcher.template.spec.containers[0]"
-        ".command: 'mpirun' is not installed here: an MPIJob's launcher runs mpirun, which "
-        "starts the ranks on this machine; install an MPI (e.g. `apt-get install openmpi-bin`) "
-        "or use a PyTorchJob"
+        (
+            "spec.trialTemplate.trialSpec.spec.mpiReplicaSpecs.Launcher.template.spec.containers[0]"
+            ".command: 'mpirun' is not installed here: an MPIJob's launcher runs mpirun, which "
+            "starts the ranks on this machine; install an MPI (e.g. `apt-get install openmpi-bin`) "
+            "or use a PyTorchJob"
+        )
     ]
-    assert os.environ["PATH"] == str(tmp_path)
 
 
 def test_pytorch_ddp_example_trains_on_two_replicas(tmp_path: Path) -> None:
