@@ -15,18 +15,29 @@ the store does) is written only if the stored object is still at that version, e
 :class:`~pykatib.api.errors.ConflictError` is raised and the whole transaction writes nothing;
 read the object again, apply the change to it and retry. An object with no ``resourceVersion``
 is written unconditionally.
+
+On SQLite, one write transaction of a database file runs at a time in a process: the others wait
+their turn on a lock (:meth:`Store._write`) rather than in SQLite's busy handler, which polls
+with growing sleeps and, under a few dozen writing threads (the embedded SDK's clients and
+drivers), let some wait past its timeout (``database is locked``). Each write transaction begins
+``IMMEDIATE``: it holds the database's write lock from its first statement, so its reads see
+what it writes over, and another process's writer waits (up to the busy timeout: 30 s, or the
+URL's ``?timeout=``) rather than failing half-way.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, delete, event, insert, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from pykatib.api.errors import ConflictError, NotFoundError
@@ -112,8 +123,13 @@ class Store:
         database = make_url(self.url).database
         if self.url.startswith("sqlite") and database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        self._writers: threading.RLock | None = None
         if self.url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False}
+            if "timeout" not in make_url(self.url).query:
+                kwargs["connect_args"]["timeout"] = 30  # seconds another process may write
+            if database and database != ":memory:":
+                self._writers = _sqlite_writers(database)
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **kwargs)
@@ -127,6 +143,19 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises (on
+        SQLite, the file's only one in this process, begun IMMEDIATE: see the module's doc)."""
+        if self._writers is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._writers, self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+            conn.commit()
+
     # --- experiments ---------------------------------------------------------------------
 
     def create_experiment(self, exp: Experiment, source_dir: str | None = None) -> None:
@@ -137,7 +166,7 @@ class Store:
         uid, created = str(uuid.uuid4()), now()
         exists = ConflictError(f'experiment "{exp.namespace}/{exp.name}" already exists')
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 found = conn.execute(
                     select(experiments.c.id).where(
                         experiments.c.namespace == exp.namespace, experiments.c.name == exp.name
@@ -187,7 +216,7 @@ class Store:
         Conditional on ``exp.metadata.resourceVersion`` like every write (ConflictError when the
         experiment changed since ``exp`` was read); sets the new version and generation on ``exp``.
         """
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             owner = self._owner(conn, exp.namespace, exp.name)
             version, uid, created = update_row(
                 conn,
@@ -219,7 +248,7 @@ class Store:
 
     def delete_experiment(self, namespace: str, name: str) -> None:
         """Delete the experiment with its trials, suggestion, observations and events."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             exp_id = self._owner(conn, namespace, name).id
             trial_ids = select(trials.c.id).where(trials.c.experiment_id == exp_id)
             # Explicit deletes: SQLite only cascades with foreign keys switched on.
@@ -398,7 +427,7 @@ class Store:
         """
         if not changes:
             return
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             owner = self._owner(conn, namespace, experiment_name)
             if holder is not None:
                 try:
@@ -423,7 +452,7 @@ class Store:
     ) -> leases.Lease:
         """Take or renew the experiment's lease; returns it as it now stands (see
         :func:`pykatib.store.leases.acquire`). NotFoundError when the experiment is gone."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             owner = self._owner(conn, namespace, name)
             self._check_exists(conn, namespace, name, owner)
             return leases.acquire(conn, owner.id, holder, ttl, take_from)
@@ -433,7 +462,7 @@ class Store:
             return leases.read(conn, self._owner(conn, namespace, name).id)
 
     def release_lease(self, namespace: str, name: str, holder: leases.Holder) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             owner = self._owners.get((namespace, name))
             if owner is not None:
                 leases.release(conn, owner.id, holder)
@@ -477,6 +506,17 @@ class Store:
                 raise NotFoundError(f'trial "{name}" not found in namespace "{namespace}"')
             self._trial_rows[key] = (int(row[0]), row[1])
         return self._trial_rows[key][0]
+
+
+_WRITERS: dict[str, threading.RLock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _sqlite_writers(database: str) -> threading.RLock:
+    """The lock of the writers of the SQLite file ``database``, shared by every Store of this
+    process that opens it (the embedded SDK's client and each of its drivers has its own)."""
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(os.path.realpath(database), threading.RLock())
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
