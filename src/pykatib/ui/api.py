@@ -26,7 +26,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from pykatib.api.errors import NotFoundError
 from pykatib.server import errors as e
@@ -170,8 +170,12 @@ async def trials_page(request: Request, namespace: str, name: str) -> dict[str, 
 
 
 @router.get(EXPERIMENT + "/columns")
-async def columns(request: Request, namespace: str, name: str) -> dict[str, Any]:
+async def columns(request: Request, namespace: str, name: str) -> JSONResponse:
     rows = await _read_rows(request, namespace, name)
+    return JSONResponse(_columns(rows))  # plain JSON: FastAPI's encoder is slow on 10,000 rows
+
+
+def _columns(rows: Rows) -> dict[str, Any]:
     trials = rows.trials
     return {
         "best": rows.best,
@@ -194,17 +198,21 @@ async def importance(request: Request, namespace: str, name: str) -> dict[str, A
 
 
 @router.get(EXPERIMENT + "/intermediate")
-async def intermediate(request: Request, namespace: str, name: str) -> dict[str, Any]:
+async def intermediate(request: Request, namespace: str, name: str) -> JSONResponse:
     rows = await _read_rows(request, namespace, name)
     metric = request.query_params.get("metric") or rows.objective.main
     store = _store(request)
     series = await anyio.to_thread.run_sync(store.objective_series, namespace, name, metric)
     latest = [t for t in rows.trials if t.name in series][-INTERMEDIATE_TRIALS:]
-    return {
-        "metric": metric,
-        "total": len(series),
-        "series": [{"name": t.name, "status": t.phase, "values": series[t.name]} for t in latest],
-    }
+    return JSONResponse(
+        {
+            "metric": metric,
+            "total": len(series),
+            "series": [
+                {"name": t.name, "status": t.phase, "values": series[t.name]} for t in latest
+            ],
+        }
+    )
 
 
 # --- changes -----------------------------------------------------------------------------------

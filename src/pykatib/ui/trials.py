@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pykatib.api.errors import NotFoundError
 from pykatib.api.models import Experiment, Trial
 from pykatib.control import status as st
+from pykatib.control.controller import EXPERIMENT_LABEL
 from pykatib.server.kinds import KINDS
 from pykatib.store import Store
 
@@ -51,6 +53,8 @@ class Rows:
     parameters: list[dict[str, Any]]  # name, parameterType, feasibleSpace
     trials: list[TrialRow]
     best: str | None = field(default=None)
+    # What views computed from these rows (parameter importance), kept as long as they are.
+    derived: dict[Any, Any] = field(default_factory=dict)
 
     def objective_values(self) -> list[float | None]:
         return [t.metrics.get(self.objective.main) for t in self.trials]
@@ -137,28 +141,77 @@ def build_rows(exp: Experiment, trials: list[Trial]) -> Rows:
     return rows
 
 
+@dataclass
+class _Snapshot:
+    """What the cache keeps of one experiment: the rows, and the trials they were built from
+    with the resourceVersion of each (and of the namespace's other trials, to skip them)."""
+
+    stamp: Any
+    rows: Rows
+    trials: dict[str, Trial]  # this experiment's, in creation order
+    versions: dict[str, int]  # every trial of the namespace seen, by name
+
+
+def _experiment_of(trial: Trial) -> str | None:
+    labels = trial.metadata.labels or {}
+    if EXPERIMENT_LABEL in labels:
+        return labels[EXPERIMENT_LABEL]
+    owners = trial.metadata.owner_references or []
+    return owners[0].get("name") if owners and isinstance(owners[0], dict) else None
+
+
 class RowsCache:
-    """The rows of each experiment read lately, read again only when one of the namespace's
-    trials, or the experiment, changed (the store's resourceVersions say so, read without
-    any JSON), so paging and sorting 10,000 trials does not parse them again."""
+    """The rows of each experiment read lately. The store's resourceVersions of the namespace's
+    trials (read without any JSON) say what changed since: only the trials that changed are
+    read again, so paging and sorting 10,000 trials, or a live page of a running experiment,
+    doesn't parse them all again."""
+
+    REREAD_ALL = 1000  # more changed trials than this: one list is quicker than one get each
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._rows: dict[tuple[str, str], tuple[Any, Rows]] = {}
+        self._snapshots: dict[tuple[str, str], _Snapshot] = {}
 
     def get(self, store: Store, namespace: str, name: str) -> Rows:
         exp = store.get_experiment(namespace, name)  # NotFoundError when there is none
-        versions = KINDS["trials"].versions(store, namespace)
-        stamp = (exp.metadata.uid, exp.metadata.resource_version, hash(tuple(versions)))
+        listed = [(n, v) for _uid, _ns, n, v in KINDS["trials"].versions(store, namespace)]
+        versions = dict(listed)
+        stamp = (exp.metadata.uid, exp.metadata.resource_version, hash(tuple(listed)))
         key = (namespace, name)
         with self._lock:
-            cached = self._rows.get(key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        rows = build_rows(exp, store.list_trials(namespace, name))
+            cached = self._snapshots.get(key)
+        if cached is not None and cached.stamp == stamp:
+            return cached.rows
+        if cached is None or cached.stamp[0] != exp.metadata.uid:
+            trials = {t.metadata.name or "": t for t in store.list_trials(namespace, name)}
+        else:
+            trials = self._refreshed(store, namespace, name, cached, listed)
+        snapshot = _Snapshot(stamp, build_rows(exp, list(trials.values())), trials, versions)
         with self._lock:
-            self._rows[key] = (stamp, rows)
-            while len(self._rows) > self.size:
-                self._rows.pop(next(iter(self._rows)))
-        return rows
+            self._snapshots[key] = snapshot
+            while len(self._snapshots) > self.size:
+                self._snapshots.pop(next(iter(self._snapshots)))
+        return snapshot.rows
+
+    def _refreshed(
+        self,
+        store: Store,
+        namespace: str,
+        name: str,
+        cached: _Snapshot,
+        listed: list[tuple[str, int]],
+    ) -> dict[str, Trial]:
+        changed = [n for n, v in listed if cached.versions.get(n) != v]
+        if len(changed) > self.REREAD_ALL:
+            return {t.metadata.name or "": t for t in store.list_trials(namespace, name)}
+        present = {n for n, _ in listed}
+        trials = {n: t for n, t in cached.trials.items() if n in present}
+        for trial_name in changed:
+            try:
+                trial = store.get_trial(namespace, trial_name)
+            except NotFoundError:
+                continue
+            if _experiment_of(trial) == name:
+                trials[trial_name] = trial  # a new one goes last: the newest
+        return trials
