@@ -90,3 +90,17 @@ def test_delete_asks_first(ui_server: Server, page: Any) -> None:
     expect(row).to_have_count(0)
     with ui_server.client() as client:
         assert client.get(f"{BASE}/namespaces/default/experiments/doomed").status_code == 404
+
+
+def test_budget_edit_restarts_a_resumable_experiment(ui_server: Server, page: Any) -> None:
+    body = tiny_experiment("budget", trials=1, parallel=1)
+    body["spec"]["resumePolicy"] = "LongRunning"
+    create(ui_server, body)
+    wait_succeeded(ui_server, "budget")
+    page.goto(f"{ui_server.url}/#/experiments/default/budget")
+    page.locator("[data-action=edit-budget]").click()
+    page.locator("dialog").get_by_label("maxTrialCount").fill("2")
+    page.locator("dialog").get_by_role("button", name="Save").click()
+    expect(page.locator("[data-field=maxTrialCount]")).to_have_text("2")
+    # The experiment runs its second trial; the page follows it live.
+    expect(page.locator(".exp-header .counts")).to_have_attribute("data-succeeded", "2")
