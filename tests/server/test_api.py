@@ -8,6 +8,7 @@ import json
 import queue
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -271,6 +272,49 @@ def test_malformed_query_parameters_are_bad_requests(server: Server) -> None:
         watch = {"watch": "True", "timeoutSeconds": "1"}
         with c.stream("GET", EXPERIMENTS, params=watch) as events_of:
             assert [json.loads(line)["type"] for line in events_of.iter_lines()] == ["ADDED"]
+
+
+GATED = (
+    "import os, sys, time\n"
+    "print('line1\\nline2\\nline3', flush=True)\n"
+    "while not os.path.exists(sys.argv[1]):\n"
+    "    time.sleep(0.05)\n"
+    "print('end', flush=True)\n"
+)
+
+
+def test_a_followed_pod_log_tails_and_limits_as_kubernetes_does(
+    server: Server, tmp_path: Path
+) -> None:
+    """``follow`` with ``tailLines``: the last lines so far, then what comes, to the trial's end;
+    with ``limitBytes``: that many bytes, then the end, though the trial runs on."""
+    gate = tmp_path / "gate"
+    exp = experiment("gated", 1)
+    container = exp["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]
+    command = container["containers"][0]["command"]
+    command[1:] = ["-c", GATED, str(gate), *command[-2:]]  # the --lr, --momentum
+    pods = "/api/v1/namespaces/default/pods"
+    with server.client() as c:
+        assert c.post(EXPERIMENTS, json=exp).status_code == 201
+        deadline = time.monotonic() + 30
+        log = ""
+        while "line3" not in log:  # the trial's first lines written (it then waits for gate)
+            assert time.monotonic() < deadline, log
+            found = c.get(pods, params={"labelSelector": "katib.kubeflow.org/experiment=gated"})
+            items = found.json()["items"]
+            log = c.get(f"{pods}/{items[0]['metadata']['name']}/log").text if items else ""
+            time.sleep(0.05)  # a poll's pace: the loop waits for the log, not for a time
+        url = f"{pods}/{items[0]['metadata']['name']}/log"
+        assert c.get(url, params={"follow": "true", "limitBytes": "3"}).text == "lin"
+        received = []
+        with c.stream("GET", url, params={"follow": "true", "tailLines": "1"}) as stream:
+            for chunk in stream.iter_text():
+                received.append(chunk)
+                if "".join(received) == "line3\n":
+                    gate.touch()  # the trial ends now
+        assert "".join(received) == "line3\nend\n"
+        trial = c.get(f"{BASE}/namespaces/default/trials/{items[0]['metadata']['name']}").json()
+        assert trial["status"]["conditions"][-1]["type"] in ("Succeeded", "MetricsUnavailable")
 
 
 class Watch:

@@ -277,27 +277,41 @@ def log(request: Request, namespace: str, name: str) -> Response:
     path = trial_log_path(home, namespace, experiment, name, number)
     if boolean(params, "follow"):
         return StreamingResponse(
-            _follow(request, trial, path, number, pinned=attempt is not None),
+            _follow(request, trial, path, number, attempt is not None, tail, limit),
             media_type="text/plain",
         )
     try:
         text = path.read_bytes()
     except OSError:
         text = b""
-    if tail is not None:
-        text = b"".join(text.splitlines(keepends=True)[-tail:]) if tail else b""
-    if limit is not None:
-        text = text[:limit]
-    return PlainTextResponse(text)
+    text = _tail(text, tail)
+    return PlainTextResponse(text if limit is None else text[:limit])
 
 
-async def _follow(request: Request, trial: Trial, path: Path, number: int, pinned: bool) -> Any:
-    """The log at ``path`` as it grows, until the trial completes, the client goes, the server
+def _tail(text: bytes, lines: int | None) -> bytes:
+    """The last ``lines`` lines of ``text`` (all of it for None)."""
+    if lines is None:
+        return text
+    return b"".join(text.splitlines(keepends=True)[-lines:]) if lines else b""
+
+
+async def _follow(
+    request: Request,
+    trial: Trial,
+    path: Path,
+    number: int,
+    pinned: bool,
+    tail: int | None,
+    limit: int | None,
+) -> Any:
+    """The log at ``path`` as it grows (its last ``tail`` lines so far first, at most ``limit``
+    bytes in all, as Kubernetes follows), until the trial completes, the client goes, the server
     stops, or (not ``pinned``) the trial's next attempt begins."""
     server = request.app.state.pykatib
     namespace, name = trial.namespace, trial.name
     folder = trial_dir(server.home, namespace, _experiment_of(trial), name)
     position = 0
+    first = True
 
     def read() -> bytes:
         try:
@@ -319,9 +333,15 @@ async def _follow(request: Request, trial: Trial, path: Path, number: int, pinne
     while True:
         done, newer = await anyio.to_thread.run_sync(state)
         chunk = await anyio.to_thread.run_sync(read)  # after the state: nothing written is lost
+        position += len(chunk)
+        if first:
+            chunk, first = _tail(chunk, tail), False
+        if limit is not None:
+            chunk, limit = chunk[:limit], limit - len(chunk[:limit])
         if chunk:
-            position += len(chunk)
             yield chunk
+        if limit == 0:
+            return
         if done or newer or server.stopping.is_set() or await request.is_disconnected():
             return
         await server.wait_stopping(FOLLOW_POLL_SECONDS)
