@@ -7,7 +7,7 @@ import logging
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -167,6 +167,52 @@ def server_options(f: Any) -> Any:
     )(f)
 
 
+def _declare(part: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None:
+            return
+        from pykatib.runtime.resources import MACHINE, quantity
+
+        if part == "memory":
+            try:
+                value = quantity(value)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc)) from None
+        MACHINE.declare(**{part: value})
+
+    return callback
+
+
+def capacity_options(f: Any) -> Any:
+    """``--cpus``, ``--memory``, ``--gpus``: what trials may use of this machine."""
+    f = click.option(
+        "--gpus",
+        type=click.IntRange(min=0),
+        envvar="PYKATIB_GPUS",
+        expose_value=False,
+        callback=_declare("gpus"),
+        help="GPUs trials may use (nvidia.com/gpu; default: those nvidia-smi lists). "
+        "Env: PYKATIB_GPUS.",
+    )(f)
+    f = click.option(
+        "--memory",
+        envvar="PYKATIB_MEMORY",
+        metavar="SIZE",
+        expose_value=False,
+        callback=_declare("memory"),
+        help="Memory trials may use, as Kubernetes writes it (16Gi; default: all). "
+        "Env: PYKATIB_MEMORY.",
+    )(f)
+    return click.option(
+        "--cpus",
+        type=click.FloatRange(min=0),
+        envvar="PYKATIB_CPUS",
+        expose_value=False,
+        callback=_declare("cpus"),
+        help="CPUs trials may use (default: all this process may). Env: PYKATIB_CPUS.",
+    )(f)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="PYKATIB_DB", help="Database URL (default: SQLite in $PYKATIB_HOME).")
 @click.option("-n", "--namespace", help="Namespace (default: default; with -f, the file's own).")
@@ -269,6 +315,7 @@ def _interrupt_on_signals() -> None:
     help="YAML file with the ConfigMap a trialTemplate.configMap names (repeatable).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No live progress, just the result.")
+@capacity_options
 @namespace_option
 @server_options
 @pass_ctx
@@ -376,6 +423,7 @@ def _new(warnings: Sequence[str], shown: Sequence[str]) -> list[str]:
 @click.option(
     "--configmap", "configmaps", multiple=True, type=click.Path(exists=True, dir_okay=False)
 )
+@capacity_options
 @namespace_option
 @server_options
 @pass_ctx
@@ -591,6 +639,7 @@ def delete(ctx: _Ctx, kind: str, name: str) -> None:
     help="Also serve Katib's DB manager gRPC API (GetObservationLog, ReportObservationLog) on "
     "this port (Katib's is 6789), for the Katib SDK's get_trial_metrics and report_metrics.",
 )
+@capacity_options
 @click.pass_context
 def server(
     click_ctx: click.Context,

@@ -9,9 +9,11 @@ server) calls :func:`admit` after validation.
 from __future__ import annotations
 
 import importlib.util
+import json
 
 from pykatib.api.models import Experiment
 from pykatib.runtime.local import LocalJobRunner
+from pykatib.runtime.resources import MACHINE, trial_needs
 
 NAS_ALGORITHMS = ("enas", "darts")
 
@@ -35,6 +37,7 @@ def admit(exp: Experiment) -> tuple[list[str], list[str]]:
         errors += LocalJobRunner.check(
             template.trial_spec, template.primary_container_name, template.primary_pod_labels
         )
+        errors += _capacity_errors(template.trial_spec, template.primary_container_name)
         warnings += LocalJobRunner.warnings(template.trial_spec, template.primary_container_name)
         if template.primary_pod_labels and template.trial_spec.get("kind") == "Job":
             warnings.append(
@@ -58,3 +61,38 @@ def admit(exp: Experiment) -> tuple[list[str], list[str]]:
             '`pip install "pykatib[tfevent]"` (or `pip install tensorboard`)'
         )
     return errors, warnings
+
+
+def _capacity_errors(trial_spec: dict, primary_container_name: str | None) -> list[str]:
+    """A trial that could never fit on this machine, even with nothing else running."""
+    if _has_placeholders(trial_spec):
+        return []  # placeholders in its resources: judged once rendered
+    try:
+        needs = trial_needs(trial_spec, primary_container_name)
+    except ValueError as exc:
+        return [f"spec.trialTemplate.trialSpec: resources: {exc}"]
+    short = MACHINE.never_fits(needs)
+    if not short:
+        return []
+    replicas = f" ({len(needs)} replicas in all)" if len(needs) > 1 else ""
+    return [
+        "spec.trialTemplate.trialSpec: a trial needs more than this machine has: "
+        + ", ".join(short)
+        + f"{replicas}; lower its containers' resources.requests, or declare what the "
+        "machine has with `pykatib run --cpus N --memory SIZE --gpus N` (or PYKATIB_CPUS, "
+        "PYKATIB_MEMORY, PYKATIB_GPUS)"
+    ]
+
+
+def _has_placeholders(trial_spec: dict) -> bool:
+    """Whether some container's resources hold a ``${...}`` placeholder."""
+    return "${" in json.dumps(_resources_of(trial_spec))
+
+
+def _resources_of(node: object) -> list:
+    if isinstance(node, dict):
+        found = [node["resources"]] if "resources" in node else []
+        return found + [r for v in node.values() for r in _resources_of(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _resources_of(v)]
+    return []

@@ -288,7 +288,9 @@ class Controller:
             return True
         try:
             verdict = job_verdict(
-                run.job or {}, trial.spec.success_condition or "", trial.spec.failure_condition or ""
+                run.job or {},
+                trial.spec.success_condition or "",
+                trial.spec.failure_condition or "",
             )
         except ConditionError as exc:
             # Katib logs this and leaves the trial Running for ever; failing it says why.
@@ -347,7 +349,9 @@ class Controller:
             )
         self._waiting_for_deadline.discard(key)
         st.mark_trial_failed(trial, reason, message)
-        changes.events.append(event(trial, NORMAL, "JobFailed", f"Job {trial.name} has failed. {message} {reason}"))
+        changes.events.append(
+            event(trial, NORMAL, "JobFailed", f"Job {trial.name} has failed. {message} {reason}")
+        )
         return True
 
     def _adopt(self, state: ExperimentState, trial: Trial) -> RunStatus | None:
@@ -443,12 +447,27 @@ class Controller:
         )
 
     def _start(self, state: ExperimentState, trial: Trial, changes: Changes) -> None:
+        request = self._run_request(state, trial)
+        waiting = self.runner.reserve(request)
+        created = trial.status.condition("Created")
+        if waiting is not None:
+            # Pending, as an unschedulable pod: said once, tried again when resources free.
+            message = f"Trial is created; waiting for resources: {waiting}"
+            if created is not None and created.message != message:
+                created.message, created.last_update_time = message, st.now()
+                changes.events.append(event(trial, WARNING, "FailedScheduling", waiting))
+                changes.trials.append(trial)
+            return
+        if created is not None and created.message != st.TRIAL_CREATED_MESSAGE:
+            created.message, created.last_update_time = st.TRIAL_CREATED_MESSAGE, st.now()
         state.series.pop(trial.name, None)
-        record = self.runner.start(self._run_request(state, trial))
+        record = self.runner.start(request)
         if record is not None:
             _set_attempt_record(trial, record)
         st.mark_trial_running(trial)
-        changes.events.append(event(trial, NORMAL, "JobCreated", f"Job {trial.name} has been created"))
+        changes.events.append(
+            event(trial, NORMAL, "JobCreated", f"Job {trial.name} has been created")
+        )
         changes.events.append(event(trial, NORMAL, "JobRunning", f"Job {trial.name} is running"))
         state.summaries.pop(trial.name, None)
         state.refresh(trial)

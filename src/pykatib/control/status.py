@@ -35,6 +35,7 @@ EXPERIMENT_FAILED = "ExperimentFailed"
 
 # Trial condition reasons.
 TRIAL_CREATED = "TrialCreated"
+TRIAL_CREATED_MESSAGE = "Trial is created"
 TRIAL_RUNNING = "TrialRunning"
 TRIAL_SUCCEEDED = "TrialSucceeded"
 TRIAL_FAILED = "TrialFailed"
@@ -173,7 +174,7 @@ def trial_phase(trial: Trial) -> str:
 
 
 def mark_trial_created(trial: Trial) -> None:
-    set_condition(trial.status, "Created", "True", TRIAL_CREATED, "Trial is created")
+    set_condition(trial.status, "Created", "True", TRIAL_CREATED, TRIAL_CREATED_MESSAGE)
 
 
 def mark_trial_running(trial: Trial) -> None:

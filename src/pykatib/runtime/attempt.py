@@ -25,7 +25,7 @@ from typing import Any
 
 from pykatib.metrics.collectors import Collector, collector_kind, collector_path, make_collector
 from pykatib.metrics.parsers import CUSTOM_COLLECTOR, PUSH_COLLECTOR, STDOUT_COLLECTOR
-from pykatib.runtime import gang, replicas, shim
+from pykatib.runtime import gang, replicas, resources, shim
 from pykatib.runtime.base import RunRequest
 from pykatib.runtime.paths import (
     METRICS_PATH_ENV,
@@ -210,7 +210,7 @@ class Layout:
             container = replica.container(req.primary_container_name) or {}
             paths = self.paths(files, None if replica is primary else replica.name)
             container = paths.rewrite_container(container)
-            env = self._environment(container, files, notes)
+            env = self._environment(container, files, notes, replica.name)
             env.update(operator_env[replica.name])
             log = None
             if replica is primary:
@@ -296,10 +296,18 @@ class Layout:
         return cwd or str(self.request.working_dir), _argv(container), extra
 
     def _environment(
-        self, container: dict[str, Any], files: AttemptFiles, notes: list[str]
+        self,
+        container: dict[str, Any],
+        files: AttemptFiles,
+        notes: list[str],
+        replica: str = resources.JOB_REPLICA,
     ) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.request.env)
+        env.update(resources.thread_caps(container))  # its CPU limit, as thread pool sizes
+        devices = self.request.devices.get(replica)
+        if devices:  # the GPUs it was given: its own, as a pod's
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
         for item in container.get("env") or []:
             if "value" in item:
                 env[str(item["name"])] = str(item["value"])

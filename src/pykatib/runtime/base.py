@@ -4,7 +4,9 @@ Lifecycle, as the trial reconciler drives it:
 
 1. ``check(trial_spec, primary_container_name)`` when an experiment is applied: problems that
    make the template impossible to run with this runner, as ``path: message``.
-2. ``start(request)`` once per run of a trial; it returns the run's *record* (JSON, or None),
+2. ``reserve(request)`` before each start: None once what the trial needs of the machine is
+   held for it, else why it waits (Pending; asked again after a ``wake()``); then
+   ``start(request)`` once per run of a trial; it returns the run's *record* (JSON, or None),
    which the reconciler stores with the trial (the ``pykatib.kubeflow.org/attempt``
    annotation) in the transaction that marks it Running. The runner calls ``wake()`` (given at
    construction) whenever something changed that the control plane should look at: a trial
@@ -63,6 +65,8 @@ class RunRequest:
     # A training job's (PyTorchJob...) replicas whose metrics count (None: Katib's default,
     # the master role).
     primary_pod_labels: dict[str, str] | None = None
+    # The GPUs each replica was given ("job": a Job's one), from :meth:`TrialRunner.reserve`.
+    devices: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,11 @@ class TrialRunner(ABC):
     @classmethod
     def check(cls, trial_spec: dict[str, Any], primary_container_name: str | None) -> list[str]:
         return []
+
+    def reserve(self, request: RunRequest) -> str | None:
+        """Hold what the trial needs of the machine before :meth:`start`: None when it is held,
+        else why the trial must wait (it is asked again after ``wake()``)."""
+        return None
 
     @abstractmethod
     def start(self, request: RunRequest) -> dict[str, Any] | None:

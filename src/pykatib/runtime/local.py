@@ -14,11 +14,13 @@ which the trial template's ``successCondition`` / ``failureCondition`` are judge
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from pykatib.runtime import SUPPORTED_TRIAL_KINDS, replicas
 from pykatib.runtime.attempt import primary_container
 from pykatib.runtime.base import Drained, RunRequest, RunStatus, TrialKey, TrialRunner
+from pykatib.runtime.resources import MACHINE, Grant, Machine, trial_needs
 from pykatib.runtime.trial import LocalTrial
 
 _CONTAINERS_PATH = "spec.template.spec.containers"
@@ -30,8 +32,11 @@ class LocalJobRunner(TrialRunner):
 
     kinds: ClassVar[dict[str, str]] = SUPPORTED_TRIAL_KINDS
 
-    def __init__(self, wake: Callable[[], None]) -> None:
+    def __init__(self, wake: Callable[[], None], machine: Machine | None = None) -> None:
         super().__init__(wake)
+        self.machine = machine or MACHINE
+        self.machine.subscribe(wake)  # a trial anywhere in this process freed what it held
+        self._grants: dict[TrialKey, Grant] = {}
         self._trials: dict[TrialKey, LocalTrial] = {}
         # Forgotten while being stopped: shutdown() still waits for them.
         self._ending: list[LocalTrial] = []
@@ -96,20 +101,46 @@ class LocalJobRunner(TrialRunner):
             ]
         return []
 
+    def reserve(self, request: RunRequest) -> str | None:
+        needs = trial_needs(request.run_spec, request.primary_container_name)
+        if not any(needs.values()):
+            return None  # asks for nothing: parallelTrialCount alone limits it
+        grant = self.machine.grant(request.key, needs)
+        if isinstance(grant, str):
+            return grant
+        self._grants[request.key] = grant
+        return None
+
     def start(self, request: RunRequest) -> dict[str, Any]:
-        trial = LocalTrial(request, self.wake)
+        grant = self._grants.get(request.key)
+        if grant is not None:
+            request = replace(request, devices=dict(grant.devices))
+        trial = LocalTrial(request, self.wake, self._releaser(request.key))
         record = trial.begin()
         self._trials[request.key] = trial
         trial.thread.start()
         return record
 
     def adopt(self, request: RunRequest, record: dict[str, Any]) -> bool:
-        trial = LocalTrial(request, self.wake)
+        devices = record.get("devices") or {}
+        if isinstance(devices, dict):
+            request = replace(request, devices={k: tuple(v) for k, v in devices.items()})
+        trial = LocalTrial(request, self.wake, self._releaser(request.key))
         if not trial.adopt(record):
             return False
+        needs = trial_needs(request.run_spec, request.primary_container_name)
+        if any(needs.values()):  # it runs already, with what it was given
+            self.machine.grant(request.key, needs, devices=request.devices)
         self._trials[request.key] = trial
         trial.thread.start()
         return True
+
+    def _releaser(self, key: TrialKey) -> Callable[[], None]:
+        def release() -> None:
+            self._grants.pop(key, None)
+            self.machine.release(key)
+
+        return release
 
     def status(self, key: TrialKey) -> RunStatus | None:
         trial = self._trials.get(key)
@@ -130,6 +161,7 @@ class LocalJobRunner(TrialRunner):
             trial.stop(message)
 
     def forget(self, key: TrialKey) -> None:
+        self._releaser(key)()
         trial = self._trials.pop(key, None)
         if trial is None or trial.status.finished:
             return
@@ -146,6 +178,8 @@ class LocalJobRunner(TrialRunner):
         for trial in live + self._ending:
             trial.thread.join(timeout)
         self._ending.clear()
+        for key in list(self._grants):
+            self._releaser(key)()
 
 
 __all__ = ["LocalJobRunner", "primary_container"]

@@ -65,9 +65,15 @@ IDLE_SECONDS = 1.0
 class LocalTrial:
     """One trial's attempts, watched by :attr:`thread`."""
 
-    def __init__(self, request: RunRequest, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        request: RunRequest,
+        wake: Callable[[], None],
+        on_end: Callable[[], None] = lambda: None,
+    ) -> None:
         self.request = request
         self.wake = wake
+        self.on_end = on_end  # the run has ended: what it held of the machine is free
         self._lock = threading.Lock()
         self._points: list[ObservationPoint] = []
         self._position: dict[str, Any] = {}  # the collector's, as of the points handed over
@@ -202,6 +208,8 @@ class LocalTrial:
             record["attemptStartTime"] = format_rfc3339(attempt.started)
         record["failed"] = self._failed
         record["positions"] = self._position
+        if self.request.devices:
+            record["devices"] = {k: list(v) for k, v in self.request.devices.items()}
         return record
 
     def _collect(self, attempt: Attempt, final: bool = False) -> None:
@@ -233,6 +241,7 @@ class LocalTrial:
             return  # released: another control plane watches the trial
         # One assignment: a reader sees the final phase and its Job together.
         self.status = replace(status, job=self._job(status.phase, status.reason, status.message))
+        self.on_end()
         self.wake()
 
     def _attempts(self) -> RunStatus | None:
