@@ -25,6 +25,11 @@ the report takes the median of each side and gives:
 
     python bench/overhead.py [--trials 500] [--repeat 3] [--parallel 2] [--out PATH]
     python bench/overhead.py --floor-only --trials 100     # the floor side alone
+    python bench/overhead.py --replicas 2                  # PyTorchJob trials: Master + Worker
+
+With ``--replicas R`` (R > 1) each trial is a PyTorchJob of a Master and R - 1 Workers, each
+replica the same process; the floor and the peer start a trial's R processes together and wait
+for all of them (report: ``bench/results/overhead-pytorchjob.md``).
 
 Exits 1 when a ``pykatib run`` fails (its exit code and the tail of its stderr are printed).
 Writes the markdown report to ``--out`` (default ``bench/results/overhead.md``).
@@ -54,6 +59,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results" / "overhead.md"
+RESULTS_GANG = HERE / "results" / "overhead-pytorchjob.md"
 TARGET_RATIO = 1.5
 TRIAL_CODE = "print('loss=0.5')"
 EXPECTED_OUTPUT = "loss=0.5\n"
@@ -65,7 +71,29 @@ def trial_command(python: str) -> list[str]:
     return [python, "-c", TRIAL_CODE, "${trialParameters.x}"]
 
 
-def experiment(trials: int, parallel: int, python: str) -> dict[str, object]:
+def experiment(trials: int, parallel: int, python: str, replicas: int = 1) -> dict[str, object]:
+    container = {
+        "name": "training-container",
+        "image": "python:3.11-slim",
+        "command": trial_command(python),
+    }
+    pod = {"spec": {"containers": [container], "restartPolicy": "Never"}}
+    trial_spec: dict[str, object] = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "spec": {"template": pod},
+    }
+    if replicas > 1:
+        trial_spec = {
+            "apiVersion": "kubeflow.org/v1",
+            "kind": "PyTorchJob",
+            "spec": {
+                "pytorchReplicaSpecs": {
+                    "Master": {"replicas": 1, "template": pod},
+                    "Worker": {"replicas": replicas - 1, "template": pod},
+                }
+            },
+        }
     return {
         "apiVersion": "kubeflow.org/v1beta1",
         "kind": "Experiment",
@@ -86,24 +114,7 @@ def experiment(trials: int, parallel: int, python: str) -> dict[str, object]:
             "trialTemplate": {
                 "primaryContainerName": "training-container",
                 "trialParameters": [{"name": "x", "reference": "x"}],
-                "trialSpec": {
-                    "apiVersion": "batch/v1",
-                    "kind": "Job",
-                    "spec": {
-                        "template": {
-                            "spec": {
-                                "containers": [
-                                    {
-                                        "name": "training-container",
-                                        "image": "python:3.11-slim",
-                                        "command": trial_command(python),
-                                    }
-                                ],
-                                "restartPolicy": "Never",
-                            }
-                        }
-                    },
-                },
+                "trialSpec": trial_spec,
             },
         },
     }
@@ -120,27 +131,33 @@ class Measurements:
 # ---- the floor ---------------------------------------------------------------------------------
 
 
-def _one_process(python: str, cwd: Path, x: float) -> None:
-    proc = subprocess.run(
-        [python, "-c", TRIAL_CODE, repr(x)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0 or proc.stdout != EXPECTED_OUTPUT:
-        raise RuntimeError(
-            f"floor process failed (exit {proc.returncode}): {proc.stdout!r} {proc.stderr!r}"
+def _one_trial(python: str, cwd: Path, x: float, replicas: int = 1) -> float:
+    """Run one trial's ``replicas`` processes together; the first one's loss."""
+    procs = [
+        subprocess.Popen(
+            [python, "-c", TRIAL_CODE, repr(x)],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
+        for _ in range(replicas)
+    ]
+    outputs = [p.communicate() for p in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        if proc.returncode != 0 or out != EXPECTED_OUTPUT:
+            raise RuntimeError(f"trial process failed (exit {proc.returncode}): {out!r} {err!r}")
+    return float(outputs[0][0].strip().split("=", 1)[1])
 
 
-def run_floor(trials: int, parallel: int, python: str, workdir: Path) -> float:
-    """Seconds to run ``trials`` processes with a ``parallel``-worker thread pool."""
+def run_floor(trials: int, parallel: int, python: str, workdir: Path, replicas: int = 1) -> float:
+    """Seconds to run ``trials`` trials (of ``replicas`` processes each) with a
+    ``parallel``-worker thread pool."""
     rng = random.Random(0)
     xs = [rng.random() for _ in range(trials)]
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        for future in [pool.submit(_one_process, python, workdir, x) for x in xs]:
+        for future in [pool.submit(_one_trial, python, workdir, x, replicas) for x in xs]:
             future.result()
     return time.perf_counter() - start
 
@@ -148,7 +165,7 @@ def run_floor(trials: int, parallel: int, python: str, workdir: Path) -> float:
 # ---- the peer: Optuna with its SQLite storage ------------------------------------------------------
 
 
-def run_optuna(trials: int, parallel: int, python: str, workdir: Path) -> float:
+def run_optuna(trials: int, parallel: int, python: str, workdir: Path, replicas: int = 1) -> float:
     """Seconds for Optuna to run the same processes as objective calls, ``parallel`` at a time,
     recording the study in SQLite (its RDB storage): a hyperparameter tuner's bookkeeping."""
     import optuna
@@ -157,15 +174,7 @@ def run_optuna(trials: int, parallel: int, python: str, workdir: Path) -> float:
     storage = f"sqlite:///{workdir / f'optuna-{time.monotonic_ns()}.db'}"
 
     def objective(trial: optuna.Trial) -> float:
-        x = trial.suggest_float("x", 0.0, 1.0)
-        proc = subprocess.run(
-            [python, "-c", TRIAL_CODE, repr(x)],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return float(proc.stdout.strip().split("=", 1)[1])
+        return _one_trial(python, workdir, trial.suggest_float("x", 0.0, 1.0), replicas)
 
     start = time.perf_counter()
     study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
@@ -295,7 +304,16 @@ def git_commit() -> str:
 
 
 def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
-    n, p = args.trials, args.parallel
+    n, p, r = args.trials, args.parallel, args.replicas
+    what = f'`{Path(sys.executable).name} -c "{TRIAL_CODE}" <x>`'
+    if r > 1:
+        what = (
+            f"PyTorchJobs of {r} replicas (a Master and {r - 1} Worker"
+            f"{'s' if r > 2 else ''}), each replica {what}"
+        )
+        procs = f"{n} trials of {r} processes started together"
+    else:
+        procs = f"{n} processes"
     floor, pk = statistics.median(m.floor), statistics.median(m.pykatib)
     ratio = pk / floor
     extra = pk - floor
@@ -319,9 +337,9 @@ def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
 - Machine: {machine()}
 - {versions()}
 - Command: `{command}`
-- Workload: {n} trials of `{Path(sys.executable).name} -c "{TRIAL_CODE}" <x>`, {p} at a time;
+- Workload: {n} trials, {what}, {p} at a time;
   experiment: random over one double `x` in [0, 1], minimize `loss`, no goal
-- Floor: the same {n} processes run by `ThreadPoolExecutor({p})` + `subprocess.run`
+- Floor: the same {procs} run by `ThreadPoolExecutor({p})` + `subprocess`
   (stdout captured); pykatib: `pykatib run -q -f <yaml>` with a fresh `PYKATIB_HOME`,
   wall clock including its start-up; peer: an Optuna study with RDB (SQLite) storage running
   the same processes as its objective, `n_jobs={p}` (in-process, so no start-up of its own)
@@ -349,7 +367,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=500, help="trials per run (default 500)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side (default 3)")
     parser.add_argument("--parallel", type=int, default=2, help="parallelTrialCount (default 2)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"report (default {RESULTS})")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="replicas per trial: 1, a Job (default); more, a PyTorchJob (Master + Workers)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help=f"report (default {RESULTS}; with --replicas: {RESULTS_GANG})"
+    )
     parser.add_argument(
         "--pykatib", help="the pykatib command, shell-quoted (default: this environment's)"
     )
@@ -358,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-optuna", action="store_true", help="leave out the Optuna peer")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
-    if args.trials < 1 or args.repeat < 1 or args.parallel < 1:
-        parser.error("--trials, --repeat and --parallel must be positive")
+    if args.trials < 1 or args.repeat < 1 or args.parallel < 1 or args.replicas < 1:
+        parser.error("--trials, --repeat, --parallel and --replicas must be positive")
+    args.out = args.out or (RESULTS if args.replicas == 1 else RESULTS_GANG)
 
     python = sys.executable
     pykatib = shlex.split(args.pykatib) if args.pykatib else default_pykatib_command()
@@ -369,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="pykatib-overhead-"))
     experiment_file = tmp / "experiment.yaml"
     experiment_file.write_text(
-        yaml.safe_dump(experiment(args.trials, args.parallel, python), sort_keys=False)
+        yaml.safe_dump(
+            experiment(args.trials, args.parallel, python, args.replicas), sort_keys=False
+        )
     )
     m = Measurements()
     try:
@@ -378,12 +407,12 @@ def main(argv: list[str] | None = None) -> int:
             sides = sides if rep % 2 == 0 else sides[::-1]
             for side in sides:
                 if side == "floor":
-                    seconds = run_floor(args.trials, args.parallel, python, tmp)
+                    seconds = run_floor(args.trials, args.parallel, python, tmp, args.replicas)
                     m.floor.append(seconds)
                 elif side == "optuna":
                     if args.floor_only or args.no_optuna:
                         continue
-                    seconds = run_optuna(args.trials, args.parallel, python, tmp)
+                    seconds = run_optuna(args.trials, args.parallel, python, tmp, args.replicas)
                     m.optuna.append(seconds)
                 elif not args.floor_only:
                     seconds, recorded = run_pykatib(

@@ -261,3 +261,22 @@ def test_pytorch_ddp_example_trains_on_two_replicas(tmp_path: Path) -> None:
         ]
         assert [p.step for p in accuracy] == [0, 1, 2, 3]  # 4 epochs, from the master alone
         assert "Validation-accuracy" not in worker  # only rank 0 reports
+
+
+def test_a_parameter_server_is_stopped_once_the_chief_succeeds(tmp_path: Path) -> None:
+    exp = _pytorchjob("print('loss=0.5')", "import time\nwhile True: time.sleep(1)")
+    spec = exp.spec.trial_template.trial_spec
+    master, worker = spec["spec"].pop("pytorchReplicaSpecs").values()
+    master["template"]["spec"]["terminationGracePeriodSeconds"] = 1
+    spec.update(kind="TFJob", spec={"tfReplicaSpecs": {"Chief": master, "PS": worker}})
+    ctl = controller(tmp_path)
+    run(ctl, exp, tmp_path)
+    [trial] = ctl.store.list_trials()
+    assert trial.status.condition("Succeeded").status == "True"
+    files = _files(tmp_path, trial)
+    states = json.loads(files.replicas.read_text())
+    assert states["chief-0"] == {"state": "succeeded", "exitCode": 0}
+    assert states["ps-0"]["state"] == "stopped"  # it never ends on its own
+    assert "the job succeeded; stopping ps-0, still running after the grace period" in (
+        files.log.read_text()
+    )

@@ -25,12 +25,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
-
-POLL_SECONDS = 0.05
 
 
 def main(plan_path: str) -> int:
@@ -139,41 +138,56 @@ class Gang:
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         others = ", ".join(r["name"] for r in self.procs.values())
         self.say(f"replica {failed} failed: it {how}" + (f"; stopping {others}" if others else ""))
-        self.terminate(at_once=True)
+        self.terminate()
         return 128 - code if code < 0 else code
 
     def finish(self) -> None:
         """The job succeeded: what still runs gets the grace period to end, then is stopped."""
+        self.reap(time.monotonic() + self.grace, signalled=False)
         if self.procs:
             others = ", ".join(r["name"] for r in self.procs.values())
-            self.say(f"the job succeeded; waiting for {others} to end")
-        self.terminate(at_once=False)
+            self.say(f"the job succeeded; stopping {others}, still running after the grace period")
+            self.terminate()
+        self.write_states()
 
-    def terminate(self, at_once: bool) -> None:
-        """End what still runs: (unless ``at_once``) the grace period to end on its own, then
-        SIGTERM and the grace period, then SIGKILL."""
-        signalled = False
-        for sig in ([] if at_once else [None]) + [signal.SIGTERM, signal.SIGKILL]:
+    def terminate(self) -> None:
+        """SIGTERM what still runs, SIGKILL what is left after the grace period."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
             if not self.procs:
                 break
-            if sig is not None:
-                self.signal_all(sig)
-                signalled = True
-            self.reap(None if sig == signal.SIGKILL else time.monotonic() + self.grace, signalled)
+            self.signal_all(sig)
+            self.reap(None if sig == signal.SIGKILL else time.monotonic() + self.grace, True)
         self.write_states()
 
     def reap(self, until: float | None, signalled: bool) -> None:
         """Collect replicas as they end, until all have or ``until`` (time.monotonic) passes."""
-        while self.procs and (until is None or time.monotonic() < until):
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if not pid:
-                time.sleep(POLL_SECONDS)
-                continue
-            replica = self.procs.pop(pid, None)
-            if replica is not None:
-                code = os.waitstatus_to_exitcode(status)
+        while self.procs:
+            left = None if until is None else until - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            for pid in self._ended(left):
+                code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+                replica = self.procs.pop(pid)
                 state = "succeeded" if code == 0 else "stopped" if signalled else "failed"
                 self.states[replica["name"]] = {"state": state, "exitCode": code}
+
+    def _ended(self, timeout: float | None) -> list[int]:
+        """Replicas that have ended, waiting up to ``timeout`` seconds for one (pidfds where
+        Linux has them, else a short poll)."""
+        if not hasattr(os, "pidfd_open"):
+            time.sleep(min(timeout or 0.05, 0.05))
+            return [
+                pid
+                for pid in list(self.procs)
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            ]
+        fds = {os.pidfd_open(pid): pid for pid in self.procs}
+        try:
+            ready = select.select(list(fds), [], [], timeout)[0]
+            return [fds[fd] for fd in ready]
+        finally:
+            for fd in fds:
+                os.close(fd)
 
 
 if __name__ == "__main__":
