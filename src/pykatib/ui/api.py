@@ -10,7 +10,8 @@ that an experiment of 10,000 trials is one small response per view:
   metric values as columns, for the plots (history, parallel coordinates, slice, contour,
   Pareto front);
 - ``GET .../experiments/{name}/importance``: parameter importance (:mod:`pykatib.ui.importance`);
-- ``GET .../experiments/{name}/intermediate``: the objective by step of the latest trials;
+- ``GET .../experiments/{name}/intermediate``: the objective by step of the latest trials
+  (``steps`` and ``values`` of each);
 - ``GET /ui/api/changes`` and ``/ui/api/namespaces/{ns}/changes``: a stream of JSON lines, one
   each time an experiment or trial there changes, for live pages (fetch can send the token,
   which EventSource can't).
@@ -21,6 +22,7 @@ Everything is read through the store, as the Kubernetes-style API reads it.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,6 +31,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from pykatib.api.errors import NotFoundError
+from pykatib.metrics.observation import parse_value
 from pykatib.server import errors as e
 from pykatib.server.kinds import KINDS
 from pykatib.store import Store
@@ -201,18 +204,41 @@ async def importance(request: Request, namespace: str, name: str) -> dict[str, A
 async def intermediate(request: Request, namespace: str, name: str) -> JSONResponse:
     rows = await _read_rows(request, namespace, name)
     metric = request.query_params.get("metric") or rows.objective.main
-    store = _store(request)
-    series = await anyio.to_thread.run_sync(store.objective_series, namespace, name, metric)
-    latest = [t for t in rows.trials if t.name in series][-INTERMEDIATE_TRIALS:]
+    latest = rows.trials[-INTERMEDIATE_TRIALS:]
+    series = await anyio.to_thread.run_sync(_series, _store(request), namespace, latest, metric)
     return JSONResponse(
         {
             "metric": metric,
-            "total": len(series),
+            "total": len(rows.trials),
             "series": [
-                {"name": t.name, "status": t.phase, "values": series[t.name]} for t in latest
+                {"name": t.name, "status": t.phase, "steps": steps, "values": values}
+                for t, (steps, values) in zip(latest, series, strict=True)
+                if values
             ],
         }
     )
+
+
+def _series(
+    store: Store, namespace: str, trials: list[TrialRow], metric: str
+) -> list[tuple[list[int], list[float]]]:
+    """Each trial's numeric reports of ``metric``: (steps, values)."""
+    found = []
+    for t in trials:
+        try:
+            points = store.list_observations(namespace, t.name)
+        except NotFoundError:  # deleted meanwhile
+            points = []
+        steps, values = [], []
+        for p in points:
+            if p.metric_name != metric:
+                continue
+            value = parse_value(p.value)
+            if value is not None and math.isfinite(value):
+                steps.append(p.step)
+                values.append(value)
+        found.append((steps, values))
+    return found
 
 
 # --- changes -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import { chart, PALETTE } from "./echarts";
 interface Intermediate {
   metric: string;
   total: number;
-  series: { name: string; status: string; values: number[] }[];
+  series: { name: string; status: string; steps: number[]; values: number[] }[];
 }
 
 export async function intermediateChart(el: HTMLElement, ns: string, name: string, signal: AbortSignal): Promise<HTMLElement | null> {
@@ -27,7 +27,7 @@ export async function intermediateChart(el: HTMLElement, ns: string, name: strin
         type: "line",
         showSymbol: s.values.length < 30,
         symbolSize: 4,
-        data: s.values.map((v, step) => [step + 1, v]),
+        data: s.values.map((v, i) => [s.steps[i], v]),
         lineStyle: s.status === "early_stopped" ? { type: "dashed", color: PALETTE.failed, width: 1 } : { width: 1 },
         itemStyle: s.status === "early_stopped" ? { color: PALETTE.failed } : undefined,
       })),
@@ -35,6 +35,6 @@ export async function intermediateChart(el: HTMLElement, ns: string, name: strin
     signal,
   );
   return result.total > result.series.length
-    ? h("p", { class: "muted" }, `The latest ${result.series.length} of ${result.total} trials.`)
+    ? h("p", { class: "muted" }, `The latest ${result.series.length} trials with values of ${result.total}.`)
     : null;
 }
