@@ -173,7 +173,13 @@ def test_a_value_of_the_wrong_json_type_is_invalid_and_changes_nothing(server: S
         spec = c.get(url).json()["spec"]
         writes = [
             (c.patch, {"spec": {"maxTrialCount": True}}, MERGE, "spec.maxTrialCount", "a boolean"),
-            (c.patch, {"spec": {"maxTrialCount": "12"}}, MERGE, "spec.maxTrialCount", "a string"),
+            (
+                c.patch,
+                {"spec": {"maxTrialCount": "12"}},
+                MERGE,
+                "spec.maxTrialCount",
+                "not a string ('12'); write it without quotes",
+            ),
             (c.patch, {"spec": {"maxTrialCount": 12.5}}, MERGE, "spec.maxTrialCount", "a fraction"),
             (
                 c.patch,

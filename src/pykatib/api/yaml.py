@@ -9,6 +9,7 @@ the same for a whole file, and raises one :class:`InvalidExperimentError` listin
 
 from __future__ import annotations
 
+import json
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -295,15 +296,28 @@ def _describe(error: Any) -> str:
         return f'{path}: must be a string; write it in quotes: "{text}"'
     wanted = _SCALAR_TYPES.get(error["type"])
     if wanted is not None:
-        found = _json_type(value)
-        if isinstance(value, str):
-            found += f"; write {'it' if error['type'] == 'bool_type' else 'the number'} unquoted"
-        return f"{path}: must be {wanted}, not {found}"
+        hint = "; write it without quotes" if _quoted(value, error["type"]) else ""
+        return f"{path}: must be {wanted}, not {_json_type(value)}{hint}"
     return f"{path}: {error['msg']}"
 
 
 # pydantic's error type for a value of the wrong JSON type -> what the field takes
 _SCALAR_TYPES = {"int_type": "an integer", "float_type": "a number", "bool_type": "true or false"}
+
+
+def _quoted(value: Any, error_type: str) -> bool:
+    """Whether ``value`` is a string holding what the field takes ("5" for an integer)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return False
+    if isinstance(parsed, bool):
+        return error_type == "bool_type"
+    if isinstance(parsed, int):
+        return error_type in ("int_type", "float_type")
+    return isinstance(parsed, float) and error_type == "float_type"
 
 
 def _json_type(value: Any) -> str:
