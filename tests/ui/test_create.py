@@ -3,6 +3,7 @@ server's validation errors, and YAML syntax errors, are shown on their lines."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import yaml
@@ -64,3 +65,17 @@ def test_yaml_syntax_error_is_shown_on_its_line(ui_server: Server, page: Any) ->
     page.locator("[data-action=create]").click()
     expect(page.locator(".error").first).to_contain_text("not valid YAML")
     expect(page.locator(".field-errors li").first).to_have_attribute("data-line", "4")
+
+
+def test_form_writes_the_yaml_that_creates_the_experiment(ui_server: Server, page: Any) -> None:
+    page.goto(f"{ui_server.url}/#/create")
+    page.get_by_text("Fill in a form").click()
+    page.get_by_label("Name", exact=True).fill("from-form")
+    page.get_by_label("Max trials").fill("2")
+    command = f"{sys.executable} -c print('loss=0.25') " + "${trialParameters.lr}"
+    page.get_by_label("Command").fill(command)
+    page.locator("[data-action=write-yaml]").click()
+    expect(page.locator(".cm-content")).to_contain_text("name: from-form")
+    page.locator("[data-action=create]").click()
+    expect(page).to_have_url(f"{ui_server.url}/#/experiments/default/from-form")
+    expect(page.locator(".exp-header .counts")).to_have_attribute("data-succeeded", "2")

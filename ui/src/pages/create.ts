@@ -2,6 +2,7 @@
 // style API; the server's validation errors (a 422 Status's causes) shown on their lines.
 import { parse, YAMLParseError } from "yaml";
 import { ApiError, KATIB, request } from "../api";
+import { experimentForm } from "../components/experiment-form";
 import { type LineError, YamlEditor } from "../components/yaml-editor";
 import { clear, errorBox, h } from "../dom";
 import digits from "../../../examples/digits-mlp/experiment.yaml?raw";
@@ -23,9 +24,16 @@ export function createPage(root: HTMLElement): void {
   root.append(
     h("div", { class: "toolbar" }, h("h1", {}, "New experiment"), h("label", {}, "Start from ", select), submit),
     messages,
-    editorHost,
   );
   const editor = new YamlEditor(editorHost, EXAMPLES[names[0]]);
+  root.append(
+    experimentForm((text) => {
+      editor.text = text;
+      editor.showErrors([]);
+      clear(messages);
+    }),
+    editorHost,
+  );
   select.addEventListener("change", () => {
     editor.text = EXAMPLES[select.value];
     editor.showErrors([]);
