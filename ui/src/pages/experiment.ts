@@ -30,7 +30,7 @@ export async function experimentPage(root: HTMLElement, args: string[], signal: 
   root.append(header, tabs, body);
 
   let drawing: AbortController | null = null;
-  let reloadTable: (() => Promise<void>) | null = null;
+  let update: Update | null = null; // a tab that updates in place (the table keeps its page)
 
   const draw = async () => {
     const [exp, summaries] = await Promise.all([
@@ -46,63 +46,73 @@ export async function experimentPage(root: HTMLElement, args: string[], signal: 
         h("a", { href: `#/experiments/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${t.id}`, class: t.id === tab ? "active" : "" }, t.label),
       ),
     );
-    if (tab === "trials" && reloadTable) {
-      await reloadTable(); // keep the table's page, sort and filter
+    if (update) {
+      await update();
       return;
     }
     drawing?.abort();
     drawing = new AbortController();
-    const local = drawing.signal;
-    signal.addEventListener("abort", () => drawing?.abort());
-    const next = h("div", { class: "tab-content" });
-    await drawTab(tab, next, exp, ns, name, local, draw);
-    if (tab === "trials") reloadTable = trialsReload;
-    if (!local.aborted) clear(body, next);
+    const local = AbortSignal.any([signal, drawing.signal]);
+    const content = h("div", { class: "tab-content" });
+    // The new content replaces the old once its data is there (charts need their size).
+    const show = () => !local.aborted && clear(body, content);
+    update = await drawTab(tab, content, { ns, name, exp, signal: local, show, redraw: () => void draw() });
   };
-  let trialsReload: (() => Promise<void>) | null = null;
-
-  async function drawTab(tab: string, el: HTMLElement, exp: KubeObject, ns: string, name: string, local: AbortSignal, redraw: () => Promise<void>): Promise<void> {
-    if (tab === "overview") {
-      el.append(overview(exp, ns, () => void redraw()));
-      return;
-    }
-    if (tab === "yaml") {
-      el.append(yamlView(exp));
-      return;
-    }
-    if (tab === "trials") {
-      const { trialsTable } = await import("../components/trials-table");
-      trialsReload = trialsTable(el, ns, name, local);
-      await trialsReload();
-      return;
-    }
-    const plot = h("div", { class: "chart", "data-chart": tab });
-    el.append(plot);
-    // The chart needs its size: draw it once it is in the page.
-    const charts = await import("../charts");
-    if (tab === "importance") {
-      clear(body, el);
-      await charts.importanceChart(plot, ns, name, local);
-      return;
-    }
-    if (tab === "intermediate") {
-      clear(body, el);
-      const note = await charts.intermediateChart(plot, ns, name, local);
-      if (note) el.append(note);
-      return;
-    }
-    const columns = await get<Columns>(`${uiExperimentPath(ns, name)}/columns`, local);
-    clear(body, el);
-    const draw = { history: charts.historyChart, parallel: charts.parallelChart, slice: charts.sliceChart, contour: charts.contourChart, pareto: charts.paretoChart }[tab];
-    if (!draw) {
-      el.replaceChildren(errorBox(`No view named ${tab}.`));
-      return;
-    }
-    draw(plot, columns, local);
-  }
 
   await draw();
   onChanges(ns, () => void draw().catch(() => undefined), signal);
+}
+
+type Update = () => Promise<void>;
+
+interface TabContext {
+  ns: string;
+  name: string;
+  exp: KubeObject;
+  signal: AbortSignal;
+  show: () => void; // puts the tab's element in the page
+  redraw: () => void;
+}
+
+/** Draws `tab` into `el`; returns how to update it in place, if it can. */
+async function drawTab(tab: string, el: HTMLElement, ctx: TabContext): Promise<Update | null> {
+  const { ns, name, signal } = ctx;
+  if (tab === "overview" || tab === "yaml") {
+    el.append(tab === "overview" ? overview(ctx.exp, ns, ctx.redraw) : yamlView(ctx.exp));
+    ctx.show();
+    return null;
+  }
+  if (tab === "trials") {
+    const { trialsTable } = await import("../components/trials-table");
+    const reload = trialsTable(el, ns, name, signal);
+    await reload();
+    ctx.show();
+    return reload;
+  }
+  const plot = h("div", { class: "chart", "data-chart": tab });
+  el.append(plot);
+  const charts = await import("../charts");
+  if (tab === "importance") {
+    ctx.show();
+    await charts.importanceChart(plot, ns, name, signal);
+    return null;
+  }
+  if (tab === "intermediate") {
+    ctx.show();
+    const note = await charts.intermediateChart(plot, ns, name, signal);
+    if (note) el.append(note);
+    return null;
+  }
+  const byColumns = { history: charts.historyChart, parallel: charts.parallelChart, slice: charts.sliceChart, contour: charts.contourChart, pareto: charts.paretoChart }[tab];
+  if (!byColumns) {
+    el.replaceChildren(errorBox(`No view named ${tab}.`));
+    ctx.show();
+    return null;
+  }
+  const columns = await get<Columns>(`${uiExperimentPath(ns, name)}/columns`, signal);
+  ctx.show();
+  byColumns(plot, columns, signal);
+  return null;
 }
 
 function headerFor(exp: KubeObject, summary: ExperimentSummary | undefined): HTMLElement {
