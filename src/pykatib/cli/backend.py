@@ -17,8 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-import click
-
 from pykatib.api.errors import NotFoundError
 from pykatib.api.models import Event, Experiment, Suggestion, Trial
 from pykatib.control import status as st
@@ -282,11 +280,6 @@ class Remote:
         """As :func:`pykatib.cli.views.print_logs` prints a local trial's log, read from the
         server: the latest attempt's (or ``attempt``'s, or every attempt's after a header);
         with ``follow`` until the trial completes, going on to each next attempt."""
-        if replica is not None:
-            raise click.UsageError(
-                "--replica reads a training job's replica logs on the machine that runs the "
-                "trials; against a server, run it there (without --server)"
-            )
         out = out or sys.stdout.buffer
         numbers = self.transport.attempts(namespace, trial)
         if attempt is not None and attempt not in numbers:
@@ -296,14 +289,14 @@ class Remote:
         if all_attempts and attempt is None:
             for number in numbers[:-1]:
                 out.write(f"==> attempt {number} <==\n".encode())
-                _copy(self.transport.log(namespace, trial, number), out)
+                _copy(self.transport.log(namespace, trial, number, replica=replica), out)
             if numbers:
                 out.write(f"==> attempt {current} <==\n".encode())
         if not follow:
             if not numbers:
                 print(f"(no output yet: trial {trial} has not started)", file=sys.stderr)
                 return
-            _copy(self.transport.log(namespace, trial, current), out)
+            _copy(self.transport.log(namespace, trial, current, replica=replica), out)
             return
         while not numbers:  # not started yet: wait for its first attempt, or its end
             if st.trial_phase(self.transport.get_trial(namespace, trial)) in st.COMPLETED_PHASES:
@@ -313,7 +306,7 @@ class Remote:
         while True:
             # Pinned to ``attempt``, the server follows it to the trial's end; else its latest
             # attempt, until the trial ends or another attempt begins.
-            _copy(self.transport.log(namespace, trial, attempt, follow=True), out)
+            _copy(self.transport.log(namespace, trial, attempt, follow=True, replica=replica), out)
             if attempt is not None:
                 return
             newest = self.transport.attempts(namespace, trial)

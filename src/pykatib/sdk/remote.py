@@ -265,10 +265,16 @@ class Remote:
 
     def attempts(self, namespace: str, trial: str) -> list[int]:
         """The numbers of the trial's attempts so far (none before it first started)."""
-        try:
-            pod = self._call("GET", f"/api/v1/namespaces/{namespace}/pods/{trial}").json()
-        except NotFoundError:
+        # Its pods: a Job's one, a training job's one per replica, all with its label.
+        listed_pods = self._call(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            params={"labelSelector": f"katib.kubeflow.org/trial={trial}"},
+        ).json()
+        items = listed_pods.get("items") or []
+        if not items:
             return []
+        pod = items[0]
         annotations = (pod.get("metadata") or {}).get("annotations") or {}
         listed = annotations.get(ATTEMPTS_ANNOTATION)
         if listed is not None:
@@ -278,12 +284,18 @@ class Remote:
         return list(range(1, int(statuses[0].get("restartCount") or 0) + 2))
 
     def log(
-        self, namespace: str, trial: str, attempt: int | None = None, follow: bool = False
+        self,
+        namespace: str,
+        trial: str,
+        attempt: int | None = None,
+        follow: bool = False,
+        replica: str | None = None,
     ) -> Iterator[bytes]:
         """The output of the trial's ``attempt`` (default: its latest), in chunks; with
         ``follow``, as it is written, until the trial completes (or, with no ``attempt``, until
-        another attempt begins)."""
-        path = f"/api/v1/namespaces/{namespace}/pods/{trial}/log"
+        another attempt begins). A training job's ``replica``'s (``worker-0``): its pod's."""
+        pod = trial if replica is None else f"{trial}-{replica}"
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
         params = {"attempt": str(attempt)} if attempt is not None else {}
         if not follow:
             yield self._call("GET", path, params=params).content

@@ -13,6 +13,8 @@ trial completes (or, with no ``attempt``, until its next attempt begins)."""
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,15 @@ from pykatib.api.errors import NotFoundError
 from pykatib.api.models import Trial
 from pykatib.control import status as st
 from pykatib.control.controller import EXPERIMENT_LABEL
-from pykatib.runtime.paths import attempt_numbers, trial_dir, trial_log_path
+from pykatib.runtime import replicas
+from pykatib.runtime.paths import (
+    AttemptFiles,
+    attempt_dir,
+    attempt_files,
+    attempt_numbers,
+    trial_dir,
+    trial_log_path,
+)
 from pykatib.server import errors as e
 from pykatib.server.params import boolean, integer
 from pykatib.server.selectors import field_matcher, label_matcher
@@ -61,9 +71,13 @@ def _container(trial: Trial) -> dict[str, Any]:
     containers = spec.get("containers") or [{}]
     name = trial.spec.primary_container_name
     primary = next((c for c in containers if c.get("name") == name), containers[0])
-    found = {k: primary[k] for k in ("name", "image", "command", "args") if k in primary}
+    found = _fields(primary)
     found.setdefault("name", name or "")
     return found
+
+
+def _fields(container: dict[str, Any]) -> dict[str, Any]:
+    return {k: container[k] for k in ("name", "image", "command", "args") if k in container}
 
 
 def _sidecar(trial: Trial) -> dict[str, Any] | None:
@@ -76,7 +90,11 @@ def _sidecar(trial: Trial) -> dict[str, Any] | None:
 
 
 def _job_uid(trial: Trial) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"pykatib:job:{trial.metadata.uid or trial.name}"))
+    return _uid(f"job:{trial.metadata.uid or trial.name}")
+
+
+def _uid(text: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"pykatib:{text}"))
 
 
 def _experiment_of(trial: Trial) -> str:
@@ -84,44 +102,87 @@ def _experiment_of(trial: Trial) -> str:
 
 
 def pod(trial: Trial, home: Path) -> dict[str, Any] | None:
-    """The pod of a started trial (None before it started)."""
+    """The pod of a started Job trial (None before it started)."""
+    found = pods(trial, home)
+    return found[0] if found else None
+
+
+def pods(trial: Trial, home: Path) -> list[dict[str, Any]]:
+    """The pods of a started trial: a Job's one, named as the trial; a training job's one per
+    replica, named ``<trial>-<type>-<index>`` with the training operator's labels, the primary
+    ones (``primaryPodLabels``) with the collector's sidecar. None before it started."""
     folder = trial_dir(home, trial.namespace, _experiment_of(trial), trial.name)
     attempts = attempt_numbers(folder)
     if not attempts:
-        return None
-    phase = _phase(trial)
-    container = _container(trial)
+        return []
+    katib = {EXPERIMENT_LABEL: _experiment_of(trial), TRIAL_LABEL: trial.name}
+    run_spec = trial.spec.run_spec or {}
     sidecar = _sidecar(trial)
-    containers = [container] + ([sidecar] if sidecar else [])
+    if not replicas.is_training_kind(run_spec):
+        containers = [_container(trial)] + ([sidecar] if sidecar else [])
+        labels = {**(trial.spec.primary_pod_labels or {}), **katib}
+        return [_pod(trial, trial.name, labels, containers, _phase(trial), attempts)]
+    everyone = replicas.replicas(run_spec)
+    primaries = replicas.primaries(everyone, trial.name, trial.spec.primary_pod_labels)
+    files = AttemptFiles(attempt_dir(folder, attempts[-1]))
+    states = _replica_states(files)
+    out = []
+    for replica in everyone:
+        container = _fields(replica.container(trial.spec.primary_container_name) or {})
+        containers = [container] + ([sidecar] if sidecar and replica in primaries else [])
+        phase = _REPLICA_PHASES.get(states.get(replica.name, ""), _phase(trial))
+        labels = {**replica.labels(trial.name), **katib}
+        name = f"{trial.name}-{replica.name}"
+        out.append(_pod(trial, name, labels, containers, phase, attempts))
+    return out
+
+
+_REPLICA_PHASES = {"running": "Running", "succeeded": "Succeeded", "failed": "Failed"}
+
+
+def _replica_states(files: AttemptFiles) -> dict[str, str]:
+    try:
+        data = json.loads(files.replicas.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: str(v.get("state")) for k, v in data.items() if isinstance(v, dict)}
+
+
+def _pod(
+    trial: Trial,
+    name: str,
+    labels: dict[str, str],
+    containers: list[dict[str, Any]],
+    phase: str,
+    attempts: list[int],
+) -> dict[str, Any]:
     state: dict[str, Any] = {"running": {}} if phase == "Running" else {}
     if phase in ("Succeeded", "Failed"):
         state = {"terminated": {"exitCode": 0 if phase == "Succeeded" else 1, "reason": phase}}
     if phase == "Pending":
         state = {"waiting": {"reason": "ContainerCreating"}}
     meta = trial.metadata
-    labels = {
-        **(trial.spec.primary_pod_labels or {}),
-        EXPERIMENT_LABEL: _experiment_of(trial),
-        TRIAL_LABEL: trial.name,
-    }
+    run_spec = trial.spec.run_spec or {}
+    training = replicas.is_training_kind(run_spec)
+    uid = meta.uid if name == trial.name else _uid(f"pod:{meta.uid or trial.name}:{name}")
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": trial.name,
+            "name": name,
             "namespace": trial.namespace,
-            "uid": meta.uid,
+            "uid": uid,
             "resourceVersion": meta.resource_version,
             "creationTimestamp": trial.to_dict()["metadata"].get("creationTimestamp"),
             "labels": labels,
             "annotations": {
-                DEFAULT_CONTAINER: container["name"],
+                DEFAULT_CONTAINER: containers[0]["name"],
                 ATTEMPTS: ",".join(map(str, attempts)),
             },
             "ownerReferences": [
                 {
-                    "apiVersion": "batch/v1",
-                    "kind": "Job",
+                    "apiVersion": run_spec.get("apiVersion") if training else "batch/v1",
+                    "kind": run_spec.get("kind") if training else "Job",
                     "name": trial.name,
                     "uid": _job_uid(trial),
                     "controller": True,
@@ -159,10 +220,10 @@ POD_FIELDS = (
 
 def _pods(request: Request, namespace: str | None) -> list[dict[str, Any]]:
     server = request.app.state.pykatib
-    found = [pod(t, server.home) for t in server.store.list_trials(namespace)]
+    found = [p for t in server.store.list_trials(namespace) for p in pods(t, server.home)]
     labels = label_matcher(request.query_params.get("labelSelector"))
     fields = field_matcher(request.query_params.get("fieldSelector"), _pod_fields, POD_FIELDS)
-    return [p for p in found if p is not None and labels(p["metadata"]["labels"]) and fields(p)]
+    return [p for p in found if labels(p["metadata"]["labels"]) and fields(p)]
 
 
 def _pod_fields(p: dict[str, Any]) -> dict[str, str]:
@@ -228,16 +289,25 @@ def list_namespaced(request: Request, namespace: str) -> Response:
 
 
 def _trial_pod(request: Request, namespace: str, name: str) -> tuple[Trial, dict[str, Any]]:
+    """The trial a pod belongs to (``<trial>``, or a training job's ``<trial>-<replica>``),
+    and the pod."""
     server = request.app.state.pykatib
     missing = e.ApiError(404, "NotFound", f'pods "{name}" not found', name=name, kind="pods")
-    try:
-        trial = server.store.get_trial(namespace, name)
-    except NotFoundError:
-        raise missing from None
-    found = pod(trial, server.home)
-    if found is None:
-        raise missing
-    return trial, found
+    replica = _REPLICA_POD.match(name)
+    for trial_name in (name, replica.group(1) if replica else None):
+        if trial_name is None:
+            continue
+        try:
+            trial = server.store.get_trial(namespace, trial_name)
+        except NotFoundError:
+            continue
+        for found in pods(trial, server.home):
+            if found["metadata"]["name"] == name:
+                return trial, found
+    raise missing
+
+
+_REPLICA_POD = re.compile(r"^(.+)-([a-z]+-[0-9]+)$")
 
 
 @router.get("/api/v1/namespaces/{namespace}/pods/{name}")
@@ -260,6 +330,8 @@ def log(request: Request, namespace: str, name: str) -> Response:
         raise e.bad_request(f"container {container} is not valid for pod {name}")
     home = request.app.state.pykatib.home
     experiment = _experiment_of(trial)
+    replica = name[len(trial.name) + 1 :] if name != trial.name else None
+    name = trial.name
     attempts = attempt_numbers(trial_dir(home, namespace, experiment, name))
     tail = integer(params, "tailLines", minimum=0)
     limit = integer(params, "limitBytes", minimum=1)
@@ -275,6 +347,12 @@ def log(request: Request, namespace: str, name: str) -> Response:
         )
     number = attempt or (attempts[-1] if attempts else 1)
     path = trial_log_path(home, namespace, experiment, name, number)
+    if replica is not None:  # a training job's replica: its own log
+        path = (
+            attempt_files(home, namespace, experiment, name, number)
+            .replica_logs()
+            .get(replica, path)
+        )
     if boolean(params, "follow"):
         return StreamingResponse(
             _follow(request, trial, path, number, attempt is not None, tail, limit),
@@ -347,4 +425,4 @@ async def _follow(
         await server.wait_stopping(FOLLOW_POLL_SECONDS)
 
 
-__all__ = ["POD_FIELDS", "pod", "router"]
+__all__ = ["POD_FIELDS", "pod", "pods", "router"]
