@@ -117,7 +117,7 @@ def test_a_gang_starts_only_when_every_replica_fits() -> None:
     # Two replicas of one GPU each: one is free, so neither starts.
     waiting = machine.grant(("ns", "b"), {"master-0": Need(gpus=1), "worker-0": Need(gpus=1)})
     assert waiting == (
-        f"Insufficient {GPU} (needs 2 of 3): running trials hold the rest of this machine's"
+        f"Insufficient {GPU} (needs 2 of 3): running trials hold the rest"
     )
     assert set(machine.held()) == {("ns", "a")}
     woken = []

@@ -257,7 +257,7 @@ class Machine:
                     return (
                         "Insufficient "
                         + ", ".join(short)
-                        + ": running trials hold the rest of this machine's"
+                        + ": running trials hold the rest"
                     )
                 given: dict[str, tuple[str, ...]] = {}
                 for name, need in needs.items():
