@@ -5,6 +5,7 @@ observation logs, namespaces, events, pods and their logs, discovery), generates
 every operation in them, sends them over HTTP to 127.0.0.1 and checks each response:
 
 - no 5xx (Schemathesis's ``not_a_server_error``);
+- an object answered matches its schema in the document (``response_schema_conformance``);
 - every 4xx body a Kubernetes ``Status``: ``kind: Status``, ``apiVersion: v1``,
   ``status: Failure``, a ``reason``, a ``message`` and ``code`` equal to the HTTP status.
 
@@ -31,7 +32,7 @@ import httpx
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from pykatib_server import BASE, Server, start_server
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 APPLY = "application/apply-patch+yaml"
 REQUEST_TIMEOUT = 10  # seconds; no request may hang
@@ -185,7 +186,8 @@ def test_every_operation_answers_without_5xx_and_errors_are_status_bodies(
     if query and str(query.get("watch")) in WATCHING:
         query["timeoutSeconds"] = 1  # a watch streams until then
     case.call_and_validate(
-        checks=[not_a_server_error, kubernetes_status_errors], timeout=REQUEST_TIMEOUT
+        checks=[not_a_server_error, kubernetes_status_errors, response_schema_conformance],
+        timeout=REQUEST_TIMEOUT,
     )
 
 
