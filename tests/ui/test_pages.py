@@ -24,6 +24,9 @@ def test_experiments_list(ui_server: Server, page: Any) -> None:
     expect(row).to_have_count(0)
     page.get_by_label("Search").fill("don")
     expect(row).to_have_count(1)
+    page.get_by_label("Namespace").select_option("default")
+    expect(page).to_have_url(re.compile(r"ns=default"))
+    expect(row).to_contain_text("Succeeded")
 
 
 @pytest.mark.parametrize("tab", TABS)

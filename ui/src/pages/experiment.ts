@@ -3,7 +3,7 @@
 import { experimentPath, get, uiExperimentPath } from "../api";
 import { yamlView } from "../components/yaml-view";
 import { clear, errorBox, h, statusBadge } from "../dom";
-import { onChanges } from "../live";
+import { drawLive } from "../live";
 import type { Columns, ExperimentSummary, KubeObject } from "../types";
 import { overview } from "./experiment-overview";
 
@@ -59,8 +59,7 @@ export async function experimentPage(root: HTMLElement, args: string[], signal: 
     update = await drawTab(tab, content, { ns, name, exp, signal: local, show, redraw: () => void draw() });
   };
 
-  await draw();
-  onChanges(ns, () => void draw().catch(() => undefined), signal);
+  await drawLive(ns, draw, signal);
 }
 
 type Update = () => Promise<void>;

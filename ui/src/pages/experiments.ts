@@ -3,7 +3,7 @@
 import { ApiError, KATIB, get, request } from "../api";
 import { confirmDialog } from "../components/dialog";
 import { age, clear, errorBox, formatValue, h, statusBadge } from "../dom";
-import { onChanges } from "../live";
+import { drawLive } from "../live";
 import type { ExperimentSummary } from "../types";
 
 const ALL = "";
@@ -63,24 +63,23 @@ export async function experimentsPage(root: HTMLElement, _args: string[], signal
       if (!signal.aborted) clear(body, errorBox(error instanceof Error ? error.message : String(error)));
     }
   };
-  const remember = () => {
+  const hashFor = () => {
     const q = new URLSearchParams();
     if (namespace) q.set("ns", namespace);
     if (search) q.set("q", search);
-    history.replaceState(null, "", `#/${q.size ? "?" + q : ""}`);
+    return `#/${q.size ? "?" + q : ""}`;
   };
+  // Another namespace is another page (its own change stream); a search only filters this one.
   nsControl.addEventListener("change", () => {
     namespace = (nsControl as HTMLInputElement).value.trim();
-    remember();
-    void reload();
+    location.hash = hashFor();
   });
   searchBox.addEventListener("input", () => {
     search = searchBox.value.trim();
-    remember();
+    history.replaceState(null, "", hashFor());
     draw();
   });
-  await reload();
-  onChanges(namespace === ALL ? null : namespace, () => void reload(), signal);
+  await drawLive(namespace === ALL ? null : namespace, reload, signal);
 }
 
 function counts(e: ExperimentSummary): HTMLElement {

@@ -4,7 +4,7 @@ import { KATIB, get, getText, streamLines } from "../api";
 import { conditionsTable, keyValues } from "../components/conditions";
 import { yamlView } from "../components/yaml-view";
 import { age, clear, h, statusBadge } from "../dom";
-import { onChanges } from "../live";
+import { drawLive } from "../live";
 import type { KubeObject } from "../types";
 
 interface MetricLog {
@@ -125,8 +125,7 @@ export async function trialPage(root: HTMLElement, args: string[], signal: Abort
     }
   };
 
-  await draw();
-  onChanges(ns, () => void draw().catch(() => undefined), signal);
+  await drawLive(ns, draw, signal);
 }
 
 async function drawMetrics(el: HTMLElement, trialPath: string, signal: AbortSignal): Promise<void> {
