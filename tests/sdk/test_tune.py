@@ -125,3 +125,17 @@ def test_tune_refusals(client: KatibClient) -> None:
     with pytest.raises(InvalidError, match="objectiveMetricName"):
         client.tune("t", not_typed, {"a": search.int(0, 1)})  # Katib requires the metric name
     assert client.list_experiments() == []
+
+
+def test_resources_per_trial_as_the_katib_sdk_reads_them() -> None:
+    from pykatib.sdk.tune import resources
+
+    # gpu is nvidia.com/gpu; other keys are ignored; both requests and limits.
+    wanted = {"cpu": "1", "memory": "2Gi", "nvidia.com/gpu": "1"}
+    assert resources({"cpu": "1", "memory": "2Gi", "gpu": "1", "disk": "9"}) == {
+        "requests": wanted,
+        "limits": wanted,
+    }
+    given = {"limits": {"nvidia.com/gpu": 2}}
+    assert resources(given) == given
+    assert resources(None) is None

@@ -263,14 +263,17 @@ def env_list(env_per_trial: Any) -> list[dict[str, Any]] | None:
 
 
 def resources(resources_per_trial: Any) -> dict[str, Any] | None:
-    """Katib's ``resources_per_trial`` as a container's resources (a dict is both the requests
-    and the limits, as the Katib SDK sets them)."""
+    """Katib's ``resources_per_trial`` as a container's resources: a dict of ``cpu``, ``memory``
+    and ``gpu`` (``nvidia.com/gpu``; other keys ignored, as the Katib SDK does) is both the
+    requests and the limits, as the Katib SDK sets them."""
     if not resources_per_trial:
         return None
     if isinstance(resources_per_trial, Mapping):
         if set(resources_per_trial) <= {"requests", "limits"}:
             return dict(resources_per_trial)
-        return {"requests": dict(resources_per_trial), "limits": dict(resources_per_trial)}
+        names = {"cpu": "cpu", "memory": "memory", "gpu": "nvidia.com/gpu"}
+        amounts = {names[k]: v for k, v in resources_per_trial.items() if k in names}
+        return {"requests": dict(amounts), "limits": dict(amounts)}
     to_dict = getattr(resources_per_trial, "to_dict", None)
     if callable(to_dict):
         return {k: v for k, v in to_dict().items() if v}
