@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import re
@@ -213,6 +214,45 @@ def capacity_options(f: Any) -> Any:
     )(f)
 
 
+def runtime_options(f: Any) -> Any:
+    """``--runtime`` and ``--dask-scheduler``: where the trials run."""
+    f = click.option(
+        "--dask-scheduler",
+        envvar="PYKATIB_DASK_SCHEDULER",
+        metavar="ADDRESS",
+        help="The Dask scheduler (tcp://HOST:8786) for --runtime dask. "
+        "Env: PYKATIB_DASK_SCHEDULER.",
+    )(f)
+    return click.option(
+        "--runtime",
+        type=click.Choice(["local", "dask"]),
+        envvar="PYKATIB_RUNTIME",
+        default="local",
+        show_default=True,
+        help="Where trials run: local processes, or tasks on the workers of a Dask cluster "
+        "(docs/dask.md). Env: PYKATIB_RUNTIME.",
+    )(f)
+
+
+def _use_runtime(runtime: str, dask_scheduler: str | None) -> None:
+    """Run this process's trials with ``runtime`` (checked before anything is applied)."""
+    from pykatib.runtime import selection
+
+    if runtime == "dask":
+        if not dask_scheduler:
+            raise click.UsageError(
+                "--runtime dask needs the scheduler's address: --dask-scheduler "
+                "tcp://HOST:8786 (or PYKATIB_DASK_SCHEDULER)"
+            )
+        if importlib.util.find_spec("distributed") is None:
+            err_console.print(
+                '[bold red]error:[/] --runtime dask needs Dask: pip install "pykatib[dask]"',
+                highlight=False,
+            )
+            sys.exit(EXIT_INVALID)
+    selection.use(selection.Runtime(runtime, dask_scheduler))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="PYKATIB_DB", help="Database URL (default: SQLite in $PYKATIB_HOME).")
 @click.option("-n", "--namespace", help="Namespace (default: default; with -f, the file's own).")
@@ -316,15 +356,24 @@ def _interrupt_on_signals() -> None:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No live progress, just the result.")
 @capacity_options
+@runtime_options
 @namespace_option
 @server_options
 @pass_ctx
-def run(ctx: _Ctx, path: str, configmaps: tuple[str, ...], quiet: bool) -> None:
+def run(
+    ctx: _Ctx,
+    path: str,
+    configmaps: tuple[str, ...],
+    quiet: bool,
+    runtime: str,
+    dask_scheduler: str | None,
+) -> None:
     """Create (or resume) the experiments in FILE and run them to completion.
 
     All or nothing: when any document of FILE is invalid, nothing is created or run. With
     --server the server runs them, and this follows their progress.
     """
+    _use_runtime(runtime, dask_scheduler)
     docs = _load(path, configmaps)
     errors = [e for doc in docs for e in doc.errors]
     if errors:
@@ -640,6 +689,7 @@ def delete(ctx: _Ctx, kind: str, name: str) -> None:
     "this port (Katib's is 6789), for the Katib SDK's get_trial_metrics and report_metrics.",
 )
 @capacity_options
+@runtime_options
 @click.pass_context
 def server(
     click_ctx: click.Context,
@@ -649,12 +699,15 @@ def server(
     tls_cert: str | None,
     tls_key: str | None,
     db_manager_port: int | None,
+    runtime: str,
+    dask_scheduler: str | None,
 ) -> None:
     """Run the control plane and a Kubernetes-style API that kubectl talks to.
 
     Every experiment in the database (--db) that no other control plane drives is driven here;
     Ctrl-C or SIGTERM stops its trials, leaving the experiments resumable.
     """
+    _use_runtime(runtime, dask_scheduler)
     found = click_ctx.find_object(_Ctx)
     if found is not None:
         found.refuse_server("server", "it serves the local database, it does not talk to a server")

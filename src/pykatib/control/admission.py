@@ -12,7 +12,7 @@ import importlib.util
 import json
 
 from pykatib.api.models import Experiment
-from pykatib.runtime.local import LocalJobRunner
+from pykatib.runtime import selection
 from pykatib.runtime.resources import MACHINE, trial_needs
 
 NAS_ALGORITHMS = ("enas", "darts")
@@ -32,13 +32,16 @@ def admit(exp: Experiment) -> tuple[list[str], list[str]]:
             "their own suggestion images, which have no local equivalent; tune hyperparameters "
             "(spec.parameters) instead, or run NAS experiments on Katib"
         )
+    runtime = selection.current()
+    runner = runtime.runner
     template = spec.trial_template
     if template is not None and template.trial_spec is not None:
-        errors += LocalJobRunner.check(
+        errors += runner.check(
             template.trial_spec, template.primary_container_name, template.primary_pod_labels
         )
-        errors += _capacity_errors(template.trial_spec, template.primary_container_name)
-        warnings += LocalJobRunner.warnings(template.trial_spec, template.primary_container_name)
+        if runtime.uses_this_machine:
+            errors += _capacity_errors(template.trial_spec, template.primary_container_name)
+        warnings += runner.warnings(template.trial_spec, template.primary_container_name)
         if template.primary_pod_labels and template.trial_spec.get("kind") == "Job":
             warnings.append(
                 "spec.trialTemplate.primaryPodLabels: ignored: a local Job trial is one process, "
@@ -53,7 +56,7 @@ def admit(exp: Experiment) -> tuple[list[str], list[str]]:
     kind = mc.collector.kind if mc is not None and mc.collector is not None else None
     if kind == "Custom":
         assert mc is not None and mc.collector is not None
-        errors += LocalJobRunner.check_collector(mc.collector.custom_collector)
+        errors += runner.check_collector(mc.collector.custom_collector)
     elif kind == "TensorFlowEvent" and importlib.util.find_spec("tensorboard") is None:
         errors.append(
             "spec.metricsCollectorSpec.collector.kind: TensorFlowEvent needs TensorBoard's event "

@@ -46,8 +46,8 @@ from pykatib.control.template import TemplateError, render_run_spec
 from pykatib.earlystop.registry import create_rule
 from pykatib.metrics.observation import parse_value
 from pykatib.metrics.summary import MetricSummary
+from pykatib.runtime import selection
 from pykatib.runtime.base import RunRequest, RunStatus, TrialRunner
-from pykatib.runtime.local import LocalJobRunner
 from pykatib.runtime.paths import trial_dir, trial_log_path
 from pykatib.store import Changes, Store, default_home
 from pykatib.store.leases import DEFAULT_TTL_SECONDS, Holder, Lease, LeaseLostError
@@ -85,12 +85,13 @@ class Controller:
         self,
         store: Store,
         home: Path | None = None,
-        runner_factory: Callable[[Callable[[], None]], TrialRunner] = LocalJobRunner,
+        # None: the runtime this process chose (pykatib.runtime.selection; local by default).
+        runner_factory: Callable[[Callable[[], None]], TrialRunner] | None = None,
     ) -> None:
         self.store = store
         self.home = Path(home) if home is not None else default_home()
         self._wakeup = threading.Event()
-        self.runner = runner_factory(self._wakeup.set)
+        self.runner = (runner_factory or selection.current().factory())(self._wakeup.set)
         # This control plane, as leases name it, and the experiments it holds leases on.
         self.holder = Holder()
         self._held: set[Key] = set()

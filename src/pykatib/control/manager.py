@@ -39,7 +39,6 @@ from pykatib.control.controller import (
     _transient,
 )
 from pykatib.runtime.base import TrialRunner
-from pykatib.runtime.local import LocalJobRunner
 from pykatib.store import Store
 from pykatib.store.schema import experiments
 
@@ -63,7 +62,8 @@ class Manager:
         self,
         store: Store,
         home: Path | None = None,
-        runner_factory: Callable[[Callable[[], None]], TrialRunner] = LocalJobRunner,
+        # None: the runtime this process chose (pykatib.runtime.selection; local by default).
+        runner_factory: Callable[[Callable[[], None]], TrialRunner] | None = None,
     ) -> None:
         self.controller = Controller(store, home, runner_factory)
         self.store = store

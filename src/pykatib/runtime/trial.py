@@ -65,6 +65,10 @@ IDLE_SECONDS = 1.0
 class LocalTrial:
     """One trial's attempts, watched by :attr:`thread`."""
 
+    # Why an attempt ended with no exit status, in its log and in the Job's failure message.
+    LOST_NOTE = "the attempt's shim was killed; how it ended is unknown"
+    LOST_REASON = "its shim was killed"
+
     def __init__(
         self,
         request: RunRequest,
@@ -263,7 +267,7 @@ class LocalTrial:
                 argv0 = (self.layout.argv(attempt) or [""])[0]
                 attempt.note(f"error: can't start {argv0!r}: {exited.error}")
             if exited.lost:  # counted as a failed attempt, as Kubernetes counts a lost pod
-                attempt.note("error: the attempt's shim was killed; how it ended is unknown")
+                attempt.note(f"error: {self.LOST_NOTE}")
             for note in attempt.collector.notes:
                 attempt.note(note)
             if self._stopped is not None:
@@ -291,7 +295,7 @@ class LocalTrial:
             if code == 0:
                 return RunStatus("succeeded", exit_code=0)
             if self._failed > self._backoff_limit:
-                last = "its shim was killed" if exited.lost else f"last exit code {code}"
+                last = self.LOST_REASON if exited.lost else f"last exit code {code}"
                 if code is not None and code < 0:
                     last = f"last attempt killed by signal {-code} ({_signal_name(-code)})"
                 if self._why:

@@ -1,0 +1,361 @@
+"""Runs ``batch/v1`` Job trials on the workers of a Dask cluster (``pykatib run --runtime dask``).
+
+Everything but where the process runs is the local runner's: :class:`DaskTrial` is a
+:class:`~pykatib.runtime.trial.LocalTrial` (attempts, ``backoffLimit``, deadlines, the attempt's
+folder and log on the control plane's side, the collectors reading them, the Job's status for
+``successCondition``) whose attempts are Dask tasks (:func:`pykatib.runtime.dask_worker.
+run_attempt`) instead of shims:
+
+* each attempt is one task, submitted with ``pure=False`` and ``retries=0``, its
+  ``nvidia.com/gpu`` request as the Dask worker resource ``GPU`` (start the workers with
+  ``--resources GPU=N``); cpu and memory requests are left to the workers' thread counts;
+* the task runs the command the :class:`~pykatib.runtime.attempt.Layout` computes (argv, working
+  directory, the trial's environment on top of the worker's) and streams its output, and a Push
+  trial's reports, back through a ``distributed.Queue``: this side appends them to the attempt's
+  log and report file, where the StdOut and Push collectors read them. The File and
+  TensorFlowEvent collectors read files the trial writes, so they need the attempt's folder on a
+  filesystem the workers share with the control plane;
+* :meth:`DaskTrial.stop` sets the task's stop event: the task sends SIGTERM to the trial's
+  process group, SIGKILL after the grace period;
+* a worker lost mid-trial fails the attempt (as a lost node fails its pod; its processes die
+  with it) and ``backoffLimit`` runs it again, on whichever worker the scheduler picks;
+* a control plane that restarts finds the task by its key, which the record holds: while the
+  cluster still has it, it is watched again (what it printed meanwhile waits in its queue);
+  otherwise the attempt is lost and runs again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+import cloudpickle
+from distributed import Client, Event, Future, Queue, fire_and_forget
+
+from pykatib.metrics.parsers import PUSH_COLLECTOR
+from pykatib.metrics.timestamps import parse_rfc3339
+from pykatib.runtime import dask_worker, replicas, shim
+from pykatib.runtime.attempt import Attempt, Launch
+from pykatib.runtime.base import RunRequest
+from pykatib.runtime.local import LocalJobRunner
+from pykatib.runtime.paths import METRICS_PATH_ENV
+from pykatib.runtime.resources import GPU, trial_needs
+from pykatib.runtime.trial import LocalTrial, _report_offset
+
+log = logging.getLogger("pykatib.runtime")
+
+# The workers need Dask only, not pykatib: the task's module travels with it.
+cloudpickle.register_pickle_by_value(dask_worker)
+
+RUNTIME = "dask"
+# How often a running attempt's task is looked at when nothing else wakes its watcher.
+WATCH_SECONDS = 0.25
+# Kubernetes' extended resources as the Dask worker resources a worker declares.
+WORKER_RESOURCES = {GPU: "GPU"}
+
+
+class DaskRuntimeError(RuntimeError):
+    """The Dask cluster can't be used (not reachable, or Dask isn't installed)."""
+
+
+@dataclass
+class _Task:
+    """One attempt's Dask task, and the cluster-side objects it talks through."""
+
+    number: int
+    key: str
+    future: Future
+    queue: Queue
+    stop: Event
+    claim: Event
+
+    @classmethod
+    def names(cls, key: str) -> tuple[str, str, str]:
+        return f"{key}-output", f"{key}-stop", f"{key}-claim"
+
+    @classmethod
+    def attach(cls, client: Client, number: int, key: str, future: Future) -> _Task:
+        queue, stop, claim = cls.names(key)
+        return cls(
+            number,
+            key,
+            future,
+            Queue(queue, client=client),
+            Event(stop, client=client),
+            Event(claim, client=client),
+        )
+
+    def exited(self) -> tuple[shim.Exited, str]:
+        """How the finished task says the trial ended, and why it was lost ("": it wasn't)."""
+        now = time.time()
+        if self.future.status == "finished":
+            result = self.future.result()
+            if "lost" in result:
+                return shim.Exited(None, None, now, None, lost=True), str(result["lost"])
+            return shim.Exited(result["code"], result["signal"], now, result["error"]), ""
+        if self.future.status == "error":
+            why = f"the Dask task failed: {self.future.exception()!r}"
+        else:
+            why = f"the Dask scheduler lost the task ({self.future.status})"
+        return shim.Exited(None, None, now, None, lost=True), why
+
+    def release(self) -> None:
+        """Free what the cluster keeps for the task."""
+        for event in (self.stop, self.claim):
+            event.clear()
+        self.queue.close()
+        self.future.release()
+
+
+class DaskTrial(LocalTrial):
+    """A trial whose attempts run as Dask tasks (see the module's docstring)."""
+
+    LOST_NOTE = "the Dask worker running the attempt was lost; how it ended is unknown"
+    LOST_REASON = "its Dask worker was lost"
+
+    def __init__(
+        self,
+        request: RunRequest,
+        wake: Callable[[], None],
+        client: Client,
+        on_end: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(request, wake, on_end)
+        self.client = client
+        self._task: _Task | None = None
+        self._worker: dict[str, Any] = {}  # where the current attempt runs
+
+    # --- control-plane side ----------------------------------------------------------------
+
+    def adopt(self, record: dict[str, Any]) -> bool:
+        """Watch again the task ``record`` names, if the cluster still has it."""
+        number, key = record.get("attempt"), record.get("task")
+        if record.get("runtime") != RUNTIME or not isinstance(number, int) or not key:
+            return False
+        state = self.client.run_on_scheduler(dask_worker.task_state, key=str(key))
+        future = Future(str(key), client=self.client)
+        task = _Task.attach(self.client, number, str(key), future)
+        if state not in ("waiting", "queued", "processing", "no-worker", "memory", "erred"):
+            task.stop.set()  # if it still runs somewhere unseen, it ends
+            future.release()
+            return False
+        self._failed = int(record.get("failed") or 0)
+        self._job_started = _time(record.get("jobStartTime")) or self._job_started
+        begun = _time(record.get("attemptStartTime")) or datetime.now(timezone.utc)
+        attempt = self.layout.open(number, begun, fresh=False)
+        attempt.collector.restore(record.get("positions") or {})
+        self._position = attempt.collector.position()
+        self._offset = self._drained_offset = _report_offset(attempt.collector)
+        self._worker = dict(record.get("worker") or {})
+        self._number, self._adopted, self._attempt, self._task = number, attempt, attempt, task
+        return True
+
+    def record(self) -> dict[str, Any]:
+        record = super().record()
+        record["runtime"] = RUNTIME
+        task = self._task
+        if task is not None and task.number == self._number:
+            record["task"] = task.key
+            if self._worker:
+                record["worker"] = self._worker
+        return record
+
+    # --- the thread ------------------------------------------------------------------------
+
+    def _launch(self) -> Attempt:
+        """Submit the next attempt's task (its folder and log are on this side)."""
+        number = self._number
+        notes = [f"attempt {number} (backoffLimit {self._backoff_limit})"] if number > 1 else []
+        attempt, launch = self.layout.create(number, datetime.now(timezone.utc), notes)
+        with self._lock:
+            self._attempt = attempt
+            self._worker = {}
+            if self._stopped is not None:
+                return attempt  # stopped before it began: the watch ends it at once
+        task = self._submit(attempt, launch)
+        with self._lock:
+            self._task = task
+            self._record_changed = True  # the record names the task from now on
+        if self._stopped is not None:  # stop() came while it was submitted
+            self._terminate(attempt, "stopped")
+        return attempt
+
+    def _submit(self, attempt: Attempt, launch: Launch) -> _Task:
+        key = f"pykatib-{self.request.key[1]}-{attempt.number}-{uuid.uuid4().hex[:8]}"
+        queue, stop, claim = _Task.names(key)
+        folders = [str(attempt.files.root)]
+        metrics_path = launch.env.get(METRICS_PATH_ENV)
+        if metrics_path:
+            folders.append(metrics_path.rsplit("/", 1)[0] or "/")
+        job = {
+            "argv": launch.argv,
+            "cwd": launch.cwd,
+            # The trial's variables on top of the worker's own (not this machine's).
+            "env": {k: v for k, v in launch.env.items() if os.environ.get(k) != v},
+            "grace": self.layout.grace,
+            "memory": launch.memory_limit,
+            "push": self.layout.kind == PUSH_COLLECTOR,
+            "folders": folders,
+            "queue": queue,
+            "stop": stop,
+            "claim": claim,
+        }
+        needs = trial_needs(self.request.run_spec, self.request.primary_container_name)
+        need = next(iter(needs.values()), None)
+        resources = {"GPU": need.gpus} if need is not None and need.gpus else None
+        task = _Task.attach(
+            self.client,
+            attempt.number,
+            key,
+            self.client.submit(
+                dask_worker.run_attempt,
+                job,
+                key=key,
+                pure=False,
+                retries=0,
+                resources=resources,
+            ),
+        )
+        fire_and_forget(task.future)  # runs on if this control plane goes (adopted later)
+        return task
+
+    def _watch(self, attempt: Attempt) -> shim.Exited | None:
+        """Take the task's output while it runs; its exit, or None when released."""
+        task = self._task
+        if task is None or task.number != attempt.number:
+            return shim.Exited(None, signal.SIGTERM, time.time(), None)  # stopped before it began
+        collector = attempt.collector
+        while not task.future.done():
+            if self._released:
+                return None
+            wait = self._check_deadlines(attempt, WATCH_SECONDS)
+            self._receive(attempt, task, wait)
+            if collector.polls:
+                self._collect(attempt)
+        self._receive(attempt, task, 0)  # the task put everything before it returned
+        exited, lost = task.exited()
+        if lost:
+            attempt.note(f"error: {lost}")
+        self._collect(attempt, final=True)
+        task.release()
+        return exited
+
+    def _receive(self, attempt: Attempt, task: _Task, wait: float) -> None:
+        """Append what the task sent to the attempt's files (waiting up to ``wait`` s for it)."""
+        items: list[Any] = []
+        if wait > 0:
+            try:
+                items.append(task.queue.get(timeout=wait))
+            except TimeoutError:
+                return
+        items += task.queue.get(batch=True)
+        for stream, data in items:
+            if stream == "log":
+                with open(attempt.files.log, "ab") as f:
+                    f.write(data)
+            elif stream == "metrics":
+                with open(attempt.files.metrics, "ab") as f:
+                    f.write(data)
+            elif stream == "started":
+                with self._lock:
+                    self._worker = {k: data[k] for k in ("worker", "address", "host")}
+                    self._record_changed = True
+                attempt.note(
+                    f"running on Dask worker {data['worker']} ({data['address']}, host "
+                    f"{data['host']}, pid {data['pid']})"
+                )
+        if items:
+            self.wake()
+
+    def _terminate(self, attempt: Attempt, why: str) -> None:
+        """Have the task stop the trial: SIGTERM, SIGKILL after the grace period (on the
+        worker, which knows the process)."""
+        with self._lock:
+            task = self._task
+            if attempt.stopping is not None or task is None or task.number != attempt.number:
+                return  # not submitted yet: _launch ends it once it is
+            attempt.stopping = why
+        attempt.mark_stopping(why)
+        task.stop.set()
+
+
+class DaskJobRunner(LocalJobRunner):
+    """``batch/v1`` Job trials as tasks on the Dask cluster at ``scheduler`` (an address, or a
+    connected :class:`distributed.Client`)."""
+
+    kinds: ClassVar[dict[str, str]] = {"Job": "batch/v1"}
+
+    def __init__(self, wake: Callable[[], None], scheduler: str | Client) -> None:
+        super().__init__(wake)
+        if isinstance(scheduler, Client):
+            self.client = scheduler
+        else:
+            try:
+                self.client = Client(scheduler, set_as_default=False, timeout=30)
+            except OSError as exc:
+                raise DaskRuntimeError(
+                    f"can't reach the Dask scheduler at {scheduler}: {exc}; start one with "
+                    "`dask scheduler` or give its address with --dask-scheduler "
+                    "(or PYKATIB_DASK_SCHEDULER)"
+                ) from exc
+
+    @classmethod
+    def check(
+        cls,
+        trial_spec: dict[str, Any],
+        primary_container_name: str | None,
+        primary_pod_labels: dict[str, str] | None = None,
+    ) -> list[str]:
+        if replicas.is_training_kind(trial_spec):
+            return [
+                (
+                    f"spec.trialTemplate.trialSpec.kind: {trial_spec.get('kind')} trials can't run "
+                    "on Dask yet (the dask runtime runs batch/v1 Job trials); run them with "
+                    "--runtime local"
+                )
+            ]
+        return super().check(trial_spec, primary_container_name, primary_pod_labels)
+
+    @classmethod
+    def check_collector(cls, custom_collector: dict[str, Any] | None) -> list[str]:
+        return [
+            (
+                "spec.metricsCollectorSpec.collector.kind: a Custom collector can't run on Dask "
+                "(it would need a process beside the trial on the worker); use StdOut, File or "
+                "Push, or run with --runtime local"
+            )
+        ]
+
+    def reserve(self, request: RunRequest) -> str | None:
+        return None  # the Dask scheduler places each task where its resources are
+
+    def start(self, request: RunRequest) -> dict[str, Any]:
+        trial = DaskTrial(request, self.wake, self.client)
+        record = trial.begin()
+        record["runtime"] = RUNTIME
+        self._trials[request.key] = trial
+        trial.thread.start()
+        return record
+
+    def adopt(self, request: RunRequest, record: dict[str, Any]) -> bool:
+        trial = DaskTrial(request, self.wake, self.client)
+        if not trial.adopt(record):
+            return False
+        self._trials[request.key] = trial
+        trial.thread.start()
+        return True
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        super().shutdown(timeout)
+        self.client.close()
+
+
+def _time(text: Any) -> datetime | None:
+    return parse_rfc3339(text) if isinstance(text, str) else None

@@ -1,0 +1,59 @@
+"""Which runtime runs this process's trials: ``local`` (the default) or ``dask``.
+
+Chosen once per process, as the machine's capacity is (:mod:`pykatib.runtime.resources`), by
+``pykatib run`` / ``pykatib server`` (``--runtime``, ``--dask-scheduler``); every control plane
+built afterwards (:class:`~pykatib.control.controller.Controller`) runs its trials with it, and
+admission (:mod:`pykatib.control.admission`) holds experiments to what it can run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pykatib.runtime.base import TrialRunner
+from pykatib.runtime.local import LocalJobRunner
+
+RUNTIMES = ("local", "dask")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str = "local"
+    dask_scheduler: str | None = None
+
+    @property
+    def runner(self) -> type[LocalJobRunner]:
+        """The runner class (its ``check``, ``warnings`` and ``check_collector`` for admission)."""
+        if self.name == "dask":
+            from pykatib.runtime.dask import DaskJobRunner
+
+            return DaskJobRunner
+        return LocalJobRunner
+
+    @property
+    def uses_this_machine(self) -> bool:
+        """Trials run here, so they must fit in this machine's capacity."""
+        return self.name == "local"
+
+    def factory(self) -> Callable[[Callable[[], None]], TrialRunner]:
+        if self.name == "dask":
+            from pykatib.runtime.dask import DaskJobRunner
+
+            scheduler = self.dask_scheduler
+            assert scheduler is not None
+            return lambda wake: DaskJobRunner(wake, scheduler)
+        return LocalJobRunner
+
+
+_current = Runtime()
+
+
+def use(runtime: Runtime) -> None:
+    """Run this process's trials with ``runtime`` from now on."""
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    return _current

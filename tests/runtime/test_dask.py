@@ -1,0 +1,262 @@
+"""The Dask runner against a real cluster on loopback: a ``dask scheduler`` and two ``dask
+worker`` processes (no nanny: killing a worker's process kills the worker), started here."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import experiment
+
+pytest.importorskip("distributed", reason="the Dask runner needs `pip install pykatib[dask]`")
+
+from distributed import Client
+
+from pykatib.api.models import Experiment
+from pykatib.control import status as st
+from pykatib.control.controller import Controller
+from pykatib.runtime.dask import DaskJobRunner
+from pykatib.runtime.paths import attempt_files
+from pykatib.store import Store
+
+READY_SECONDS = 60.0
+WORKER_ENV = "PYKATIB_TEST_WORKER"  # set on each worker only: the trial prints it
+
+
+class Cluster:
+    """A scheduler and named workers, each a process of its own on 127.0.0.1."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.scheduler_file = folder / "scheduler.json"
+        self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self._count = 0
+        self.scheduler = self._spawn(
+            "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"
+        )
+        deadline = time.monotonic() + READY_SECONDS
+        while not self.scheduler_file.exists():  # the scheduler writes it once it listens
+            assert self.scheduler.poll() is None, "the Dask scheduler exited"
+            assert time.monotonic() < deadline, "the Dask scheduler did not start"
+            time.sleep(0.1)
+        self.client = Client(scheduler_file=str(self.scheduler_file), set_as_default=False)
+        self.address = str(self.client.scheduler.address)
+
+    def _spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = open(self.folder / f"{args[0]}-{len(self.workers)}.log", "ab")  # noqa: SIM115
+        return subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_" + args[0], *args[1:]]
+            + ["--scheduler-file", str(self.scheduler_file)],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, **(env or {})},
+        )
+
+    def ensure_workers(self, count: int) -> None:
+        """Start workers until ``count`` are alive, and wait until the scheduler has them."""
+        for name, proc in list(self.workers.items()):
+            if proc.poll() is not None:
+                del self.workers[name]
+        while len(self.workers) < count:
+            self._count += 1
+            name = f"w{self._count}"
+            self.workers[name] = self._spawn(
+                "worker",
+                "--host",
+                "127.0.0.1",
+                "--no-dashboard",
+                "--no-nanny",
+                "--nthreads",
+                "2",
+                "--name",
+                name,
+                env={WORKER_ENV: name},
+            )
+        self.client.wait_for_workers(count, timeout=READY_SECONDS)
+
+    def close(self) -> None:
+        self.client.close()
+        for proc in [*self.workers.values(), self.scheduler]:
+            proc.terminate()
+        for proc in [*self.workers.values(), self.scheduler]:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("dask"))
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def two_workers(cluster: Cluster) -> Cluster:
+    cluster.ensure_workers(2)
+    return cluster
+
+
+def dask_controller(tmp_path: Path, cluster: Cluster) -> Controller:
+    return Controller(
+        Store(f"sqlite:///{tmp_path / 'test.db'}"),
+        home=tmp_path / "home",
+        runner_factory=lambda wake: DaskJobRunner(wake, cluster.address),
+    )
+
+
+def run(ctl: Controller, exp: Experiment, tmp_path: Path) -> Experiment:
+    ctl.apply(exp, tmp_path)
+    try:
+        [done] = ctl.run([(exp.namespace, exp.name)])
+    finally:
+        ctl.runner.shutdown()
+    return done
+
+
+def log_of(tmp_path: Path, trial: str, attempt: int | None = None) -> str:
+    files = attempt_files(tmp_path / "home", "default", "exp", trial, attempt)
+    return files.log.read_text()
+
+
+def pid_in(log: str) -> int:
+    return int(next(line for line in log.splitlines() if line.startswith("pid "))[4:])
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_twenty_trials_run_on_both_workers(tmp_path: Path, two_workers: Cluster) -> None:
+    code = (
+        "import os, sys\n"
+        f"print('worker', os.environ['{WORKER_ENV}'])\n"
+        "print('loss=' + sys.argv[1].split('=')[1])\n"
+    )
+    exp = experiment(code, maxTrialCount=20, parallelTrialCount=4)
+    ctl = dask_controller(tmp_path, two_workers)
+    done = run(ctl, exp, tmp_path)
+
+    assert done.status.has("Succeeded")
+    trials = ctl.store.list_trials()
+    assert len(trials) == 20
+    assert all(st.trial_phase(t) == st.SUCCEEDED for t in trials)
+    for t in trials:  # the metric came back through the trial's output
+        [obs] = ctl.store.list_observations("default", t.name)
+        assert float(obs.value) == float(t.spec.parameter_assignments[0].value)
+    printed = {
+        line.split()[1]
+        for t in trials
+        for line in log_of(tmp_path, t.name).splitlines()
+        if line.startswith("worker ")
+    }
+    assert printed == set(two_workers.workers)
+
+
+def test_early_stopping_kills_the_stopped_trials(tmp_path: Path, two_workers: Cluster) -> None:
+    # A large lr prints a bad loss for 10 s unless stopped (the first trial has nothing to be
+    # compared with, so it may run to its end).
+    code = (
+        "import os, sys, time\n"
+        "print('pid', os.getpid(), flush=True)\n"
+        "lr = float(sys.argv[1].split('=')[1])\n"
+        "steps = 10 if lr < 0.03 else 200\n"
+        "for step in range(steps):\n"
+        "    print(f'loss={abs(lr - 0.02) * 100 + 1 / (step + 1)}', flush=True)\n"
+        "    time.sleep(0.05)\n"
+        "print('finished')\n"
+    )
+    exp = experiment(
+        code,
+        algorithm="grid",
+        maxTrialCount=4,
+        parallelTrialCount=1,
+        parameters=[
+            {
+                "name": "lr",
+                "parameterType": "discrete",
+                "feasibleSpace": {"list": ["0.02", "0.021", "0.09", "0.1"]},
+            }
+        ],
+        earlyStopping={
+            "algorithmName": "medianstop",
+            "algorithmSettings": [
+                {"name": "min_trials_required", "value": "1"},
+                {"name": "start_step", "value": "2"},
+            ],
+        },
+    )
+    ctl = dask_controller(tmp_path, two_workers)
+    done = run(ctl, exp, tmp_path)
+
+    assert done.status.has("Succeeded")
+    phases = {t.name: st.trial_phase(t) for t in ctl.store.list_trials()}
+    stopped = [name for name, phase in phases.items() if phase == st.EARLY_STOPPED]
+    assert stopped, phases
+    for name, phase in phases.items():
+        log = log_of(tmp_path, name)
+        if phase == st.EARLY_STOPPED:
+            assert "finished" not in log
+            assert gone(pid_in(log)), f"{name}'s process still runs on its worker"
+        else:
+            assert phase == st.SUCCEEDED
+            assert "finished" in log
+
+
+def test_a_lost_worker_fails_the_attempt_and_the_retry_runs_elsewhere(
+    tmp_path: Path, two_workers: Cluster
+) -> None:
+    # The first attempt waits to be killed with its worker; the retry succeeds.
+    code = (
+        "import os, time\n"
+        f"print('worker', os.environ['{WORKER_ENV}'])\n"
+        "print('pid', os.getpid(), flush=True)\n"
+        "if os.environ['PYKATIB_TRIAL_DIR'].endswith('attempt-1'):\n"
+        "    time.sleep(300)\n"
+        "print('loss=0.5')\n"
+    )
+    exp = experiment(code, maxTrialCount=1, parallelTrialCount=1, job_spec={"backoffLimit": 2})
+    ctl = dask_controller(tmp_path, two_workers)
+    result: list[Experiment] = []
+    runner = threading.Thread(target=lambda: result.append(run(ctl, exp, tmp_path)))
+    runner.start()
+
+    deadline = time.monotonic() + READY_SECONDS
+    pattern = "trials/default/exp/*/attempt-1/.pykatib/output.log"  # its name is made up
+    while True:  # until the first attempt runs on a worker
+        found = list((tmp_path / "home").glob(pattern))
+        text = found[0].read_text() if found else ""
+        if "\npid " in text:  # the trial's own line (pykatib's note names the pid too)
+            first = found[0]
+            break
+        assert runner.is_alive() and time.monotonic() < deadline, text
+        time.sleep(0.1)
+    victim = next(line.split()[1] for line in text.splitlines() if line.startswith("worker "))
+    pid = pid_in(text)
+    two_workers.workers[victim].send_signal(signal.SIGKILL)
+    runner.join(READY_SECONDS)
+    assert not runner.is_alive()
+
+    [done] = result
+    assert done.status.has("Succeeded")
+    [trial] = ctl.store.list_trials()
+    assert st.trial_phase(trial) == st.SUCCEEDED
+    assert "the Dask worker running the attempt was lost" in first.read_text()
+    retry = log_of(tmp_path, trial.name, 2)
+    [other] = [line.split()[1] for line in retry.splitlines() if line.startswith("worker ")]
+    assert other != victim
+    assert gone(pid), "the lost worker's trial process still runs"
