@@ -1,0 +1,424 @@
+"""The web UI at ten thousand trials: time to first render of each view in the browser, side by
+side with optuna-dashboard on the same trials.
+
+An experiment of N trials (default 10,000) with 100 observations each (the objective ``loss``
+by step) over four parameters (``x``, ``y``, ``lr`` log-uniform, ``optimizer`` categorical) is
+written straight into a fresh SQLite store (as the control plane writes trials: ``Store.commit``
+in batches), marked Succeeded; ``pykatib server`` serves it. The same trials, with the same
+intermediate values, go into an Optuna journal file for ``optuna-dashboard``.
+
+For each view, a fresh browser page (Debian's chromium, headless, through Playwright) opens
+the view's URL and the clock stops when the view is drawn (its chart's ``data-*`` count is set,
+or the table's rows are there): the first time (cold: the server reads the trials) and the
+median of three more (warm).
+
+    python bench/ui.py [--trials 10000] [--steps 100] [--out bench/results/ui.md]
+                       [--no-optuna-dashboard]
+
+Needs /usr/bin/chromium and Playwright (``pip install -e ".[test]"``); optuna-dashboard
+(``pip install optuna-dashboard``) for its column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+
+from pykatib.api.defaults import set_defaults
+from pykatib.api.models import Experiment, OptimalTrial, Trial
+from pykatib.control import status as st
+from pykatib.metrics.observation import ObservationPoint
+from pykatib.store import Changes, Store
+
+CHROMIUM = "/usr/bin/chromium"
+NAMESPACE, NAME = "bench", "ten-thousand"
+BATCH = 250
+WARM_RUNS = 3
+VIEW_TIMEOUT_S = 60
+
+
+def objective(x: float, y: float, lr: float, opt: str, step: int) -> float:
+    base = (
+        (x - 1) ** 2
+        + 0.5 * (y + 1) ** 2
+        + abs(math.log10(lr) + 2) / 4
+        + (0.3 if opt == "sgd" else 0)
+    )
+    return base + 2.0 / (step + 1)
+
+
+def experiment_body() -> dict[str, Any]:
+    params = [
+        {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "-2", "max": "3"}},
+        {"name": "y", "parameterType": "double", "feasibleSpace": {"min": "-3", "max": "2"}},
+        {
+            "name": "lr",
+            "parameterType": "double",
+            "feasibleSpace": {"min": "0.0001", "max": "0.1", "distribution": "logUniform"},
+        },
+        {
+            "name": "optimizer",
+            "parameterType": "categorical",
+            "feasibleSpace": {"list": ["sgd", "adam"]},
+        },
+    ]
+    container = {"name": "main", "image": "python:3", "command": ["true"]}
+    return {
+        "apiVersion": "kubeflow.org/v1beta1",
+        "kind": "Experiment",
+        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "spec": {
+            "objective": {"type": "minimize", "objectiveMetricName": "loss"},
+            "algorithm": {"algorithmName": "random"},
+            "parallelTrialCount": 8,
+            "parameters": params,
+            "trialTemplate": {
+                "primaryContainerName": "main",
+                "trialParameters": [{"name": p["name"], "reference": p["name"]} for p in params],
+                "trialSpec": {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "spec": {"template": {"spec": {"containers": [container]}}},
+                },
+            },
+        },
+    }
+
+
+def sample_trials(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [
+        {
+            "x": rng.uniform(-2, 3),
+            "y": rng.uniform(-3, 2),
+            "lr": 10 ** rng.uniform(-4, -1),
+            "optimizer": rng.choice(["sgd", "adam"]),
+        }
+        for _ in range(n)
+    ]
+
+
+def seed_pykatib(url: str, points: list[dict[str, Any]], steps: int) -> None:
+    store = Store(url)
+    exp = Experiment.model_validate(experiment_body())
+    set_defaults(exp)
+    exp.spec.max_trial_count = len(points)
+    store.create_experiment(exp)
+    exp = store.get_experiment(NAMESPACE, NAME)
+    start = datetime.now(timezone.utc) - timedelta(hours=3)
+    for first in range(0, len(points), BATCH):
+        trials, observations = [], {}
+        for i in range(first, min(first + BATCH, len(points))):
+            p = points[i]
+            name = f"{NAME}-{i:05d}"
+            values = [objective(p["x"], p["y"], p["lr"], p["optimizer"], s) for s in range(steps)]
+            stamp = (start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            trial = Trial.model_validate(
+                {
+                    "apiVersion": "kubeflow.org/v1beta1",
+                    "kind": "Trial",
+                    "metadata": {
+                        "name": name,
+                        "namespace": NAMESPACE,
+                        "labels": {"katib.kubeflow.org/experiment": NAME},
+                    },
+                    "spec": {
+                        "objective": exp.spec.objective.to_dict() if exp.spec.objective else {},
+                        "parameterAssignments": [
+                            {"name": k, "value": str(v)} for k, v in p.items()
+                        ],
+                        "primaryContainerName": "main",
+                    },
+                    "status": {
+                        "startTime": stamp,
+                        "completionTime": stamp,
+                        "conditions": [
+                            {"type": "Created", "status": "True", "reason": "TrialCreated"},
+                            {"type": "Succeeded", "status": "True", "reason": "TrialSucceeded"},
+                        ],
+                        "observation": {
+                            "metrics": [
+                                {
+                                    "name": "loss",
+                                    "min": str(min(values)),
+                                    "max": str(max(values)),
+                                    "latest": str(values[-1]),
+                                }
+                            ]
+                        },
+                    },
+                }
+            )
+            trials.append(trial)
+            when = start + timedelta(seconds=i)
+            observations[name] = [
+                ObservationPoint("loss", str(v), when, s) for s, v in enumerate(values)
+            ]
+        store.commit(NAMESPACE, NAME, Changes(trials=trials, observations=observations))
+    exp = store.get_experiment(NAMESPACE, NAME)
+    exp.status.trials = exp.status.trials_succeeded = len(points)
+    finals = [objective(**_args(p), step=steps - 1) for p in points]
+    best = min(range(len(points)), key=finals.__getitem__)
+    best_value = finals[best]
+    exp.status.current_optimal_trial = OptimalTrial.model_validate(
+        {
+            "bestTrialName": f"{NAME}-{best:05d}",
+            "parameterAssignments": [{"name": k, "value": str(v)} for k, v in points[best].items()],
+            "observation": {"metrics": [{"name": "loss", "latest": str(best_value)}]},
+        }
+    )
+    st.mark_experiment_succeeded(exp, "ExperimentMaxTrialsReached", "bench data")
+    store.commit(NAMESPACE, NAME, Changes(experiment=exp))
+    store.close()
+
+
+def _args(p: dict[str, Any]) -> dict[str, Any]:
+    return {"x": p["x"], "y": p["y"], "lr": p["lr"], "opt": p["optimizer"]}
+
+
+# --- the optuna-dashboard side ------------------------------------------------------------------
+
+
+def seed_optuna(path: Path, points: list[dict[str, Any]], steps: int) -> None:
+    """A journal file (Optuna's RDB storage took 7 minutes for 500 such trials; the journal
+    takes a minute for 10,000), which optuna-dashboard opens as it opens a database URL."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    distributions = {
+        "x": FloatDistribution(-2, 3),
+        "y": FloatDistribution(-3, 2),
+        "lr": FloatDistribution(0.0001, 0.1, log=True),
+        "optimizer": CategoricalDistribution(["sgd", "adam"]),
+    }
+    storage = JournalStorage(JournalFileBackend(str(path)))
+    study = optuna.create_study(study_name=NAME, storage=storage, direction="minimize")
+    for first in range(0, len(points), BATCH):
+        batch = []
+        for p in points[first : first + BATCH]:
+            values = {s: objective(**_args(p), step=s) for s in range(steps)}
+            batch.append(
+                optuna.trial.create_trial(
+                    params=p,
+                    distributions=distributions,
+                    value=values[steps - 1],
+                    intermediate_values=values,
+                )
+            )
+        study.add_trials(batch)
+
+
+# --- serving and measuring ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer in {seconds} s")
+
+
+def time_view(browser: Any, url: str, ready: str) -> float:
+    """Seconds from opening ``url`` in a fresh page until ``ready`` (a selector) is there."""
+    page = browser.new_page(viewport={"width": 1360, "height": 860})
+    try:
+        started = time.perf_counter()
+        page.goto(url, wait_until="commit")
+        page.wait_for_selector(ready, state="attached", timeout=VIEW_TIMEOUT_S * 1000)
+        return time.perf_counter() - started
+    finally:
+        page.close()
+
+
+def measure(browser: Any, views: list[tuple[str, str, str]]) -> dict[str, tuple[float, float]]:
+    """``{view: (cold seconds, warm median seconds)}``."""
+    results = {}
+    for label, url, ready in views:
+        cold = time_view(browser, url, ready)
+        warm = statistics.median(time_view(browser, url, ready) for _ in range(WARM_RUNS))
+        results[label] = (cold, warm)
+        print(f"  {label}: cold {cold:.2f} s, warm {warm:.2f} s", flush=True)
+    return results
+
+
+def pykatib_views(base: str, n: int) -> list[tuple[str, str, str]]:
+    exp = f"{base}/#/experiments/{NAMESPACE}/{NAME}"
+    return [
+        ("experiments list", f"{base}/#/", f"tr[data-experiment={NAME}]"),
+        ("experiment overview", exp, ".overview .card"),
+        ("trials table", f"{exp}/trials", "table.trials tbody tr"),
+        ("optimization history", f"{exp}/history", f"[data-chart=history][data-points='{n}']"),
+        ("parallel coordinates", f"{exp}/parallel", f"[data-chart=parallel][data-lines='{n}']"),
+        ("parameter importance", f"{exp}/importance", "[data-chart=importance][data-params]"),
+        ("intermediate values", f"{exp}/intermediate", "[data-chart=intermediate][data-series]"),
+        ("slice", f"{exp}/slice", ".tab-content .chart[data-points]"),
+        ("contour", f"{exp}/contour", ".tab-content .chart[data-cells]"),
+    ]
+
+
+def optuna_dashboard_views(base: str) -> list[tuple[str, str, str]]:
+    """optuna-dashboard 0.21's pages and the element each view draws (a Plotly trace)."""
+    study = f"{base}/dashboard/studies/1"
+    return [
+        ("experiments list", f"{base}/dashboard", f"text={NAME}"),
+        ("experiment overview", study, "#plot-history .trace"),
+        ("trials table", f"{study}/trials", "text=Trial 0"),
+        ("optimization history", study, "#plot-history .scatterlayer .trace"),
+        ("parameter importance", study, "#graph-hyperparameter-importances .trace"),
+        ("intermediate values", study, "#graph-intermediate-values .trace"),
+        ("slice", f"{study}/analytics", "#plot-slice .trace"),
+        ("contour", f"{study}/analytics", "#graph-contour .trace"),
+    ]
+
+
+def start(command: list[str], url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    wait_http(url, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def report(args: argparse.Namespace, ours: dict[str, Any], theirs: dict[str, Any] | None) -> str:
+    lines = [
+        "# The web UI at ten thousand trials",
+        "",
+        (
+            f"`python bench/ui.py --trials {args.trials} --steps {args.steps}`: one experiment "
+            f"of {args.trials:,} succeeded trials, {args.steps} observations each (four "
+            "parameters), served by `pykatib server` (SQLite) and, the same trials with the "
+            "same intermediate values in an Optuna journal file, by optuna-dashboard. "
+            "Seconds from opening the view's URL in a fresh page of headless chromium until "
+            f"the view is drawn: the first time (cold) and the median of {WARM_RUNS} more "
+            f"(warm); — where the view never drew within {VIEW_TIMEOUT_S} s, or the tool has no such view."
+        ),
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f", load average {os.getloadavg()[0]:.1f} at the end (other work shares the CPUs)"
+        f", seeding took {ours['seed']:.0f} s (pykatib)"
+        + (f" and {theirs['seed']:.0f} s (Optuna)" if theirs else "")
+        + ".",
+        "",
+        "| view | pykatib cold | pykatib warm | optuna-dashboard cold | optuna-dashboard warm |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for view, (cold, warm) in ours["views"].items():
+        other = (theirs or {}).get("views", {}).get(view)
+        them = f"{other[0]:.2f} | {other[1]:.2f}" if other else "— | —"
+        lines.append(f"| {view} | {cold:.2f} | {warm:.2f} | {them} |")
+    lines.append("")
+    if theirs and theirs.get("note"):
+        lines += [theirs["note"], ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--out", default=str(ROOT / "bench/results/ui.md"))
+    parser.add_argument("--no-optuna-dashboard", action="store_true")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="pykatib-bench-ui-"))
+    env = {**os.environ, "PYKATIB_HOME": str(tmp / "home")}
+    points = sample_trials(args.trials)
+    ours: dict[str, Any] = {}
+    theirs: dict[str, Any] | None = None
+    try:
+        started = time.perf_counter()
+        db = f"sqlite:///{tmp / 'pykatib.db'}"
+        seed_pykatib(db, points, args.steps)
+        ours["seed"] = time.perf_counter() - started
+        print(f"pykatib store seeded in {ours['seed']:.0f} s", flush=True)
+        port = free_port()
+        server = start(
+            [sys.executable, "-m", "pykatib.cli.main", "--db", db, "server", "--port", str(port)],
+            f"http://127.0.0.1:{port}/version",
+            env,
+            tmp / "server.log",
+        )
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                print("pykatib:", flush=True)
+                ours["views"] = measure(
+                    browser, pykatib_views(f"http://127.0.0.1:{port}", args.trials)
+                )
+            finally:
+                stop(server)
+            if not args.no_optuna_dashboard and shutil.which("optuna-dashboard"):
+                theirs = {}
+                started = time.perf_counter()
+                storage = tmp / "optuna.log"
+                seed_optuna(storage, points, args.steps)
+                theirs["seed"] = time.perf_counter() - started
+                print(f"optuna storage seeded in {theirs['seed']:.0f} s", flush=True)
+                port = free_port()
+                dashboard = start(
+                    ["optuna-dashboard", str(storage), "--host", "127.0.0.1", "--port", str(port)],
+                    f"http://127.0.0.1:{port}/dashboard",
+                    env,
+                    tmp / "dashboard.log",
+                )
+                try:
+                    print("optuna-dashboard:", flush=True)
+                    theirs["views"] = {}
+                    for view in optuna_dashboard_views(f"http://127.0.0.1:{port}"):
+                        try:
+                            theirs["views"].update(measure(browser, [view]))
+                        except Exception as exc:  # noqa: BLE001 (a view that never draws: say so)
+                            print(f"  {view[0]}: not drawn ({type(exc).__name__})", flush=True)
+                finally:
+                    stop(dashboard)
+            browser.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    text = report(args, ours, theirs)
+    Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
