@@ -33,9 +33,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pykatib.api.errors import NotFoundError
 from pykatib.metrics.observation import parse_value
 from pykatib.server import errors as e
-from pykatib.server.kinds import KINDS
 from pykatib.store import Store
 from pykatib.ui import importance as imp
+from pykatib.ui.changes import ChangeFeed
 from pykatib.ui.summaries import summary
 from pykatib.ui.trials import Rows, RowsCache, TrialRow
 
@@ -43,9 +43,7 @@ PREFIX = "/ui/api"
 EXPERIMENT = PREFIX + "/namespaces/{namespace}/experiments/{name}"
 MAX_PAGE = 500
 INTERMEDIATE_TRIALS = 300  # the latest trials' curves: more is a blur, and megabytes
-CHANGE_POLL_SECONDS = 0.5
 router = APIRouter()
-_rows = RowsCache()
 
 
 def _store(request: Request) -> Store:
@@ -53,9 +51,19 @@ def _store(request: Request) -> Store:
     return store
 
 
+def _shared(request: Request) -> tuple[RowsCache, ChangeFeed]:
+    """The app's rows cache and change feed (made on first use, one per app)."""
+    state = request.app.state
+    if not hasattr(state, "ui"):
+        state.ui = (RowsCache(), ChangeFeed(_store(request)))
+    shared: tuple[RowsCache, ChangeFeed] = state.ui
+    return shared
+
+
 async def _read_rows(request: Request, namespace: str, name: str) -> Rows:
+    rows = _shared(request)[0]
     try:
-        return await anyio.to_thread.run_sync(_rows.get, _store(request), namespace, name)
+        return await anyio.to_thread.run_sync(rows.get, _store(request), namespace, name)
     except NotFoundError:
         raise e.not_found("experiments", name) from None
 
@@ -244,15 +252,6 @@ def _series(
 # --- changes -----------------------------------------------------------------------------------
 
 
-def _fingerprint(store: Store, namespace: str | None) -> int:
-    return hash(
-        (
-            tuple(KINDS["experiments"].versions(store, namespace)),
-            tuple(KINDS["trials"].versions(store, namespace)),
-        )
-    )
-
-
 @router.get(PREFIX + "/changes")
 async def all_changes(request: Request) -> StreamingResponse:
     return _changes(request, None)
@@ -265,16 +264,17 @@ async def changes_in(request: Request, namespace: str) -> StreamingResponse:
 
 def _changes(request: Request, namespace: str | None) -> StreamingResponse:
     server = request.app.state.pykatib
+    feed = _shared(request)[1]
 
     async def lines() -> AsyncIterator[bytes]:
         seen = None
         count = 0
         while not server.stopping.is_set() and not await request.is_disconnected():
-            current = await anyio.to_thread.run_sync(_fingerprint, server.store, namespace)
+            current = await anyio.to_thread.run_sync(feed.fingerprint, namespace)
             if current != seen:
                 seen = current
                 count += 1
                 yield (json.dumps({"change": count}) + "\n").encode()
-            await server.wait_stopping(CHANGE_POLL_SECONDS)
+            await server.wait_stopping(feed.poll_seconds)
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
