@@ -26,6 +26,7 @@ run_attempt`) instead of shims:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -93,12 +94,13 @@ class _Task:
         )
 
     def exited(self) -> tuple[shim.Exited, str]:
-        """How the finished task says the trial ended, and why it was lost ("": it wasn't)."""
+        """How the finished task says the trial ended, and more of why it was lost, if it was
+        lost other than with its worker."""
         now = time.time()
         if self.future.status == "finished":
             result = self.future.result()
-            if "lost" in result:
-                return shim.Exited(None, None, now, None, lost=True), str(result["lost"])
+            if "lost" in result:  # re-run by the scheduler after its worker was lost
+                return shim.Exited(None, None, now, None, lost=True), ""
             return shim.Exited(result["code"], result["signal"], now, result["error"]), ""
         if self.future.status == "error":
             why = f"the Dask task failed: {self.future.exception()!r}"
@@ -108,10 +110,11 @@ class _Task:
 
     def release(self) -> None:
         """Free what the cluster keeps for the task."""
-        for event in (self.stop, self.claim):
-            event.clear()
-        self.queue.close()
-        self.future.release()
+        with contextlib.suppress(OSError):  # a scheduler that is gone keeps nothing
+            for event in (self.stop, self.claim):
+                event.clear()
+            self.queue.close()
+            self.future.release()
 
 
 class DaskTrial(LocalTrial):
@@ -232,17 +235,22 @@ class DaskTrial(LocalTrial):
         if task is None or task.number != attempt.number:
             return shim.Exited(None, signal.SIGTERM, time.time(), None)  # stopped before it began
         collector = attempt.collector
-        while not task.future.done():
-            if self._released:
-                return None
-            wait = self._check_deadlines(attempt, WATCH_SECONDS)
-            self._receive(attempt, task, wait)
-            if collector.polls:
-                self._collect(attempt)
-        self._receive(attempt, task, 0)  # the task put everything before it returned
-        exited, lost = task.exited()
-        if lost:
-            attempt.note(f"error: {lost}")
+        try:
+            while not task.future.done():
+                if self._released:
+                    return None
+                wait = self._check_deadlines(attempt, WATCH_SECONDS)
+                self._receive(attempt, task, wait)
+                if collector.polls:
+                    self._collect(attempt)
+            self._receive(attempt, task, 0)  # the task put everything before it returned
+        except OSError as exc:  # the scheduler is gone, and what it knew of the task with it
+            attempt.note(f"error: lost contact with the Dask scheduler: {exc}")
+            self._collect(attempt, final=True)
+            return shim.Exited(None, None, time.time(), None, lost=True)
+        exited, why = task.exited()
+        if why:
+            attempt.note(f"error: {why}")
         self._collect(attempt, final=True)
         task.release()
         return exited
@@ -283,7 +291,12 @@ class DaskTrial(LocalTrial):
                 return  # not submitted yet: _launch ends it once it is
             attempt.stopping = why
         attempt.mark_stopping(why)
-        task.stop.set()
+        try:
+            task.stop.set()
+        except OSError as exc:
+            log.warning(
+                "trial %s: the Dask scheduler is out of reach: %s", self.request.key[1], exc
+            )
 
 
 class DaskJobRunner(LocalJobRunner):

@@ -53,7 +53,7 @@ def run_attempt(job: dict[str, Any]) -> dict[str, Any]:
     worker = get_worker()
     claim = Event(job["claim"])
     if claim.is_set():
-        return {"lost": "the Dask worker running the attempt was lost"}
+        return {"lost": True}
     claim.set()
     out = Queue(job["queue"])
     stop = Event(job["stop"])
