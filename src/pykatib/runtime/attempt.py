@@ -252,7 +252,7 @@ class Layout:
                 }
             )
         )
-        argv = [sys.executable, "-I", gang.__file__, str(plan_file)]
+        argv = [sys.executable, "-I", "-S", gang.__file__, str(plan_file)]
         return attempt, Launch(argv, str(req.working_dir), dict(os.environ), sidecar)
 
     def spawn(self, attempt: Attempt, launch: Launch) -> None:

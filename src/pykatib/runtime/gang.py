@@ -1,4 +1,4 @@
-"""Runs a training job's replicas together, as one attempt of a trial: ``python -I gang.py PLAN``.
+"""Runs a training job's replicas together, as one attempt of a trial: ``python -I -S gang.py PLAN``.
 
 The shim (:mod:`pykatib.runtime.shim`) runs this file as the trial's command, so an attempt of a
 PyTorchJob is watched, stopped, timed out, retried and adopted exactly as a Job's one process
