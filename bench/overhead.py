@@ -126,6 +126,11 @@ class Measurements:
     pykatib: list[float] = field(default_factory=list)
     optuna: list[float] = field(default_factory=list)
     trials_recorded: list[int | None] = field(default_factory=list)
+    load_before: str = field(default_factory=lambda: _load())
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # ---- the floor ---------------------------------------------------------------------------------
@@ -337,6 +342,8 @@ def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
 - Machine: {machine()}
 - {versions()}
 - Command: `{command}`
+- Load average (1, 5, 15 min) before / after: {m.load_before} / {_load()} (the machine is
+  shared: with a load above its cores, the sides' times vary from run to run)
 - Workload: {n} trials, {what}, {p} at a time;
   experiment: random over one double `x` in [0, 1], minimize `loss`, no goal
 - Floor: the same {procs} run by `ThreadPoolExecutor({p})` + `subprocess`
