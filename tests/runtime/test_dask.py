@@ -9,8 +9,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import yaml
@@ -20,15 +21,18 @@ pytest.importorskip("distributed", reason="the Dask runner needs `pip install py
 
 from distributed import Client
 
-from pykatib.api.models import Experiment
+from pykatib.api.models import Experiment, MetricsCollectorSpec
 from pykatib.control import status as st
 from pykatib.control.controller import Controller
+from pykatib.runtime.base import Drained, RunRequest, RunStatus
 from pykatib.runtime.dask import DaskJobRunner
+from pykatib.runtime.dask_worker import task_state
 from pykatib.runtime.paths import attempt_files
 from pykatib.runtime.shim import process_start
 from pykatib.store import Store
 
 READY_SECONDS = 60.0
+T = TypeVar("T")
 WORKER_ENV = "PYKATIB_TEST_WORKER"  # set on each worker only: the trial prints it
 
 
@@ -348,3 +352,107 @@ def test_pykatib_run_with_the_dask_runtime(
     refused = pykatib("run", "-f", str(gang), env=env)
     assert refused.returncode != 0
     assert "PyTorchJob trials can't run on Dask" in refused.stderr
+
+
+KEY = ("default", "exp-adopted")
+
+
+class Runner(DaskJobRunner):
+    """A runner of one trial, whose wake-ups can be waited for."""
+
+    def __init__(self, scheduler: str) -> None:
+        self.woke = threading.Event()
+        super().__init__(self.woke.set, scheduler)
+
+    def until(self, ready: Callable[[], T | None]) -> T:
+        for _ in range(120):  # a generous bound, not a timing assertion
+            value = ready()
+            if value is not None:
+                return value
+            self.woke.wait(1.0)
+            self.woke.clear()
+        raise AssertionError("it did not happen")
+
+    def ended(self) -> RunStatus:
+        def finished() -> RunStatus | None:
+            status = self.status(KEY)
+            return status if status is not None and status.finished else None
+
+        return self.until(finished)
+
+    def reported(self) -> Drained | None:
+        drained = self.drain(KEY)
+        return drained if drained.points else None
+
+
+def request(tmp_path: Path, code: str) -> RunRequest:
+    run_spec = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "spec": {
+            "template": {
+                "spec": {"containers": [{"name": "main", "command": [sys.executable, "-c", code]}]}
+            }
+        },
+    }
+    return RunRequest(
+        key=KEY,
+        run_spec=run_spec,
+        primary_container_name="main",
+        metrics_collector=MetricsCollectorSpec(),
+        metric_names=("loss",),
+        working_dir=tmp_path,
+        trial_dir=tmp_path / "trial",
+    )
+
+
+def test_a_restarted_control_plane_adopts_the_running_task(
+    tmp_path: Path, two_workers: Cluster
+) -> None:
+    go = tmp_path / "go"
+    code = (
+        "import os, time\n"
+        "print('loss=0.1', flush=True)\n"
+        f"while not os.path.exists({str(go)!r}):\n"
+        "    time.sleep(0.02)\n"
+        "print('loss=0.2')\n"
+    )
+    req = request(tmp_path, code)
+    first = Runner(two_workers.address)
+    first.start(req)
+    drained = first.until(first.reported)
+    assert [p.value for p in drained.points] == ["0.1"]
+    first.forget(KEY)  # its control plane goes: the trial runs on
+    first.shutdown()
+
+    second = Runner(two_workers.address)
+    assert second.adopt(req, drained.record or {})
+    go.touch()
+    assert second.ended().phase == "succeeded"
+    drained = second.drain(KEY)
+    assert [p.value for p in drained.points] == ["0.2"]  # nothing lost, nothing twice
+    second.forget(KEY)
+    second.shutdown()
+
+
+def test_a_task_that_ended_unwatched_is_judged_by_what_it_left(
+    tmp_path: Path, two_workers: Cluster
+) -> None:
+    done = tmp_path / "done"
+    code = f"import sys; print('loss=0.3'); open({str(done)!r}, 'w').close(); sys.exit(3)\n"
+    req = request(tmp_path, code.replace("sys.exit(3)", "sys.exit(0)"))
+    first = Runner(two_workers.address)
+    record = first.start(req)
+    first.forget(KEY)
+    first.shutdown()
+    deadline = time.monotonic() + READY_SECONDS
+    while two_workers.client.run_on_scheduler(task_state, key=record["task"]) is not None:
+        assert time.monotonic() < deadline, "the task never ended"
+        time.sleep(0.05)  # polls the scheduler until it forgot the finished task
+
+    second = Runner(two_workers.address)
+    assert second.adopt(req, record)
+    assert second.ended().phase == "succeeded"
+    assert [p.value for p in second.drain(KEY).points] == ["0.3"]
+    second.shutdown()
+    assert not Runner(two_workers.address).adopt(req, {**record, "run": "never-started"})

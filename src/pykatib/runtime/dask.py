@@ -44,9 +44,9 @@ from pykatib.metrics.parsers import PUSH_COLLECTOR
 from pykatib.metrics.timestamps import parse_rfc3339
 from pykatib.runtime import dask_worker, replicas, shim
 from pykatib.runtime.attempt import Attempt, Launch
-from pykatib.runtime.base import RunRequest
+from pykatib.runtime.base import RunRequest, TrialKey
 from pykatib.runtime.local import LocalJobRunner
-from pykatib.runtime.paths import METRICS_PATH_ENV
+from pykatib.runtime.paths import METRICS_PATH_ENV, attempt_numbers
 from pykatib.runtime.resources import GPU, trial_needs
 from pykatib.runtime.trial import LocalTrial, _report_offset
 
@@ -76,6 +76,10 @@ class _Task:
     queue: Queue
     stop: Event
     claim: Event
+    result: dict[str, Any] | None = None  # how the trial ended, as the task sent it
+    # Adopted after the scheduler forgot it (it ended while no control plane watched): what it
+    # left in its queue is all there is.
+    forgotten: bool = False
 
     @classmethod
     def names(cls, key: str) -> tuple[str, str, str]:
@@ -97,12 +101,16 @@ class _Task:
         """How the finished task says the trial ended, and more of why it was lost, if it was
         lost other than with its worker."""
         now = time.time()
-        if self.future.status == "finished":
+        result = self.result
+        if result is None and self.future.status == "finished":
             result = self.future.result()
+        if result is not None:
             if "lost" in result:  # re-run by the scheduler after its worker was lost
                 return shim.Exited(None, None, now, None, lost=True), ""
             return shim.Exited(result["code"], result["signal"], now, result["error"]), ""
-        if self.future.status == "error":
+        if self.forgotten:
+            why = "the Dask scheduler forgot the task before its end was seen"
+        elif self.future.status == "error":
             why = f"the Dask task failed: {self.future.exception()!r}"
         else:
             why = f"the Dask scheduler lost the task ({self.future.status})"
@@ -133,27 +141,41 @@ class DaskTrial(LocalTrial):
         super().__init__(request, wake, on_end)
         self.client = client
         self._task: _Task | None = None
+        self._run = uuid.uuid4().hex[:12]  # this run of the trial, in its tasks' keys
         self._worker: dict[str, Any] = {}  # where the current attempt runs
 
     # --- control-plane side ----------------------------------------------------------------
 
     def adopt(self, record: dict[str, Any]) -> bool:
-        """Watch again the task ``record`` names, if the cluster still has it."""
-        number, key = record.get("attempt"), record.get("task")
-        if record.get("runtime") != RUNTIME or not isinstance(number, int) or not key:
+        """Watch again the run ``record`` describes, if the cluster has its task (or what the
+        task left when it ended); False when it is lost."""
+        number, run = record.get("attempt"), record.get("run")
+        if record.get("runtime") != RUNTIME or not isinstance(number, int) or not run:
             return False
-        state = self.client.run_on_scheduler(dask_worker.task_state, key=str(key))
-        future = Future(str(key), client=self.client)
-        task = _Task.attach(self.client, number, str(key), future)
-        if state not in ("waiting", "queued", "processing", "no-worker", "memory", "erred"):
-            task.stop.set()  # if it still runs somewhere unseen, it ends
-            future.release()
-            return False
+        self._run = str(run)
+        position = record.get("positions") or {}
         self._failed = int(record.get("failed") or 0)
+        latest = attempt_numbers(self.request.trial_dir)
+        if latest and latest[-1] > number:
+            # Retries began after the record was stored: each because the one before failed.
+            self._failed += latest[-1] - number
+            number, position = latest[-1], {}
+            self._restarted = self._record_changed = True
+        key = self._key(number)
+        state = self.client.run_on_scheduler(dask_worker.task_state, key=key)
+        task = _Task.attach(self.client, number, key, Future(key, client=self.client))
+        if state is None:
+            # Ended while no control plane watched (how, it left in its queue), or never
+            # started (the control plane went before it submitted it), or lost with the
+            # scheduler.
+            if not task.claim.is_set():
+                task.stop.set()  # should it be on its way still
+                return False
+            task.forgotten = True
         self._job_started = _time(record.get("jobStartTime")) or self._job_started
-        begun = _time(record.get("attemptStartTime")) or datetime.now(timezone.utc)
-        attempt = self.layout.open(number, begun, fresh=False)
-        attempt.collector.restore(record.get("positions") or {})
+        begun = None if self._restarted else _time(record.get("attemptStartTime"))
+        attempt = self.layout.open(number, begun or datetime.now(timezone.utc), fresh=False)
+        attempt.collector.restore(position)
         self._position = attempt.collector.position()
         self._offset = self._drained_offset = _report_offset(attempt.collector)
         self._worker = dict(record.get("worker") or {})
@@ -162,13 +184,16 @@ class DaskTrial(LocalTrial):
 
     def record(self) -> dict[str, Any]:
         record = super().record()
-        record["runtime"] = RUNTIME
-        task = self._task
-        if task is not None and task.number == self._number:
-            record["task"] = task.key
-            if self._worker:
-                record["worker"] = self._worker
+        # The task's key follows from these, so that a control plane that goes right after it
+        # submitted the task (before the record naming it is stored) does not lose it.
+        record.update(runtime=RUNTIME, run=self._run, task=self._key(self._number))
+        if self._worker:
+            record["worker"] = self._worker
         return record
+
+    def _key(self, number: int) -> str:
+        namespace, name = self.request.key
+        return f"pykatib-{namespace}-{name}-{self._run}-attempt-{number}"
 
     # --- the thread ------------------------------------------------------------------------
 
@@ -185,13 +210,12 @@ class DaskTrial(LocalTrial):
         task = self._submit(attempt, launch)
         with self._lock:
             self._task = task
-            self._record_changed = True  # the record names the task from now on
         if self._stopped is not None:  # stop() came while it was submitted
             self._terminate(attempt, "stopped")
         return attempt
 
     def _submit(self, attempt: Attempt, launch: Launch) -> _Task:
-        key = f"pykatib-{self.request.key[1]}-{attempt.number}-{uuid.uuid4().hex[:8]}"
+        key = self._key(attempt.number)
         queue, stop, claim = _Task.names(key)
         folders = [str(attempt.files.root)]
         metrics_path = launch.env.get(METRICS_PATH_ENV)
@@ -236,7 +260,7 @@ class DaskTrial(LocalTrial):
             return shim.Exited(None, signal.SIGTERM, time.time(), None)  # stopped before it began
         collector = attempt.collector
         try:
-            while not task.future.done():
+            while task.result is None and not task.forgotten and not task.future.done():
                 if self._released:
                     return None
                 wait = self._check_deadlines(attempt, WATCH_SECONDS)
@@ -245,6 +269,8 @@ class DaskTrial(LocalTrial):
                     self._collect(attempt)
             self._receive(attempt, task, 0)  # the task put everything before it returned
         except OSError as exc:  # the scheduler is gone, and what it knew of the task with it
+            if self._released:
+                return None  # the client closed under a watch that had ended
             attempt.note(f"error: lost contact with the Dask scheduler: {exc}")
             self._collect(attempt, final=True)
             return shim.Exited(None, None, time.time(), None, lost=True)
@@ -268,6 +294,8 @@ class DaskTrial(LocalTrial):
             if stream == "log":
                 with open(attempt.files.log, "ab") as f:
                     f.write(data)
+            elif stream == "exit":
+                task.result = data
             elif stream == "metrics":
                 with open(attempt.files.metrics, "ab") as f:
                     f.write(data)
@@ -307,6 +335,7 @@ class DaskJobRunner(LocalJobRunner):
 
     def __init__(self, wake: Callable[[], None], scheduler: str | Client) -> None:
         super().__init__(wake)
+        self._released: list[LocalTrial] = []
         if isinstance(scheduler, Client):
             self.client = scheduler
         else:
@@ -352,7 +381,6 @@ class DaskJobRunner(LocalJobRunner):
     def start(self, request: RunRequest) -> dict[str, Any]:
         trial = DaskTrial(request, self.wake, self.client)
         record = trial.begin()
-        record["runtime"] = RUNTIME
         self._trials[request.key] = trial
         trial.thread.start()
         return record
@@ -365,8 +393,18 @@ class DaskJobRunner(LocalJobRunner):
         trial.thread.start()
         return True
 
+    def forget(self, key: TrialKey) -> None:
+        trial = self._trials.get(key)
+        super().forget(key)
+        if trial is not None and not trial.status.finished:
+            self._released.append(trial)  # its watch ends at its next look
+
     def shutdown(self, timeout: float = 10.0) -> None:
         super().shutdown(timeout)
+        # Released watches end before the client goes: a queue read in flight for a client
+        # that is gone would take output that no one appends.
+        for trial in self._released:
+            trial.thread.join(timeout)
         self.client.close()
 
 

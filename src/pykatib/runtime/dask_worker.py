@@ -15,7 +15,8 @@ module to the workers by value), so a worker needs Dask and nothing else. It
    worker), as they come, through a ``distributed.Queue`` to the control plane, which appends
    them to the attempt's files where its collectors read them;
 4. on the stop event: SIGTERM to the process group, SIGKILL after the grace period;
-5. returns how the trial exited: ``{"code": N | None, "signal": N | None, "error": str | None}``.
+5. returns how the trial exited, ``{"code": N | None, "signal": N | None, "error": str | None}``,
+   and sends it as the queue's last item.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def run_attempt(job: dict[str, Any]) -> dict[str, Any]:
     out = Queue(job["queue"])
     stop = Event(job["stop"])
     if stop.is_set():
-        return {"code": None, "signal": int(signal.SIGTERM), "error": None}
+        return _exit(out, {"code": None, "signal": int(signal.SIGTERM), "error": None})
     for folder in job["folders"]:
         os.makedirs(folder, exist_ok=True)  # the attempt's folder, where no filesystem is shared
     env = {**os.environ, **job["env"]}
@@ -83,7 +84,7 @@ def run_attempt(job: dict[str, Any]) -> dict[str, Any]:
         )
     except OSError as exc:
         _remove(report)
-        return {"code": None, "signal": None, "error": exc.strerror or str(exc)}
+        return _exit(out, {"code": None, "signal": None, "error": exc.strerror or str(exc)})
     guard = subprocess.Popen(
         [sys.executable, "-I", "-S", "-c", GUARD, str(trial.pid)],
         stdin=subprocess.PIPE,
@@ -100,11 +101,16 @@ def run_attempt(job: dict[str, Any]) -> dict[str, Any]:
         guard.stdin.close()  # the guard kills what is left of the group
         guard.wait()
         _remove(report)
-    return {
-        "code": code if code >= 0 else None,
-        "signal": -code if code < 0 else None,
-        "error": None,
-    }
+    result = {"code": code if code >= 0 else None, "signal": -code if code < 0 else None}
+    return _exit(out, {**result, "error": None})
+
+
+def _exit(out: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """Leave how the trial ended in the queue too: a control plane that restarts after the
+    task ended (and the scheduler forgot it) finds it there."""
+    out.put(["exit", result])
+    out.close()  # this side's hold on the queue; the control plane releases the other
+    return result
 
 
 def task_state(dask_scheduler: Any, key: str) -> str | None:
