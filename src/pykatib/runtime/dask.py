@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]
 from distributed import Client, Event, Future, Queue, fire_and_forget
 
 from pykatib.metrics.parsers import PUSH_COLLECTOR
@@ -141,7 +141,7 @@ class DaskTrial(LocalTrial):
         super().__init__(request, wake, on_end)
         self.client = client
         self._task: _Task | None = None
-        self._run = uuid.uuid4().hex[:12]  # this run of the trial, in its tasks' keys
+        self._run_id = uuid.uuid4().hex[:12]  # this run of the trial, in its tasks' keys
         self._worker: dict[str, Any] = {}  # where the current attempt runs
 
     # --- control-plane side ----------------------------------------------------------------
@@ -152,7 +152,7 @@ class DaskTrial(LocalTrial):
         number, run = record.get("attempt"), record.get("run")
         if record.get("runtime") != RUNTIME or not isinstance(number, int) or not run:
             return False
-        self._run = str(run)
+        self._run_id = str(run)
         position = record.get("positions") or {}
         self._failed = int(record.get("failed") or 0)
         latest = attempt_numbers(self.request.trial_dir)
@@ -186,14 +186,14 @@ class DaskTrial(LocalTrial):
         record = super().record()
         # The task's key follows from these, so that a control plane that goes right after it
         # submitted the task (before the record naming it is stored) does not lose it.
-        record.update(runtime=RUNTIME, run=self._run, task=self._key(self._number))
+        record.update(runtime=RUNTIME, run=self._run_id, task=self._key(self._number))
         if self._worker:
             record["worker"] = self._worker
         return record
 
     def _key(self, number: int) -> str:
         namespace, name = self.request.key
-        return f"pykatib-{namespace}-{name}-{self._run}-attempt-{number}"
+        return f"pykatib-{namespace}-{name}-{self._run_id}-attempt-{number}"
 
     # --- the thread ------------------------------------------------------------------------
 
