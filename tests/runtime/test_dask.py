@@ -456,3 +456,24 @@ def test_a_task_that_ended_unwatched_is_judged_by_what_it_left(
     assert [p.value for p in second.drain(KEY).points] == ["0.3"]
     second.shutdown()
     assert not Runner(two_workers.address).adopt(req, {**record, "run": "never-started"})
+
+
+def test_a_gpu_trial_waits_for_a_gpu_worker_and_stops_without_running(
+    tmp_path: Path, two_workers: Cluster
+) -> None:
+    req = request(tmp_path, "print('loss=0.1')")
+    [container] = req.run_spec["spec"]["template"]["spec"]["containers"]
+    container["resources"] = {"limits": {"nvidia.com/gpu": 1}}
+    runner = Runner(two_workers.address)
+    record = runner.start(req)
+    deadline = time.monotonic() + READY_SECONDS
+    # No worker declares the resource GPU: the scheduler holds the task back.
+    while two_workers.client.run_on_scheduler(task_state, key=record["task"]) != "no-worker":
+        assert time.monotonic() < deadline, "the task was never held back for a GPU worker"
+        time.sleep(0.05)  # polls the scheduler
+    runner.stop(KEY, "the experiment ended")
+    status = runner.ended()
+    assert status.phase == "stopped"
+    log = (tmp_path / "trial" / "attempt-1" / ".pykatib" / "output.log").read_text()
+    assert "running on Dask worker" not in log
+    runner.shutdown()

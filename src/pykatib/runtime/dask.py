@@ -47,7 +47,7 @@ from pykatib.runtime.attempt import Attempt, Launch
 from pykatib.runtime.base import RunRequest, TrialKey
 from pykatib.runtime.local import LocalJobRunner
 from pykatib.runtime.paths import METRICS_PATH_ENV, attempt_numbers
-from pykatib.runtime.resources import GPU, trial_needs
+from pykatib.runtime.resources import trial_needs
 from pykatib.runtime.trial import LocalTrial, _report_offset
 
 log = logging.getLogger("pykatib.runtime")
@@ -58,12 +58,13 @@ cloudpickle.register_pickle_by_value(dask_worker)
 RUNTIME = "dask"
 # How often a running attempt's task is looked at when nothing else wakes its watcher.
 WATCH_SECONDS = 0.25
-# Kubernetes' extended resources as the Dask worker resources a worker declares.
-WORKER_RESOURCES = {GPU: "GPU"}
+# The Dask worker resource a trial's nvidia.com/gpu request asks for (`dask worker --resources
+# GPU=2` declares two).
+GPU_RESOURCE = "GPU"
 
 
 class DaskRuntimeError(RuntimeError):
-    """The Dask cluster can't be used (not reachable, or Dask isn't installed)."""
+    """The Dask scheduler can't be reached."""
 
 
 @dataclass
@@ -77,6 +78,7 @@ class _Task:
     stop: Event
     claim: Event
     result: dict[str, Any] | None = None  # how the trial ended, as the task sent it
+    started: bool = False  # the task said it started the trial
     # Adopted after the scheduler forgot it (it ended while no control plane watched): what it
     # left in its queue is all there is.
     forgotten: bool = False
@@ -108,6 +110,8 @@ class _Task:
             if "lost" in result:  # re-run by the scheduler after its worker was lost
                 return shim.Exited(None, None, now, None, lost=True), ""
             return shim.Exited(result["code"], result["signal"], now, result["error"]), ""
+        if self.future.cancelled():  # stopped before it started: as a pod deleted while Pending
+            return shim.Exited(None, signal.SIGTERM, now, None), ""
         if self.forgotten:
             why = "the Dask scheduler forgot the task before its end was seen"
         elif self.future.status == "error":
@@ -116,11 +120,13 @@ class _Task:
             why = f"the Dask scheduler lost the task ({self.future.status})"
         return shim.Exited(None, None, now, None, lost=True), why
 
-    def release(self) -> None:
-        """Free what the cluster keeps for the task."""
+    def release(self, stopped: bool) -> None:
+        """Free what the cluster keeps for the task; a stopped one's stop event stays set, for
+        a task that starts after all (cancelled while the scheduler was handing it out)."""
         with contextlib.suppress(OSError):  # a scheduler that is gone keeps nothing
-            for event in (self.stop, self.claim):
-                event.clear()
+            if not stopped:
+                self.stop.clear()
+            self.claim.clear()
             self.queue.close()
             self.future.release()
 
@@ -236,7 +242,7 @@ class DaskTrial(LocalTrial):
         }
         needs = trial_needs(self.request.run_spec, self.request.primary_container_name)
         need = next(iter(needs.values()), None)
-        resources = {"GPU": need.gpus} if need is not None and need.gpus else None
+        resources = {GPU_RESOURCE: need.gpus} if need is not None and need.gpus else None
         task = _Task.attach(
             self.client,
             attempt.number,
@@ -264,6 +270,11 @@ class DaskTrial(LocalTrial):
                 if self._released:
                     return None
                 wait = self._check_deadlines(attempt, WATCH_SECONDS)
+                if attempt.stopping and not task.started:
+                    # Stopped while it waits for a worker (one with the GPUs it asks for,
+                    # perhaps never): it must not start at all.
+                    task.future.cancel()
+                    break
                 self._receive(attempt, task, wait)
                 if collector.polls:
                     self._collect(attempt)
@@ -278,7 +289,7 @@ class DaskTrial(LocalTrial):
         if why:
             attempt.note(f"error: {why}")
         self._collect(attempt, final=True)
-        task.release()
+        task.release(stopped=attempt.stopping is not None)
         return exited
 
     def _receive(self, attempt: Attempt, task: _Task, wait: float) -> None:
@@ -300,6 +311,7 @@ class DaskTrial(LocalTrial):
                 with open(attempt.files.metrics, "ab") as f:
                     f.write(data)
             elif stream == "started":
+                task.started = True
                 with self._lock:
                     self._worker = {k: data[k] for k in ("worker", "address", "host")}
                     self._record_changed = True
@@ -396,8 +408,8 @@ class DaskJobRunner(LocalJobRunner):
     def forget(self, key: TrialKey) -> None:
         trial = self._trials.get(key)
         super().forget(key)
-        if trial is not None and not trial.status.finished:
-            self._released.append(trial)  # its watch ends at its next look
+        if trial is not None and not trial.status.finished:  # its watch ends at its next look
+            self._released = [t for t in self._released if t.thread.is_alive()] + [trial]
 
     def shutdown(self, timeout: float = 10.0) -> None:
         super().shutdown(timeout)
