@@ -217,6 +217,47 @@ def test_early_stopping_kills_the_stopped_trials(tmp_path: Path, two_workers: Cl
             assert "finished" in log
 
 
+def test_the_goal_reached_kills_the_trial_still_running(
+    tmp_path: Path, two_workers: Cluster
+) -> None:
+    slow = tmp_path / "slow.pid"
+    # The slow trial runs until killed; the fast one reaches the goal once the slow one runs.
+    code = (
+        "import os, sys, time\n"
+        "lr = float(sys.argv[1].split('=')[1])\n"
+        "if lr > 0.03:\n"
+        f"    open({str(slow)!r} + '.tmp', 'w').write(str(os.getpid()))\n"
+        f"    os.replace({str(slow)!r} + '.tmp', {str(slow)!r})\n"
+        "    time.sleep(300)\n"
+        f"while not os.path.exists({str(slow)!r}):\n"
+        "    time.sleep(0.02)\n"
+        "print('loss=0.001')\n"
+    )
+    exp = experiment(
+        code,
+        algorithm="grid",
+        maxTrialCount=2,
+        parallelTrialCount=2,
+        objective={"type": "minimize", "objectiveMetricName": "loss", "goal": 0.01},
+        parameters=[
+            {
+                "name": "lr",
+                "parameterType": "discrete",
+                "feasibleSpace": {"list": ["0.01", "0.05"]},
+            }
+        ],
+    )
+    ctl = dask_controller(tmp_path, two_workers)
+    done = run(ctl, exp, tmp_path)
+
+    assert done.status.has("Succeeded")
+    phases = {
+        t.spec.parameter_assignments[0].value: st.trial_phase(t) for t in ctl.store.list_trials()
+    }
+    assert phases == {"0.01": st.SUCCEEDED, "0.05": st.KILLED}
+    assert gone(int(slow.read_text())), "the slow trial's process still runs on its worker"
+
+
 def test_a_lost_worker_fails_the_attempt_and_the_retry_runs_elsewhere(
     tmp_path: Path, two_workers: Cluster
 ) -> None:
