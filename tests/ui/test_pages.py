@@ -107,3 +107,17 @@ def test_budget_edit_restarts_a_resumable_experiment(ui_server: Server, page: An
     expect(page.locator("[data-field=maxTrialCount]")).to_have_text("2")
     # The experiment runs its second trial; the page follows it live.
     expect(page.locator(".exp-header .counts")).to_have_attribute("data-succeeded", "2")
+
+
+def test_pareto_front_of_a_multi_objective_experiment(ui_server: Server, page: Any) -> None:
+    body = tiny_experiment("two-goals")
+    body["spec"]["objective"] = {
+        "objectives": [{"name": "loss", "type": "minimize"}, {"name": "cost", "type": "minimize"}]
+    }
+    body["spec"]["algorithm"] = {"algorithmName": "nsga2"}
+    create(ui_server, body)
+    wait_succeeded(ui_server, "two-goals")
+    page.goto(f"{ui_server.url}/#/experiments/default/two-goals/pareto")
+    front = page.locator("[data-chart=pareto]")
+    expect(front).to_have_attribute("data-front", re.compile(r"^[1-4]$"))
+    expect(page.locator(".tabs a.active")).to_have_text("Pareto front")

@@ -36,6 +36,7 @@ while gate and not os.path.exists(gate):
     time.sleep(0.05)
 for step in range(1, 4):
     print(f"loss={(x - 1) ** 2 + 1 / step:.6f}", flush=True)
+print(f"cost={abs(x + 1):.6f}", flush=True)  # a second objective, for multi-objective tests
 """
 
 
