@@ -77,5 +77,5 @@ export interface Condition {
   lastTransitionTime?: string;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// Katib's objects as the Kubernetes-style API serves them; read loosely, field by field.
 export type KubeObject = { apiVersion: string; kind: string; metadata: any; spec: any; status?: any };

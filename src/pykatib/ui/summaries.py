@@ -11,7 +11,8 @@ from pykatib.ui.trials import objective_of
 
 
 def phase(exp: Experiment) -> str:
-    """Katib's UI's status word: the newest true condition among the known ones."""
+    """The experiment's status word, as Katib's UI shows it: the first of these conditions
+    that is true."""
     for type_ in ("Succeeded", "Failed", "Restarting", "Running", "Created"):
         if exp.status.has(type_):
             return type_

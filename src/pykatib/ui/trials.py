@@ -56,9 +56,6 @@ class Rows:
     # What views computed from these rows (parameter importance), kept as long as they are.
     derived: dict[Any, Any] = field(default_factory=dict)
 
-    def objective_values(self) -> list[float | None]:
-        return [t.metrics.get(self.objective.main) for t in self.trials]
-
 
 def _word(value: Any) -> str:
     """An enum field's word (the models may hold the enum or, validated, its value)."""
