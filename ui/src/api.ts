@@ -49,7 +49,12 @@ export async function request<T>(
     throw new ApiError("this server needs a token: sign in", 401);
   }
   const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON (a proxy's error page): the status line says enough
+  }
   if (!response.ok) {
     const status = data as KubeStatus | null;
     throw new ApiError(status?.message ?? `${response.status} ${response.statusText}`, response.status, status ?? undefined);
