@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from helpers import experiment
 
 pytest.importorskip("distributed", reason="the Dask runner needs `pip install pykatib[dask]`")
@@ -22,8 +23,10 @@ pytest.importorskip("distributed", reason="the Dask runner needs `pip install py
 from distributed import Client
 
 from pykatib.api.models import Experiment, MetricsCollectorSpec
+from pykatib.cli.main import cli
 from pykatib.control import status as st
 from pykatib.control.controller import Controller
+from pykatib.runtime import selection
 from pykatib.runtime.base import Drained, RunRequest, RunStatus
 from pykatib.runtime.dask import DaskJobRunner
 from pykatib.runtime.dask_worker import task_state
@@ -377,9 +380,19 @@ def test_pykatib_run_with_the_dask_runtime(
     for log in logs:
         assert "\nworker w" in log.read_text()
 
-    no_scheduler = pykatib("run", "--runtime", "dask", "-f", str(job), env={})
-    assert no_scheduler.returncode != 0
-    assert "--dask-scheduler" in no_scheduler.stderr
+
+def test_the_dask_runtime_refuses_what_it_cannot_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selection, "_current", selection.Runtime())  # restored afterwards
+    text = JOB.replace("PYTHON", sys.executable).replace("WORKER_ENV", WORKER_ENV)
+    job = tmp_path / "job.yaml"
+    job.write_text(text)
+    db = ["--db", f"sqlite:///{tmp_path / 'db'}"]
+
+    no_scheduler = CliRunner().invoke(cli, [*db, "run", "--runtime", "dask", "-f", str(job)])
+    assert no_scheduler.exit_code != 0
+    assert "--dask-scheduler" in no_scheduler.output
 
     doc = yaml.safe_load(text)
     template = doc["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]
@@ -390,9 +403,11 @@ def test_pykatib_run_with_the_dask_runtime(
     }
     gang = tmp_path / "pytorch.yaml"
     gang.write_text(yaml.safe_dump(doc))
-    refused = pykatib("run", "-f", str(gang), env=env)
-    assert refused.returncode != 0
-    assert "PyTorchJob trials can't run on Dask" in refused.stderr
+    # Refused when applied: no scheduler is reached, no trial is created.
+    args = [*db, "run", "--runtime", "dask", "--dask-scheduler", "tcp://127.0.0.1:9", "-f"]
+    refused = CliRunner().invoke(cli, [*args, str(gang)])
+    assert refused.exit_code != 0
+    assert "PyTorchJob trials can't run on Dask" in refused.output
 
 
 KEY = ("default", "exp-adopted")
