@@ -26,10 +26,17 @@ the report takes the median of each side and gives:
     python bench/overhead.py [--trials 500] [--repeat 3] [--parallel 2] [--out PATH]
     python bench/overhead.py --floor-only --trials 100     # the floor side alone
     python bench/overhead.py --replicas 2                  # PyTorchJob trials: Master + Worker
+    python bench/overhead.py --runtime dask                # trials on a loopback Dask cluster
 
 With ``--replicas R`` (R > 1) each trial is a PyTorchJob of a Master and R - 1 Workers, each
 replica the same process; the floor and the peer start a trial's R processes together and wait
 for all of them (report: ``bench/results/overhead-pytorchjob.md``).
+
+With ``--runtime dask`` a Dask cluster is started on 127.0.0.1 (``dask scheduler`` and two
+``dask worker --nthreads 1`` processes, no nanny): pykatib runs the experiment with
+``--runtime dask`` on it, and the floor submits the same processes to the cluster directly
+(``client.submit`` of a function that runs one, ``pure=False``), the workers' threads giving the
+parallelism (report: ``bench/results/overhead-dask.md``).
 
 Exits 1 when a ``pykatib run`` fails (its exit code and the tail of its stderr are printed).
 Writes the markdown report to ``--out`` (default ``bench/results/overhead.md``).
@@ -60,6 +67,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results" / "overhead.md"
 RESULTS_GANG = HERE / "results" / "overhead-pytorchjob.md"
+RESULTS_DASK = HERE / "results" / "overhead-dask.md"
+DASK_WORKERS = 2
 TARGET_RATIO = 1.5
 TRIAL_CODE = "print('loss=0.5')"
 EXPECTED_OUTPUT = "loss=0.5\n"
@@ -167,6 +176,69 @@ def run_floor(trials: int, parallel: int, python: str, workdir: Path, replicas: 
     return time.perf_counter() - start
 
 
+def run_dask_floor(trials: int, python: str, workdir: Path, address: str) -> float:
+    """Seconds to run ``trials`` trial processes as tasks on the Dask cluster at ``address``."""
+    from distributed import Client
+
+    rng = random.Random(0)
+    xs = [rng.random() for _ in range(trials)]
+    with Client(address, set_as_default=False) as client:
+        start = time.perf_counter()
+        futures = [client.submit(_one_trial, python, workdir, x, pure=False) for x in xs]
+        client.gather(futures)
+        return time.perf_counter() - start
+
+
+class LoopbackDask:
+    """A Dask scheduler and ``workers`` one-thread workers on 127.0.0.1, as processes."""
+
+    def __init__(self, folder: Path, workers: int) -> None:
+        from distributed import Client
+
+        scheduler_file = folder / "scheduler.json"
+        log = open(folder / "dask.log", "ab")  # noqa: SIM115 (kept open by the processes)
+        base = [sys.executable, "-m"]
+        where = ["--scheduler-file", str(scheduler_file), "--no-dashboard"]
+        self.procs = [
+            subprocess.Popen(
+                [*base, "distributed.cli.dask_scheduler", "--host", "127.0.0.1", *where],
+                stdout=log,
+                stderr=log,
+            )
+        ]
+        deadline = time.monotonic() + 120
+        while not scheduler_file.exists():
+            if time.monotonic() > deadline or self.procs[0].poll() is not None:
+                self.close()
+                sys.exit(f"the Dask scheduler did not start (see {folder / 'dask.log'})")
+            time.sleep(0.1)
+        for _ in range(workers):
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        *base,
+                        "distributed.cli.dask_worker",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-nanny",
+                        "--nthreads",
+                        "1",
+                        *where,
+                    ],
+                    stdout=log,
+                    stderr=log,
+                )
+            )
+        with Client(scheduler_file=str(scheduler_file), set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=120)
+            self.address = str(client.scheduler.address)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+
+
 # ---- the peer: Optuna with its SQLite storage ------------------------------------------------------
 
 
@@ -236,11 +308,18 @@ def count_trials(home: Path) -> int | None:
 
 
 def run_pykatib(
-    pykatib: list[str], experiment_file: Path, home: Path, timeout: float
+    pykatib: list[str],
+    experiment_file: Path,
+    home: Path,
+    timeout: float,
+    dask_scheduler: str | None = None,
 ) -> tuple[float, int | None]:
-    """Seconds for ``pykatib run -f experiment_file`` with a fresh ``PYKATIB_HOME``."""
+    """Seconds for ``pykatib run -f experiment_file`` with a fresh ``PYKATIB_HOME`` (on the
+    Dask cluster at ``dask_scheduler``, when given)."""
     home.mkdir(parents=True)
-    env = {**os.environ, "PYKATIB_HOME": str(home)}
+    env = {**os.environ, "PYKATIB_HOME": str(home), "PYKATIB_RUNTIME": "local"}
+    if dask_scheduler:
+        env.update(PYKATIB_RUNTIME="dask", PYKATIB_DASK_SCHEDULER=dask_scheduler)
     out_path, err_path = home.parent / f"{home.name}.out", home.parent / f"{home.name}.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
@@ -319,6 +398,14 @@ def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
         procs = f"{n} trials of {r} processes started together"
     else:
         procs = f"{n} processes"
+    floor_side = f"`ThreadPoolExecutor({p})` + `subprocess`"
+    pykatib_side = "`pykatib run -q -f <yaml>`"
+    if args.runtime == "dask":
+        floor_side = (
+            f"tasks submitted to a loopback Dask cluster ({DASK_WORKERS} workers of 1 thread), "
+            "each running one with `subprocess`"
+        )
+        pykatib_side = "`pykatib run -q --runtime dask -f <yaml>` on the same cluster"
     floor, pk = statistics.median(m.floor), statistics.median(m.pykatib)
     ratio = pk / floor
     extra = pk - floor
@@ -346,15 +433,15 @@ def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
   shared: with a load above its cores, the sides' times vary from run to run)
 - Workload: {n} trials, {what}, {p} at a time;
   experiment: random over one double `x` in [0, 1], minimize `loss`, no goal
-- Floor: the same {procs} run by `ThreadPoolExecutor({p})` + `subprocess`
-  (stdout captured); pykatib: `pykatib run -q -f <yaml>` with a fresh `PYKATIB_HOME`,
+- Floor: the same {procs} run by {floor_side}
+  (stdout captured); pykatib: {pykatib_side} with a fresh `PYKATIB_HOME`,
   wall clock including its start-up; peer: an Optuna study with RDB (SQLite) storage running
   the same processes as its objective, `n_jobs={p}` (in-process, so no start-up of its own)
 - {args.repeat} runs of each side, alternating; medians below
 
 | | seconds (median) | per trial |
 |---|---:|---:|
-| floor (bare {p}-worker pool) | {floor:.2f} | {floor * 1000 / n:.1f} ms wall, {floor * p * 1000 / n:.1f} ms per slot |
+| floor (bare {p}-slot pool) | {floor:.2f} | {floor * 1000 / n:.1f} ms wall, {floor * p * 1000 / n:.1f} ms per slot |
 | pykatib run | {pk:.2f} | {pk * 1000 / n:.1f} ms wall, {pk * p * 1000 / n:.1f} ms per slot |
 {optuna_row}
 - **Ratio pykatib / floor: {ratio:.2f}** (target <= {TARGET_RATIO}: {verdict})
@@ -381,6 +468,13 @@ def main(argv: list[str] | None = None) -> int:
         help="replicas per trial: 1, a Job (default); more, a PyTorchJob (Master + Workers)",
     )
     parser.add_argument(
+        "--runtime",
+        choices=["local", "dask"],
+        default="local",
+        help=f"where trials run: local processes (default), or a loopback Dask cluster of "
+        f"{DASK_WORKERS} one-thread workers (sets --parallel {DASK_WORKERS}, no Optuna peer)",
+    )
+    parser.add_argument(
         "--out", type=Path, help=f"report (default {RESULTS}; with --replicas: {RESULTS_GANG})"
     )
     parser.add_argument(
@@ -393,7 +487,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.trials < 1 or args.repeat < 1 or args.parallel < 1 or args.replicas < 1:
         parser.error("--trials, --repeat, --parallel and --replicas must be positive")
-    args.out = args.out or (RESULTS if args.replicas == 1 else RESULTS_GANG)
+    if args.runtime == "dask":
+        if args.replicas != 1:
+            parser.error("--runtime dask runs Job trials: --replicas 1")
+        args.parallel, args.no_optuna = DASK_WORKERS, True
+    args.out = args.out or {
+        (1, "local"): RESULTS,
+        (1, "dask"): RESULTS_DASK,
+    }.get((args.replicas, args.runtime), RESULTS_GANG)
 
     python = sys.executable
     pykatib = shlex.split(args.pykatib) if args.pykatib else default_pykatib_command()
@@ -408,12 +509,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     m = Measurements()
+    cluster = LoopbackDask(tmp, DASK_WORKERS) if args.runtime == "dask" else None
+    address = cluster.address if cluster is not None else None
     try:
         for rep in range(args.repeat):
             sides = ["floor", "pykatib", "optuna"]
             sides = sides if rep % 2 == 0 else sides[::-1]
             for side in sides:
-                if side == "floor":
+                if side == "floor" and address is not None:
+                    seconds = run_dask_floor(args.trials, python, tmp, address)
+                    m.floor.append(seconds)
+                elif side == "floor":
                     seconds = run_floor(args.trials, args.parallel, python, tmp, args.replicas)
                     m.floor.append(seconds)
                 elif side == "optuna":
@@ -423,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
                     m.optuna.append(seconds)
                 elif not args.floor_only:
                     seconds, recorded = run_pykatib(
-                        pykatib, experiment_file, tmp / f"home-{rep}", args.timeout
+                        pykatib, experiment_file, tmp / f"home-{rep}", args.timeout, address
                     )
                     m.pykatib.append(seconds)
                     m.trials_recorded.append(recorded)
@@ -431,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 print(f"run {rep + 1}/{args.repeat} {side:8s} {seconds:8.2f} s", flush=True)
     finally:
+        if cluster is not None:
+            cluster.close()
         if args.keep:
             print(f"kept {tmp}")
         else:
