@@ -19,7 +19,7 @@ import httpx
 import yaml
 
 BASE = "/apis/kubeflow.org/v1beta1"
-STARTUP_SECONDS = 30
+STARTUP_SECONDS = 90  # a bound, not a wait: a loaded 2-core machine can take long
 
 
 def free_port() -> int:
@@ -181,5 +181,8 @@ def start_server(
                     return server
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "the server did not answer in time"
+            if time.monotonic() >= deadline:
+                proc.kill()  # not left running after the failed test
+                proc.wait()
+                raise AssertionError(f"the server did not answer /version in {STARTUP_SECONDS} s")
             time.sleep(0.05)
