@@ -48,7 +48,7 @@ STOP_POLL_SECONDS = 0.2  # how often the stop event is looked at
 
 
 def run_attempt(job: dict[str, Any]) -> dict[str, Any]:
-    """Run one attempt as ``job`` describes it (see :func:`pykatib.runtime.dask.job_of`)."""
+    """Run one attempt as ``job`` describes it (:meth:`pykatib.runtime.dask.DaskTrial._submit`)."""
     from distributed import Event, Queue, get_worker
 
     worker = get_worker()
