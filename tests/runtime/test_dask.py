@@ -68,6 +68,20 @@ class Cluster:
             env={**os.environ, **(env or {})},
         )
 
+    def worker(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        """One more worker, on its own (not one of :attr:`workers`)."""
+        return self._spawn(
+            "worker",
+            "--host",
+            "127.0.0.1",
+            "--no-dashboard",
+            "--no-nanny",
+            "--name",
+            name,
+            *args,
+            env={WORKER_ENV: name},
+        )
+
     def ensure_workers(self, count: int) -> None:
         """Start workers until ``count`` are alive, and wait until the scheduler has them."""
         for name, proc in list(self.workers.items()):
@@ -533,3 +547,24 @@ def test_a_gpu_trial_waits_for_a_gpu_worker_and_stops_without_running(
     log = (tmp_path / "trial" / "attempt-1" / ".pykatib" / "output.log").read_text()
     assert "running on Dask worker" not in log
     runner.shutdown()
+
+
+def test_a_gpu_trial_runs_on_the_worker_that_declares_a_gpu(
+    tmp_path: Path, two_workers: Cluster
+) -> None:
+    code = f"import os; print('worker', os.environ['{WORKER_ENV}']); print('loss=0.1')"
+    req = request(tmp_path, code)
+    [container] = req.run_spec["spec"]["template"]["spec"]["containers"]
+    container["resources"] = {"requests": {"nvidia.com/gpu": 1}}
+    gpu = two_workers.worker("gpu", "--resources", "GPU=1")
+    try:
+        two_workers.client.wait_for_workers(3, timeout=READY_SECONDS)
+        runner = Runner(two_workers.address)
+        runner.start(req)
+        assert runner.ended().phase == "succeeded"
+        runner.shutdown()
+    finally:
+        gpu.kill()
+        gpu.wait()
+    log = (tmp_path / "trial" / "attempt-1" / ".pykatib" / "output.log").read_text()
+    assert "\nworker gpu\n" in log
