@@ -8,6 +8,7 @@ import os
 import pickle
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -168,9 +169,34 @@ def test_pytorch_mnist_fails_like_torch_on_a_negative_learning_rate() -> None:
     assert "ValueError: Invalid learning rate: -0.1" in proc.stderr
 
 
-def test_pytorch_mnist_distributed_line() -> None:
-    proc = run(PYTORCH_MNIST, "--epochs=1", env={"WORLD_SIZE": "2"})
-    assert proc.stdout == "Using distributed PyTorch with gloo backend\n"
+def test_pytorch_mnist_distributed_line_and_rendezvous() -> None:
+    """Two ranks meet where MASTER_ADDR:MASTER_PORT say, as torch's env:// init does."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    env = {**os.environ, "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, PYTORCH_MNIST, "--epochs=1"],
+            env={**env, "RANK": str(rank)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
+    outputs = [p.communicate(timeout=60)[0] for p in ranks]
+    assert [p.returncode for p in ranks] == [0, 0]
+    assert outputs[0] == (
+        "Using distributed PyTorch with gloo backend\nrendezvous: rank 0 of 2 met ranks [1]\n"
+    )
+    assert outputs[1].endswith("rendezvous: rank 1 of 2 met rank 0\n")
+
+
+def test_pytorch_mnist_without_a_master_address_fails_as_torch_does() -> None:
+    proc = run(PYTORCH_MNIST, "--epochs=1", env={"WORLD_SIZE": "2"}, check=False)
+    assert proc.returncode == 3
+    assert "WORLD_SIZE=2 but 'MASTER_ADDR' is missing" in proc.stderr
 
 
 # ---- pbt_test.py ------------------------------------------------------------------------------

@@ -66,12 +66,20 @@ def data_turned_into_code(node: ast.AST) -> str | None:
     return None
 
 
+# Imports that never read stored data, each with why.
+ALLOWED = {
+    # Dask ships runtime/dask_worker.py's code to the workers by value: outgoing, the pickling
+    # Dask does for every task; nothing pykatib stores is ever unpickled.
+    ("runtime/dask.py", "import cloudpickle"),
+}
+
+
 def test_the_package_never_turns_data_into_code() -> None:
     found = [
         f"{name}:{getattr(node, 'lineno', '?')} {what}"
         for name, tree in modules()
         for node in ast.walk(tree)
-        if (what := data_turned_into_code(node))
+        if (what := data_turned_into_code(node)) and (name, what) not in ALLOWED
     ]
     assert found == []
 

@@ -97,10 +97,11 @@ def _compute(rows: Rows, metric: str) -> dict[str, Any]:
                     continue
             elif not isinstance(value, float) or not math.isfinite(value):
                 continue
-            elif isinstance(dist, IntDistribution):
-                value = int(value)
-            if not dist._contains(dist.to_internal_repr(value)):
-                continue
+            elif isinstance(dist, (FloatDistribution, IntDistribution)):
+                if isinstance(dist, IntDistribution):
+                    value = int(value)
+                if not dist.low <= value <= dist.high:  # outside the search space
+                    continue
             params[name], dists[name] = value, dist
         if len(dists) == len(distributions):
             frozen.append(create_trial(value=t.metrics[metric], params=params, distributions=dists))
