@@ -8,13 +8,12 @@ runner reports the Job with the conditions Kubernetes' job controller writes (v1
 
 from __future__ import annotations
 
-import json
 from copy import deepcopy
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from pykatib.runtime import replicas
+from pykatib.runtime.paths import AttemptFiles
 
 
 def job_resource(
@@ -24,15 +23,16 @@ def job_resource(
     message: str,
     started: datetime,
     failed: int,
-    replica_states: Path | None = None,
+    attempt: AttemptFiles | None = None,
 ) -> dict[str, Any]:
     """The Job of a run in ``phase`` (running, succeeded, failed or stopped) that started at
     ``started`` and has had ``failed`` failed attempts; a training job (PyTorchJob...) as the
-    training operator shows it, its replicas as the gang last wrote them to ``replica_states``."""
+    training operator shows it, its replicas as the gang of ``attempt`` last saw them."""
     now = _k8s_time(datetime.now(timezone.utc))
     start = _k8s_time(started)
     if replicas.is_training_kind(run_spec):
-        states = _read_states(replica_states)
+        replica_states = attempt.replica_states() if attempt is not None else {}
+        states = {name: str(s.get("state")) for name, s in replica_states.items()}
         return {
             "apiVersion": run_spec.get("apiVersion", replicas.API_VERSION),
             "kind": run_spec.get("kind"),
@@ -75,15 +75,6 @@ def job_resource(
         "spec": deepcopy(run_spec.get("spec") or {}),
         "status": job_status,
     }
-
-
-def _read_states(path: Path | None) -> dict[str, str]:
-    """``{replica: state}`` from the gang's file (empty while there is none)."""
-    try:
-        data = json.loads(path.read_text()) if path is not None else {}
-    except (OSError, ValueError):
-        return {}
-    return {name: str(s.get("state")) for name, s in data.items() if isinstance(s, dict)}
 
 
 def _k8s_time(moment: datetime) -> str:

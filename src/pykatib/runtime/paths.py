@@ -126,6 +126,15 @@ class AttemptFiles:
         """A training job's replicas as the gang last saw them (:mod:`pykatib.runtime.gang`)."""
         return self.state / "replicas.json"
 
+    def replica_states(self) -> dict[str, dict[str, Any]]:
+        """``{replica: {"state": ..., "exitCode": ...}}`` as the gang last wrote them (empty
+        for a Job's attempt, or before the gang wrote any)."""
+        try:
+            data = json.loads(self.replicas.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): v for k, v in data.items() if isinstance(v, dict)}
+
     def replica_log(self, name: str) -> Path:
         """A training job's replica's output (the primary replica's is :attr:`log`)."""
         return self.state / "replicas" / f"{name}.log"

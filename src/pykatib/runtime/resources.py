@@ -39,7 +39,9 @@ THREAD_VARIABLES = (
     "NUMEXPR_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
 )
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti|E|Ei|P|Pi)?$")
+_QUANTITY = re.compile(
+    r"^([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti|E|Ei|P|Pi)?$"
+)
 _FACTORS = {
     None: 1,
     "m": 1e-3,
@@ -59,8 +61,8 @@ _FACTORS = {
 
 
 def quantity(value: Any) -> float:
-    """A Kubernetes quantity (``500m``, ``2``, ``4Gi``, ``1.5G``) as a number; ValueError if it
-    is not one."""
+    """A Kubernetes quantity (``500m``, ``2``, ``4Gi``, ``1.5G``, ``1e9``) as a number;
+    ValueError if it is not one."""
     match = _QUANTITY.match(str(value).strip())
     if not match:
         raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)")
@@ -254,11 +256,7 @@ class Machine:
                 if total.gpus > len(free):
                     short.append(f"{GPU} (needs {total.gpus} of {len(cap.gpus)})")
                 if short:
-                    return (
-                        "Insufficient "
-                        + ", ".join(short)
-                        + ": running trials hold the rest"
-                    )
+                    return "Insufficient " + ", ".join(short) + ": running trials hold the rest"
                 given: dict[str, tuple[str, ...]] = {}
                 for name, need in needs.items():
                     if need.gpus:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pykatib.runtime.paths import AttemptFiles
+from pykatib.runtime.resources import quantity
 
 SHIM = r"""
 import _signal as signal, os, sys, time  # signal itself imports enum: 4 ms more to start
@@ -258,38 +259,16 @@ class Exited:
 
 
 MEMORY_LIMIT_ENV = "PYKATIB_SHIM_MEMORY_LIMIT"
-_QUANTITY = {
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
 
 
-def memory_bytes(quantity: Any) -> int | None:
+def memory_bytes(value: Any) -> int | None:
     """A Kubernetes memory quantity (``512Mi``, ``1G``, ``1e9``, ``128974848``) in bytes; None
     when it isn't one."""
-    text = str(quantity).strip()
-    for suffix in sorted(_QUANTITY, key=len, reverse=True):
-        if suffix and text.endswith(suffix):
-            number, scale = text[: -len(suffix)], _QUANTITY[suffix]
-            break
-    else:
-        number, scale = text, 1
     try:
-        value = float(number) * scale
+        amount = quantity(value)
     except ValueError:
         return None
-    return int(value) if value > 0 else None
+    return int(amount) if amount > 0 else None
 
 
 def read_json(path: Path) -> Any:

@@ -23,7 +23,6 @@ The run's *record* (:meth:`LocalTrial.record`) is what a later control plane nee
 
 from __future__ import annotations
 
-import json
 import logging
 import select
 import signal
@@ -50,7 +49,7 @@ from pykatib.runtime.attempt import (
 )
 from pykatib.runtime.base import Drained, RunRequest, RunStatus
 from pykatib.runtime.job import job_resource
-from pykatib.runtime.paths import attempt_dir, attempt_numbers
+from pykatib.runtime.paths import AttemptFiles, attempt_dir, attempt_numbers
 
 log = logging.getLogger("pykatib.runtime")
 
@@ -275,7 +274,7 @@ class LocalTrial:
                 return RunStatus("stopped", "Stopped", self._stopped, code)
             if code != 0:
                 self._failed += 1
-                failed_replica = _failed_replica(attempt.files.replicas)
+                failed_replica = _failed_replica(attempt.files)
                 if failed_replica:
                     self._why = failed_replica
                 memory = self.layout.memory_limit()
@@ -401,18 +400,14 @@ class LocalTrial:
             message,
             self._job_started,
             self._failed,
-            attempt.files.replicas if attempt is not None else None,
+            attempt.files if attempt is not None else None,
         )
 
 
-def _failed_replica(states: Path) -> str:
+def _failed_replica(files: AttemptFiles) -> str:
     """Which replica of a training job failed first, as the gang recorded it ("" if none)."""
-    try:
-        data = json.loads(states.read_text())
-    except (OSError, ValueError):
-        return ""
-    for name, state in data.items():
-        if isinstance(state, dict) and state.get("state") == "failed":
+    for name, state in files.replica_states().items():
+        if state.get("state") == "failed":
             return f"replica {name} failed with exit code {state.get('exitCode')}"
     return ""
 

@@ -13,7 +13,6 @@ trial completes (or, with no ``attempt``, until its next attempt begins)."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from pathlib import Path
@@ -125,7 +124,7 @@ def pods(trial: Trial, home: Path) -> list[dict[str, Any]]:
     everyone = replicas.replicas(run_spec)
     primaries = replicas.primaries(everyone, trial.name, trial.spec.primary_pod_labels)
     files = AttemptFiles(attempt_dir(folder, attempts[-1]))
-    states = _replica_states(files)
+    states = {name: str(s.get("state")) for name, s in files.replica_states().items()}
     out = []
     for replica in everyone:
         container = _fields(replica.container(trial.spec.primary_container_name) or {})
@@ -138,14 +137,6 @@ def pods(trial: Trial, home: Path) -> list[dict[str, Any]]:
 
 
 _REPLICA_PHASES = {"running": "Running", "succeeded": "Succeeded", "failed": "Failed"}
-
-
-def _replica_states(files: AttemptFiles) -> dict[str, str]:
-    try:
-        data = json.loads(files.replicas.read_text())
-    except (OSError, ValueError):
-        return {}
-    return {k: str(v.get("state")) for k, v in data.items() if isinstance(v, dict)}
 
 
 def _pod(
