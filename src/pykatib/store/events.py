@@ -10,9 +10,10 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from pykatib.api.models import API_VERSION, Event, now
 from pykatib.store.schema import as_utc, events
@@ -34,44 +35,89 @@ def record(
     recorded: Iterable[Event],
     uid_of: UidOf,
 ) -> None:
-    """Write ``recorded`` (each one occurrence) about objects of one experiment."""
+    """Write ``recorded`` (each one occurrence) about objects of one experiment.
+
+    Three statements at most, however many events: one look-up of the keys already stored,
+    one UPDATE of their counts and one INSERT of the new rows (each an executemany).
+    """
+    pending: dict[str, tuple[Event, str, datetime]] = {}
+    repeats: list[dict[str, Any]] = []
     for event in recorded:
-        ref = event.involved_object
-        ns = ref.namespace or event.metadata.namespace or namespace
+        ns = event.involved_object.namespace or event.metadata.namespace or namespace
         key = aggregate_key(ns, event)
         stamp = event.last_timestamp or event.first_timestamp or now()
-        repeat = conn.execute(
-            update(events)
-            .where(events.c.experiment_id == experiment_id, events.c.aggregate_key == key)
-            .values(count=events.c.count + 1, last_timestamp=stamp)
+        if key in pending:  # the same event twice in one step: one row, counted twice
+            repeats.append({"key": key, "stamp": stamp})
+        else:
+            pending[key] = (event, ns, stamp)
+    if not pending:
+        return
+    stored = {
+        row[0]
+        for row in conn.execute(
+            _STORED_KEYS, {"experiment_id": experiment_id, "keys": list(pending)}
         )
-        if repeat.rowcount:
-            continue
-        first = event.first_timestamp or stamp
-        stored = event.model_copy(deep=True)
-        stored.involved_object.namespace = ns
-        if ref.kind in ("Experiment", "Trial", "Suggestion"):
-            stored.involved_object.api_version = ref.api_version or API_VERSION
-        if stored.involved_object.uid is None:
-            stored.involved_object.uid = uid_of(ref.kind or "", ref.name or "")
-        meta = stored.metadata
-        meta.namespace = ns
-        meta.name = meta.name or f"{ref.name}.{uuid.uuid4().hex[:16]}"
-        meta.uid = str(uuid.uuid4())
-        meta.creation_timestamp = first
-        conn.execute(
-            insert(events).values(
-                experiment_id=experiment_id,
-                namespace=ns,
-                involved_kind=ref.kind or "",
-                involved_name=ref.name or "",
-                aggregate_key=key,
-                count=1,
-                first_timestamp=first,
-                last_timestamp=stamp,
-                resource=json.dumps(stored.to_dict(), separators=(",", ":")),
-            )
-        )
+    }
+    # Stored ones first: a repeat within this step comes after its first occurrence.
+    repeats = [{"key": k, "stamp": s} for k, (_, _, s) in pending.items() if k in stored] + repeats
+    rows = []
+    for key, (event, ns, stamp) in pending.items():
+        if key not in stored:
+            rows.append(_new_row(experiment_id, key, event, ns, stamp, uid_of))
+    if rows:
+        conn.execute(insert(events), rows)
+    for repeat in repeats:
+        repeat["experiment"] = experiment_id
+    if repeats:
+        conn.execute(_COUNT_REPEAT, repeats)
+
+
+def _new_row(
+    experiment_id: int, key: str, event: Event, ns: str, stamp: datetime, uid_of: UidOf
+) -> dict[str, Any]:
+    """The events row of an event first seen (stored as the Event with what the store sets)."""
+    ref = event.involved_object
+    first = event.first_timestamp or stamp
+    data = event.to_dict()
+    involved = data.setdefault("involvedObject", {})
+    involved["namespace"] = ns
+    if ref.kind in ("Experiment", "Trial", "Suggestion"):
+        involved["apiVersion"] = ref.api_version or API_VERSION
+    if ref.uid is None:
+        uid = uid_of(ref.kind or "", ref.name or "")
+        if uid is not None:
+            involved["uid"] = uid
+    meta = data.setdefault("metadata", {})
+    meta["namespace"] = ns
+    meta["name"] = meta.get("name") or f"{ref.name}.{uuid.uuid4().hex[:16]}"
+    meta["uid"] = str(uuid.uuid4())
+    meta["creationTimestamp"] = first.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "experiment_id": experiment_id,
+        "namespace": ns,
+        "involved_kind": ref.kind or "",
+        "involved_name": ref.name or "",
+        "aggregate_key": key,
+        "count": 1,
+        "first_timestamp": first,
+        "last_timestamp": stamp,
+        "resource": json.dumps(data, separators=(",", ":")),
+    }
+
+
+# Built once: building a statement costs more than running it, and events come every step.
+_STORED_KEYS = select(events.c.aggregate_key).where(
+    events.c.experiment_id == bindparam("experiment_id"),
+    events.c.aggregate_key.in_(bindparam("keys", expanding=True)),
+)
+_COUNT_REPEAT = (
+    update(events)
+    .where(
+        events.c.experiment_id == bindparam("experiment"),
+        events.c.aggregate_key == bindparam("key"),
+    )
+    .values(count=events.c.count + 1, last_timestamp=bindparam("stamp"))
+)
 
 
 def query(namespace: str, kind: str | None = None, name: str | None = None) -> Any:
