@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from pykatib.api.errors import ConflictError, NotFoundError
@@ -95,11 +95,7 @@ class Unit:
         key = (namespace, name)
         found = self.new_trials.get(key) or self.known_trials.get(key)
         if found is None:
-            row = self.conn.execute(
-                select(trials.c.id, trials.c.uid).where(
-                    trials.c.namespace == namespace, trials.c.name == name
-                )
-            ).first()
+            row = self.conn.execute(_TRIAL_ROW, {"ns": namespace, "name": name}).first()
             if row is None:
                 raise NotFoundError(f'trial "{name}" not found in namespace "{namespace}"')
             found = self.new_trials[key] = (int(row[0]), row[1])
@@ -129,11 +125,7 @@ class Unit:
         resource = stored_json(trial.to_dict())
         found = self.new_trials.get(key) or self.known_trials.get(key)
         if found is None:
-            row = self.conn.execute(
-                select(trials.c.id, trials.c.uid).where(
-                    trials.c.namespace == key[0], trials.c.name == key[1]
-                )
-            ).first()
+            row = self.conn.execute(_TRIAL_ROW, {"ns": key[0], "name": key[1]}).first()
             if row is None and meta.resource_version is not None:
                 raise NotFoundError(
                     f'trial "{key[1]}" not found in namespace "{key[0]}": it was deleted '
@@ -159,15 +151,16 @@ class Unit:
         uid, created = str(uuid.uuid4()), now()
         try:
             result = self.conn.execute(
-                insert(trials).values(
-                    experiment_id=self.owner.id,
-                    namespace=trial.namespace,
-                    name=trial.name,
-                    resource=resource,
-                    uid=uid,
-                    created_at=created,
-                    resource_version=1,
-                )
+                _INSERT_TRIAL,
+                {
+                    "experiment_id": self.owner.id,
+                    "namespace": trial.namespace,
+                    "name": trial.name,
+                    "resource": resource,
+                    "uid": uid,
+                    "created_at": created,
+                    "resource_version": 1,
+                },
             )
         except IntegrityError as err:
             raise _created_meanwhile(f'trial "{trial.namespace}/{trial.name}"') from err
@@ -272,6 +265,13 @@ class Unit:
                 for p in points
             ],
         )
+
+
+# Built once: building a statement costs more than running it, and every trial is written.
+_TRIAL_ROW = select(trials.c.id, trials.c.uid).where(
+    trials.c.namespace == bindparam("ns"), trials.c.name == bindparam("name")
+)
+_INSERT_TRIAL = insert(trials)
 
 
 def _created_meanwhile(what: str) -> ConflictError:
