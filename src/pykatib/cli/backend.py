@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from pykatib.api.errors import NotFoundError
-from pykatib.api.models import Event, Experiment, Suggestion, Trial
-from pykatib.control import status as st
-from pykatib.metrics.observation import ObservationPoint
+
+if TYPE_CHECKING:
+    from pykatib.api.models import Event, Experiment, Suggestion, Trial
+    from pykatib.metrics.observation import ObservationPoint
 
 Key = tuple[str, str]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -51,7 +52,15 @@ class Backend(Protocol):
 
     def get_trial(self, namespace: str, name: str) -> Trial: ...
 
-    def list_trials(self, namespace: str | None, experiment: str | None = None) -> list[Trial]: ...
+    def list_trials(
+        self,
+        namespace: str | None,
+        experiment: str | None = None,
+        after: Key | None = None,
+        limit: int | None = None,
+    ) -> list[Trial]:
+        """In creation order; from the one after trial ``after``, at most ``limit``."""
+        ...
 
     def get_suggestion(self, namespace: str, name: str) -> Suggestion: ...
 
@@ -125,8 +134,15 @@ class Local:
     def get_trial(self, namespace: str, name: str) -> Trial:
         return self.store.get_trial(namespace, name)  # type: ignore[no-any-return]
 
-    def list_trials(self, namespace: str | None, experiment: str | None = None) -> list[Trial]:
-        return self.store.list_trials(namespace, experiment)  # type: ignore[no-any-return]
+    def list_trials(
+        self,
+        namespace: str | None,
+        experiment: str | None = None,
+        after: Key | None = None,
+        limit: int | None = None,
+    ) -> list[Trial]:
+        found = self.store.list_trials(namespace, experiment, after, limit)
+        return found  # type: ignore[no-any-return]
 
     def get_suggestion(self, namespace: str, name: str) -> Suggestion:
         try:
@@ -174,7 +190,10 @@ class Local:
     ) -> None:
         from pykatib.cli import views
 
-        views.print_logs(self.store, namespace, trial, follow, attempt, all_attempts, replica)
+        def read_trial(namespace: str, name: str) -> dict[str, Any]:
+            return self.store.get_trial(namespace, name).to_dict()  # type: ignore[no-any-return]
+
+        views.print_logs(read_trial, namespace, trial, follow, attempt, all_attempts, replica)
 
 
 class Remote:
@@ -198,8 +217,19 @@ class Remote:
     def get_trial(self, namespace: str, name: str) -> Trial:
         return self.transport.get_trial(namespace, name)
 
-    def list_trials(self, namespace: str | None, experiment: str | None = None) -> list[Trial]:
-        return _created_order(self.transport.list_trials(namespace, experiment))
+    def list_trials(
+        self,
+        namespace: str | None,
+        experiment: str | None = None,
+        after: Key | None = None,
+        limit: int | None = None,
+    ) -> list[Trial]:
+        """The server lists all (its pages go by name); the page is cut here."""
+        found = _created_order(self.transport.list_trials(namespace, experiment))
+        if after is not None:
+            keys = [(t.namespace, t.name) for t in found]
+            found = found[keys.index(after) + 1 :] if after in keys else []
+        return found if limit is None else found[:limit]
 
     def get_suggestion(self, namespace: str, name: str) -> Suggestion:
         return self.transport.get_suggestion(namespace, name)
@@ -237,6 +267,7 @@ class Remote:
         namespace = next(iter(namespaces)) if len(namespaces) == 1 else None
         name = keys[0][1] if len(keys) == 1 else None
         deadline = time.monotonic() + RESTART_WAIT_SECONDS
+        from pykatib.control import status as st
 
         def done() -> bool:
             if waiting and time.monotonic() >= deadline:
@@ -280,6 +311,8 @@ class Remote:
         """As :func:`pykatib.cli.views.print_logs` prints a local trial's log, read from the
         server: the latest attempt's (or ``attempt``'s, or every attempt's after a header);
         with ``follow`` until the trial completes, going on to each next attempt."""
+        from pykatib.control import status as st
+
         out = out or sys.stdout.buffer
         numbers = self.transport.attempts(namespace, trial)
         if attempt is not None and attempt not in numbers:
@@ -331,6 +364,8 @@ class Remote:
 def _restarted(before: Experiment, now: Experiment) -> bool:
     """Whether the control plane has restarted ``before`` (completed) by ``now``: it runs, or
     it has created trials since (and may have completed again)."""
+    from pykatib.control import status as st
+
     return not st.is_completed(now) or (now.status.trials or 0) > (before.status.trials or 0)
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pykatib.api.models import Event
-from pykatib.cli.views import _age
+from pykatib.cli.tables import age
 
 _ACRONYMS = {"api": "API", "id": "ID", "url": "URL", "uid": "UID", "ip": "IP", "json": "JSON"}
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+|[A-Z]")
@@ -102,15 +101,16 @@ def describe(resource: dict[str, Any], events: list[str] | None = None) -> str:
     return body + "\n" + ("Events:  <none>" if not events else "Events:\n" + "\n".join(events))
 
 
-def event_lines(events: list[Event]) -> list[str]:
-    """Events as kubectl describe lists them: Type, Reason, Age, From, Message."""
+def event_lines(events: list[dict[str, Any]]) -> list[str]:
+    """Events (core/v1 JSON) as kubectl describe lists them: Type, Reason, Age, From, Message."""
     rows = [("Type", "Reason", "Age", "From", "Message"), ("----", "------", "----", "----", "-------")]
     for e in events:
-        age = _age(e.last_timestamp)
-        if (e.count or 1) > 1:
-            age = f"{age} (x{e.count} over {_age(e.first_timestamp)})"
-        source = (e.source or {}).get("component", "")
-        rows.append((e.type or "", e.reason or "", age, source, e.message or ""))
+        when = age(e.get("lastTimestamp"))
+        count = e.get("count") or 1
+        if count > 1:
+            when = f"{when} (x{count} over {age(e.get('firstTimestamp'))})"
+        source = (e.get("source") or {}).get("component", "")
+        rows.append((e.get("type") or "", e.get("reason") or "", when, source, e.get("message") or ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return [
         "  " + "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4]

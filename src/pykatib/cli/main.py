@@ -17,13 +17,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from pykatib.api.errors import InvalidExperimentError, NotFoundError, PykatibError, one_line
-from pykatib.api.models import Experiment
-from pykatib.cli import views
+from pykatib.cli import paging
 from pykatib.cli.backend import Backend, Local, Remote
 from pykatib.cli.describe import describe, event_lines
 
 if TYPE_CHECKING:
+    from pykatib.api.models import Experiment
     from pykatib.api.yaml import ExperimentDocument
+    from pykatib.store.sqlite_reader import SqliteReader
 
 # Piped output (scripts, `| grep`) is not cut to 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=250)
@@ -44,6 +45,7 @@ class _Ctx:
         self.server_source = "--server"  # or PYKATIB_SERVER, for the error messages
         self.token: str | None = None
         self._backend: Backend | None = None
+        self._reader: SqliteReader | None | bool = False  # False: not opened yet
 
     @property
     def namespace(self) -> str:
@@ -73,6 +75,30 @@ class _Ctx:
             raise NotFoundError(
                 f"{exc}; it exists in {spaces} {', '.join(elsewhere)}: add -n {elsewhere[0]}"
             ) from None
+
+    def find_doc(self, kind: str, name: str) -> dict[str, Any]:
+        """As :meth:`find`, as Katib's JSON: read with the fast :attr:`reader` when there is
+        one (the full store's look-up words the error when it is not found)."""
+        reader = self.reader
+        if reader is not None and kind in ("experiment", "trial"):
+            found = getattr(reader, kind)(self.namespace, name)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        return self.find(kind, name).to_dict()  # type: ignore[no-any-return]
+
+    @property
+    def reader(self) -> SqliteReader | None:
+        """The local SQLite store, read-only through the stdlib driver (no SQLAlchemy, no
+        models: `get`, `describe` and `logs` answer at once), or None: with a server, another
+        database, or one the full store must first create or migrate (:attr:`backend`)."""
+        if self._reader is False:
+            self._reader = None
+            if not self.server:
+                from pykatib.store.location import default_url
+                from pykatib.store.sqlite_reader import open_reader
+
+                self._reader = open_reader(self.db or default_url())
+        return self._reader  # type: ignore[return-value]
 
     @property
     def backend(self) -> Backend:
@@ -399,6 +425,8 @@ def run(
         keys.append(key)
         if before is not None and _restarts(before, exp, outcome):
             restarting[key] = before
+    from pykatib.cli import views
+
     progress = views.Progress(console, quiet=quiet)
 
     def following(key: tuple[str, str], lease: Any) -> None:
@@ -530,6 +558,18 @@ _KINDS = {
 @click.option(
     "-A", "--all-namespaces", is_flag=True, help="List across every namespace (not with NAME)."
 )
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Trials: at most this many, in creation order; the token to read on with is printed "
+    "(on stderr; with -o json|yaml, in the list's metadata.continue).",
+)
+@click.option(
+    "--continue",
+    "continue_",
+    metavar="TOKEN",
+    help="Trials: go on after the page that gave this token (with the same filters).",
+)
 @namespace_option
 @server_options
 @pass_ctx
@@ -540,57 +580,81 @@ def get(
     experiment: str | None,
     output: str | None,
     all_namespaces: bool,
+    limit: int | None,
+    continue_: str | None,
 ) -> None:
     """List or show experiments, trials, suggestions, or a trial's metrics.
 
     Without -n they are looked up in the default namespace, as kubectl does; -A lists every
-    namespace.
+    namespace. Trials page with --limit and --continue.
     """
     kind = _KINDS[kind]
     if all_namespaces and name:
         raise click.UsageError("a resource cannot be retrieved by name across all namespaces")
-    backend = ctx.backend
+    if (limit or continue_) and (kind != "trial" or name):
+        raise click.UsageError("--limit and --continue page a list of trials (get trials)")
+    after = paging.decode(continue_) if continue_ else None
     ns = None if all_namespaces else ctx.namespace
+    # JSON and YAML come from the models (their field order); tables from the store's JSON.
+    fast = output not in ("json", "yaml")
+    token = None
     try:
         if kind == "metrics":
             if not name:
                 raise click.UsageError("get metrics needs a trial name")
             trial = ctx.find("trial", name)
-            points = backend.list_observations(trial.namespace, trial.name)
+            points = ctx.backend.list_observations(trial.namespace, trial.name)
+            from pykatib.cli import views
+
             views.print_metrics(console, name, points, output)
             return
         if name:
-            items = [ctx.find(kind, name)]
+            items = [ctx.find_doc(kind, name) if fast else ctx.find(kind, name)]
+        elif kind == "trial":
+            if experiment and not all_namespaces:
+                exp = ctx.find_doc("experiment", experiment)
+                ns = exp["metadata"].get("namespace") or DEFAULT_NAMESPACE
+            reader = ctx.reader if fast else None
+            items, token = paging.trials(reader or ctx.backend, ns, experiment, after, limit)
+        elif kind == "experiment" and fast and ctx.reader is not None:
+            items = ctx.reader.experiments(ns)
         elif kind == "experiment":
-            items = backend.list_experiments(ns)
-        elif kind == "suggestion":
-            items = backend.list_suggestions(ns)
-        elif experiment and not all_namespaces:
-            exp = ctx.find("experiment", experiment)
-            items = backend.list_trials(exp.namespace, exp.name)
+            items = ctx.backend.list_experiments(ns)
         else:
-            items = backend.list_trials(ns, experiment)
+            items = ctx.backend.list_suggestions(ns)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
-    table = {
-        "experiment": views.experiments_table,
-        "trial": views.trials_table,
-        "suggestion": views.suggestions_table,
-    }[kind]
     if output in ("json", "yaml"):
-        _dump(items, output, single=bool(name))
-    elif not items:
+        _dump(items, output, single=bool(name), token=token)
+        return
+    from pykatib.cli import tables
+
+    table = {
+        "experiment": tables.experiments_table,
+        "trial": tables.trials_table,
+        "suggestion": tables.suggestions_table,
+    }[kind]
+    docs = [i if isinstance(i, dict) else i.to_dict() for i in items]
+    if not docs:
         where = "" if all_namespaces else f" in {ns} namespace"
         err_console.print(f"No resources found{where}.", highlight=False)
     else:
-        console.print(table(items, wide=output == "wide", all_namespaces=all_namespaces))
+        console.print(table(docs, wide=output == "wide", all_namespaces=all_namespaces))
+    if token:
+        err_console.print(f"more trials: add --continue {token}", highlight=False)
 
 
-def _dump(items: list[Any], output: str, single: bool) -> None:
-    """``items`` as JSON or YAML: the one resource, or a kubectl List of them."""
+def _dump(items: list[Any], output: str, single: bool, token: str | None = None) -> None:
+    """``items`` as JSON or YAML: the one resource, or a kubectl List of them (with the
+    ``continue`` token of the next page, as the API's lists carry it)."""
     data: Any = [i.to_dict() for i in items]
-    data = data[0] if single else {"apiVersion": "v1", "kind": "List", "items": data}
+    if single:
+        data = data[0]
+    else:
+        data = {"apiVersion": "v1", "kind": "List", "items": data}
+        if token:
+            data["metadata"] = {"continue": token}
     if output == "json":
         click.echo(json.dumps(data, indent=2))
     else:
@@ -608,12 +672,18 @@ def _dump(items: list[Any], output: str, single: bool) -> None:
 def describe_cmd(ctx: _Ctx, kind: str, name: str) -> None:
     """Show one experiment, trial or suggestion in detail, as kubectl describe does."""
     try:
-        found = ctx.find(kind, name)
+        found = ctx.find_doc(kind, name)
     except NotFoundError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
-    events = ctx.backend.list_events(found.namespace, found.kind, found.name)
-    click.echo(describe(found.to_dict(), event_lines(events) if events else None))
+    namespace = found["metadata"].get("namespace") or DEFAULT_NAMESPACE
+    about = (namespace, found["kind"], found["metadata"]["name"])
+    reader = ctx.reader
+    if reader is not None:
+        events = reader.events(*about)
+    else:
+        events = [e.to_dict() for e in ctx.backend.list_events(*about)]
+    click.echo(describe(found, event_lines(events) if events else None))
 
 
 @cli.command()
@@ -643,6 +713,21 @@ def logs(
 ) -> None:
     """Print a trial's output (stdout and stderr) of its latest attempt, or of another."""
     try:
+        reader = ctx.reader
+        if reader is not None:
+            from pykatib.cli import views
+
+            found = ctx.find_doc("trial", trial)
+            meta = found["metadata"]
+
+            def read_trial(namespace: str, name: str) -> dict[str, Any]:
+                # The fast reader finds it again: it was there a moment ago.
+                return reader.trial(namespace, name) or ctx.find_doc("trial", name)
+
+            views.print_logs(
+                read_trial, meta["namespace"], meta["name"], follow, attempt, all_attempts, replica
+            )
+            return
         found = ctx.find("trial", trial)
         ctx.backend.print_logs(found.namespace, found.name, follow, attempt, all_attempts, replica)
     except NotFoundError as exc:

@@ -1,195 +1,25 @@
-"""What the CLI shows: tables of experiments, trials and suggestions, live progress, results, logs.
-
-Tables follow kubectl's layout: with ``-A`` (``all_namespaces``) a NAMESPACE column comes first.
-"""
+"""What the CLI shows besides ``get``'s tables (:mod:`pykatib.cli.tables`): live progress,
+results, metrics, logs."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from pykatib.api.models import Experiment, Suggestion, Trial
-from pykatib.control import status as st
-from pykatib.metrics.observation import ObservationPoint
+from pykatib.cli.tables import COMPLETED_STATUSES, best_value, experiment_phase, trial_status
 
-
-def _age(start: datetime | None) -> str:
-    if start is None:
-        return "-"
-    seconds = int((datetime.now(timezone.utc) - start).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def experiment_phase(exp: Experiment) -> str:
-    """The last condition that is True, as kubectl's STATUS column shows it."""
-    for cond in reversed(exp.status.conditions or []):
-        if cond.status == "True":
-            return cond.type
-    return "Created" if exp.status.conditions else "Pending"
-
-
-def trial_status(trial: Trial) -> str:
-    phase = st.trial_phase(trial)
-    return {
-        st.PENDING: "Pending" if trial.status.conditions else "Created",
-        st.RUNNING: "Running",
-        st.SUCCEEDED: "Succeeded",
-        st.FAILED: "Failed",
-        st.KILLED: "Killed",
-        st.EARLY_STOPPED: "EarlyStopped",
-        st.METRICS_UNAVAILABLE: "MetricsUnavailable",
-    }[phase]
-
-
-def _best(exp: Experiment) -> str:
-    best = exp.status.current_optimal_trial
-    if best is None or not best.best_trial_name or exp.spec.objective is None:
-        return "-"
-    name = exp.spec.objective.objective_metric_name
-    strategy = next(
-        (s.value for s in exp.spec.objective.metric_strategies or [] if s.name == name), "latest"
-    )
-    for metric in (best.observation.metrics or []) if best.observation else []:
-        if metric.name == name:
-            return f"{getattr(metric, str(strategy), None) or metric.latest}"
-    return "-"
-
-
-def _table(all_namespaces: bool) -> Table:
-    table = Table(box=None, header_style="bold")
-    if all_namespaces:
-        table.add_column("NAMESPACE")
-    return table
-
-
-def experiments_table(
-    items: Sequence[Experiment], wide: bool = False, all_namespaces: bool = False
-) -> Table:
-    table = _table(all_namespaces)
-    for col in ("NAME", "STATUS", "TRIALS", "SUCCEEDED", "RUNNING", "FAILED", "BEST", "AGE"):
-        table.add_column(col)
-    if wide:
-        table.add_column("ALGORITHM")
-        table.add_column("BEST TRIAL")
-    for exp in items:
-        s = exp.status
-        row = [exp.namespace] if all_namespaces else []
-        row += [
-            exp.name,
-            experiment_phase(exp),
-            str(s.trials or 0),
-            str(s.trials_succeeded or 0),
-            str(s.trials_running or 0),
-            str((s.trials_failed or 0) + (s.trial_metrics_unavailable or 0)),
-            _best(exp),
-            _age(s.start_time),
-        ]
-        if wide:
-            best = s.current_optimal_trial
-            row += [
-                (exp.spec.algorithm.algorithm_name or "") if exp.spec.algorithm else "",
-                (best.best_trial_name or "-") if best else "-",
-            ]
-        table.add_row(*row)
-    return table
-
-
-def trials_table(items: Sequence[Trial], wide: bool = False, all_namespaces: bool = False) -> Table:
-    table = _table(all_namespaces)
-    names: list[str] = []
-    for trial in items:
-        for a in trial.spec.parameter_assignments or []:
-            if a.name and a.name not in names:
-                names.append(a.name)
-    metric_names: list[str] = []
-    for trial in items:
-        for m in (trial.status.observation.metrics or []) if trial.status.observation else []:
-            if m.name and m.name not in metric_names:
-                metric_names.append(m.name)
-    table.add_column("NAME")
-    table.add_column("STATUS")
-    for n in metric_names:
-        table.add_column(n.upper(), justify="right")
-    for n in names:
-        table.add_column(n, justify="right")
-    table.add_column("AGE")
-    if wide:
-        table.add_column("EXPERIMENT")
-        table.add_column("REASON")
-    for trial in items:
-        values = {a.name: a.value for a in trial.spec.parameter_assignments or []}
-        metrics: dict[str, Any] = {}
-        for m in (trial.status.observation.metrics or []) if trial.status.observation else []:
-            value = st.metric_value(trial, m.name or "")
-            metrics[m.name or ""] = f"{value:.6g}" if value is not None else "-"
-        row = [trial.namespace] if all_namespaces else []
-        row += [trial.name, trial_status(trial)]
-        row += [metrics.get(n, "-") for n in metric_names]
-        row += [_short(values.get(n)) for n in names]
-        row.append(_age(trial.status.start_time))
-        if wide:
-            conditions = trial.status.conditions or []
-            last = conditions[-1] if conditions else None
-            row += [
-                (trial.metadata.labels or {}).get("katib.kubeflow.org/experiment", ""),
-                (last.reason or "") if last else "",
-            ]
-        table.add_row(*row)
-    return table
-
-
-def suggestions_table(
-    items: Sequence[Suggestion], wide: bool = False, all_namespaces: bool = False
-) -> Table:
-    """Katib's printer columns for Suggestion (manifests/v1beta1/components/crd/suggestion.yaml):
-    the last condition's type and status, requests, assignments made, age."""
-    table = _table(all_namespaces)
-    for col in ("NAME", "TYPE", "STATUS", "REQUESTED", "ASSIGNED", "AGE"):
-        table.add_column(col)
-    if wide:
-        table.add_column("ALGORITHM")
-    for suggestion in items:
-        conditions = suggestion.status.conditions or []
-        last = conditions[-1] if conditions else None
-        row = [suggestion.metadata.namespace or ""] if all_namespaces else []
-        row += [
-            suggestion.metadata.name or "",
-            (last.type or "") if last else "",
-            (last.status or "") if last else "",
-            str(suggestion.spec.requests or 0),
-            str(suggestion.status.suggestion_count or 0),
-            # Katib ages it from creationTimestamp; pykatib's suggestion starts when it is created.
-            _age(suggestion.metadata.creation_timestamp or suggestion.status.start_time),
-        ]
-        if wide:
-            algorithm = suggestion.spec.algorithm
-            row.append((algorithm.algorithm_name or "") if algorithm else "")
-        table.add_row(*row)
-    return table
-
-
-def _short(value: str | None) -> str:
-    """A parameter value for a table cell: doubles to 6 significant digits."""
-    if value is None:
-        return ""
-    try:
-        number = float(value)
-    except ValueError:
-        return value
-    return value if number.is_integer() and "." not in value else f"{number:.6g}"
+if TYPE_CHECKING:
+    from pykatib.api.models import Experiment
+    from pykatib.metrics.observation import ObservationPoint
 
 
 class Progress:
@@ -233,9 +63,10 @@ class Progress:
                 )
             )
             budget = f"{done}/{total}" if total else str(done)
+            doc = exp.to_dict()
             text = Text.assemble(
                 (f"{exp.name}", "bold"),
-                f"  {experiment_phase(exp)}  trials {budget}  ",
+                f"  {experiment_phase(doc)}  trials {budget}  ",
                 ("succeeded ", "green"),
                 f"{s.trials_succeeded or 0}  ",
                 ("running ", "cyan"),
@@ -243,7 +74,7 @@ class Progress:
                 ("failed ", "red"),
                 f"{(s.trials_failed or 0) + (s.trial_metrics_unavailable or 0)}  ",
                 "best ",
-                (_best(exp), "bold"),
+                (best_value(doc), "bold"),
                 f"  ({time.monotonic() - self._started:.0f}s)",
             )
             lines.append(text)
@@ -252,7 +83,7 @@ class Progress:
 
 def print_result(console: Console, exp: Experiment) -> None:
     cond = next((c for c in reversed(exp.status.conditions or []) if c.status == "True"), None)
-    phase = experiment_phase(exp)
+    phase = experiment_phase(exp.to_dict())
     colour = {"Succeeded": "green", "Failed": "red"}.get(phase, "yellow")
     console.print(
         f"[bold]{exp.namespace}/{exp.name}[/]: [{colour}]{phase}[/] "
@@ -302,7 +133,7 @@ def print_metrics(
 
 
 def print_logs(
-    store: Any,
+    read_trial: Callable[[str, str], dict[str, Any]],
     namespace: str,
     trial_name: str,
     follow: bool,
@@ -313,15 +144,16 @@ def print_logs(
     """Print the log of the trial's latest attempt (or of ``attempt``; or of every attempt, each
     after a header); with ``follow``, keep printing until the trial completes, going on to the
     next attempt when one begins. A training job's: its primary replica's, or ``replica``'s
-    (``worker-0``)."""
+    (``worker-0``). ``read_trial`` reads the trial's JSON, each time it is needed."""
     import sys
 
     from pykatib.api.errors import NotFoundError
     from pykatib.runtime.paths import attempt_files, attempt_numbers, trial_dir
     from pykatib.store import default_home
 
-    trial = store.get_trial(namespace, trial_name)
-    experiment = (trial.metadata.labels or {}).get("katib.kubeflow.org/experiment", "")
+    trial = read_trial(namespace, trial_name)
+    labels = (trial.get("metadata") or {}).get("labels") or {}
+    experiment = labels.get("katib.kubeflow.org/experiment", "")
     home = default_home()
     folder = trial_dir(home, namespace, experiment, trial_name)
     numbers = attempt_numbers(folder)
@@ -362,7 +194,7 @@ def print_logs(
                 position += len(chunk)
                 out.write(chunk)
                 out.flush()
-        if not follow or st.trial_phase(trial) in st.COMPLETED_PHASES:
+        if not follow or trial_status(trial) in COMPLETED_STATUSES:
             if not path.exists() and not follow:
                 print(f"(no output yet: {path})", file=sys.stderr)
             return
@@ -373,4 +205,4 @@ def print_logs(
             out.write(f"==> attempt {current} <==\n".encode())
             continue
         time.sleep(0.5)  # tail -f: poll the file, as `kubectl logs -f` streams
-        trial = store.get_trial(namespace, trial_name)
+        trial = read_trial(namespace, trial_name)

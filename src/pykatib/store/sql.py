@@ -45,6 +45,7 @@ from pykatib.api.models import Event, Experiment, Suggestion, Trial, TrialAssign
 from pykatib.metrics.observation import ObservationPoint
 from pykatib.store import events as event_log
 from pykatib.store import leases
+from pykatib.store.location import default_home, default_url
 from pykatib.store.migrate import ensure_current
 from pykatib.store.object_meta import Owner, dumps, stamp, stored_json, update_row, with_metadata
 from pykatib.store.schema import (
@@ -58,19 +59,6 @@ from pykatib.store.schema import (
     trials,
 )
 from pykatib.store.unit import Changes, TrialRows, Unit
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("PYKATIB_HOME") or Path.home() / ".pykatib")
-
-
-def default_url() -> str:
-    url = os.environ.get("PYKATIB_DB")
-    if url:
-        return url
-    home = default_home()
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{home / 'pykatib.db'}"
 
 
 def _experiment_data(exp: Experiment) -> dict[str, Any]:
@@ -264,13 +252,25 @@ class Store:
     # --- trials and suggestions ----------------------------------------------------------
 
     def list_trials(
-        self, namespace: str | None = None, experiment: str | None = None
+        self,
+        namespace: str | None = None,
+        experiment: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int | None = None,
     ) -> list[Trial]:
+        """In creation order; a page: from the one after trial ``after`` (namespace, name),
+        at most ``limit`` (``pykatib get trials --limit --continue``)."""
         query = (
             select(*_TRIAL_COLUMNS)
             .join(experiments, experiments.c.id == trials.c.experiment_id)
             .order_by(trials.c.id)
+            .limit(limit)
         )
+        if after is not None:
+            start = select(trials.c.id).where(
+                trials.c.namespace == after[0], trials.c.name == after[1]
+            )
+            query = query.where(trials.c.id > start.scalar_subquery())
         if namespace is not None:
             query = query.where(trials.c.namespace == namespace)
         if experiment is not None:

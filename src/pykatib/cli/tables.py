@@ -1,0 +1,243 @@
+"""``get``'s tables of experiments, trials and suggestions, in kubectl's layout (with ``-A``, a
+NAMESPACE column first).
+
+Drawn from Katib's JSON (dicts), not the pydantic models: the local store's read path gives
+JSON straight from SQLite (:mod:`pykatib.store.sqlite_reader`), and building the models would
+cost more than the whole command should take. The server's and the full store's objects come
+here through ``to_dict()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.table import Table
+
+Doc = dict[str, Any]
+UNAVAILABLE = "unavailable"  # pykatib.api.models.UNAVAILABLE_METRIC_VALUE
+
+
+def age(start: datetime | str | None) -> str:
+    """kubectl's AGE: ``5s``, ``3m``, ``2h``, ``4d`` since ``start`` ("-" without one)."""
+    if start is None:
+        return "-"
+    if isinstance(start, str):
+        start = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    seconds = int((datetime.now(timezone.utc) - start).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _conditions(obj: Doc) -> list[Doc]:
+    return (obj.get("status") or {}).get("conditions") or []
+
+
+def _has(obj: Doc, type_: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == "True" for c in _conditions(obj))
+
+
+def experiment_phase(exp: Doc) -> str:
+    """The last condition that is True, as kubectl's STATUS column shows it."""
+    conditions = _conditions(exp)
+    for cond in reversed(conditions):
+        if cond.get("status") == "True":
+            return str(cond.get("type"))
+    return "Created" if conditions else "Pending"
+
+
+# Katib's status summary tests a trial's conditions in this order (control.status.trial_phase).
+_TRIAL_PHASES = ("Killed", "Failed", "Succeeded", "EarlyStopped", "Running", "MetricsUnavailable")
+COMPLETED_STATUSES = frozenset(_TRIAL_PHASES) - {"Running"}
+
+
+def trial_status(trial: Doc) -> str:
+    for phase in _TRIAL_PHASES:
+        if _has(trial, phase):
+            return phase
+    return "Pending" if _conditions(trial) else "Created"
+
+
+def _strategy(objective: Doc | None, name: str) -> str:
+    strategies = (objective or {}).get("metricStrategies") or []
+    return next((s.get("value") for s in strategies if s.get("name") == name), None) or "latest"
+
+
+def _metrics(obj: Doc | None) -> list[Doc]:
+    return ((obj or {}).get("observation") or {}).get("metrics") or []
+
+
+def metric_value(trial: Doc, name: str) -> float | None:
+    """The trial's value of metric ``name`` under its objective's strategy (as
+    :func:`pykatib.control.status.metric_value` reads a Trial)."""
+    objective = (trial.get("spec") or {}).get("objective")
+    status = trial.get("status") or {}
+    if not status.get("observation") or objective is None:
+        return None
+    strategy = _strategy(objective, name)
+    for metric in _metrics(status):
+        if metric.get("name") != name:
+            continue
+        raw = metric.get("latest")
+        if strategy in ("min", "max") and metric.get(strategy) != UNAVAILABLE:
+            raw = metric.get(strategy)
+        if raw is None or raw == UNAVAILABLE:
+            return None
+        try:
+            return float(raw)
+        except ValueError:
+            return None
+    return None
+
+
+def best_value(exp: Doc) -> str:
+    """The optimal trial's objective value under its strategy ("-" before there is one)."""
+    best = (exp.get("status") or {}).get("currentOptimalTrial")
+    objective = (exp.get("spec") or {}).get("objective")
+    if not best or not best.get("bestTrialName") or objective is None:
+        return "-"
+    name = objective.get("objectiveMetricName")
+    strategy = _strategy(objective, name)
+    for metric in _metrics(best):
+        if metric.get("name") == name:
+            return f"{metric.get(strategy) or metric.get('latest')}"
+    return "-"
+
+
+def _short(value: str | None) -> str:
+    """A parameter value for a table cell: doubles to 6 significant digits."""
+    if value is None:
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return value if number.is_integer() and "." not in value else f"{number:.6g}"
+
+
+def _table(all_namespaces: bool) -> Table:
+    table = Table(box=None, header_style="bold")
+    if all_namespaces:
+        table.add_column("NAMESPACE")
+    return table
+
+
+def _namespace(obj: Doc) -> str:
+    return (obj.get("metadata") or {}).get("namespace") or "default"
+
+
+def _name(obj: Doc) -> str:
+    return (obj.get("metadata") or {}).get("name") or ""
+
+
+def experiments_table(
+    items: Sequence[Doc], wide: bool = False, all_namespaces: bool = False
+) -> Table:
+    table = _table(all_namespaces)
+    for col in ("NAME", "STATUS", "TRIALS", "SUCCEEDED", "RUNNING", "FAILED", "BEST", "AGE"):
+        table.add_column(col)
+    if wide:
+        table.add_column("ALGORITHM")
+        table.add_column("BEST TRIAL")
+    for exp in items:
+        s = exp.get("status") or {}
+        row = [_namespace(exp)] if all_namespaces else []
+        row += [
+            _name(exp),
+            experiment_phase(exp),
+            str(s.get("trials") or 0),
+            str(s.get("trialsSucceeded") or 0),
+            str(s.get("trialsRunning") or 0),
+            str((s.get("trialsFailed") or 0) + (s.get("trialMetricsUnavailable") or 0)),
+            best_value(exp),
+            age(s.get("startTime")),
+        ]
+        if wide:
+            algorithm = (exp.get("spec") or {}).get("algorithm") or {}
+            best = s.get("currentOptimalTrial")
+            row += [
+                algorithm.get("algorithmName") or "",
+                (best.get("bestTrialName") or "-") if best else "-",
+            ]
+        table.add_row(*row)
+    return table
+
+
+def _assignments(trial: Doc) -> list[Doc]:
+    return (trial.get("spec") or {}).get("parameterAssignments") or []
+
+
+def _names(found: Iterable[Doc]) -> list[str]:
+    """The names in ``found``, once each, in first-seen order."""
+    return list(dict.fromkeys(d["name"] for d in found if d.get("name")))
+
+
+def trials_table(items: Sequence[Doc], wide: bool = False, all_namespaces: bool = False) -> Table:
+    table = _table(all_namespaces)
+    names = _names(a for trial in items for a in _assignments(trial))
+    metric_names = _names(m for trial in items for m in _metrics(trial.get("status")))
+    table.add_column("NAME")
+    table.add_column("STATUS")
+    for n in metric_names:
+        table.add_column(n.upper(), justify="right")
+    for n in names:
+        table.add_column(n, justify="right")
+    table.add_column("AGE")
+    if wide:
+        table.add_column("EXPERIMENT")
+        table.add_column("REASON")
+    for trial in items:
+        values = {a.get("name"): a.get("value") for a in _assignments(trial)}
+        metrics: dict[str, str] = {}
+        for m in _metrics(trial.get("status")):
+            value = metric_value(trial, m.get("name") or "")
+            metrics[m.get("name") or ""] = f"{value:.6g}" if value is not None else "-"
+        row = [_namespace(trial)] if all_namespaces else []
+        row += [_name(trial), trial_status(trial)]
+        row += [metrics.get(n, "-") for n in metric_names]
+        row += [_short(values.get(n)) for n in names]
+        row.append(age((trial.get("status") or {}).get("startTime")))
+        if wide:
+            conditions = _conditions(trial)
+            labels = (trial.get("metadata") or {}).get("labels") or {}
+            row += [
+                labels.get("katib.kubeflow.org/experiment", ""),
+                (conditions[-1].get("reason") or "") if conditions else "",
+            ]
+        table.add_row(*row)
+    return table
+
+
+def suggestions_table(
+    items: Sequence[Doc], wide: bool = False, all_namespaces: bool = False
+) -> Table:
+    """Katib's printer columns for Suggestion (manifests/v1beta1/components/crd/suggestion.yaml):
+    the last condition's type and status, requests, assignments made, age."""
+    table = _table(all_namespaces)
+    for col in ("NAME", "TYPE", "STATUS", "REQUESTED", "ASSIGNED", "AGE"):
+        table.add_column(col)
+    if wide:
+        table.add_column("ALGORITHM")
+    for suggestion in items:
+        conditions = _conditions(suggestion)
+        last = conditions[-1] if conditions else {}
+        meta = suggestion.get("metadata") or {}
+        status = suggestion.get("status") or {}
+        row = [meta.get("namespace") or ""] if all_namespaces else []
+        row += [
+            meta.get("name") or "",
+            last.get("type") or "",
+            last.get("status") or "",
+            str((suggestion.get("spec") or {}).get("requests") or 0),
+            str(status.get("suggestionCount") or 0),
+            # Katib ages it from creationTimestamp; pykatib's suggestion starts when it is created.
+            age(meta.get("creationTimestamp") or status.get("startTime")),
+        ]
+        if wide:
+            algorithm = (suggestion.get("spec") or {}).get("algorithm") or {}
+            row.append(algorithm.get("algorithmName") or "")
+        table.add_row(*row)
+    return table
