@@ -1,0 +1,152 @@
+"""A completed trial costs nothing on later reconcile passes (issue 13): it is not read from the
+store again, nor its phase, objective value or metrics worked out again. Counted, not timed.
+
+The trials run on a scripted runner (the runner interface, :mod:`pykatib.runtime.base`) that
+the test finishes one trial at a time, so that every pass is known: the store is a real SQLite
+file and the control plane is the real one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import experiment
+
+from pykatib.control import status as st
+from pykatib.control.controller import Controller
+from pykatib.metrics.observation import ObservationPoint
+from pykatib.runtime.base import Drained, RunRequest, RunStatus, TrialRunner, TrialKey
+from pykatib.store import Store
+
+COMPLETE = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+# The store's reads of trials and their observations (per experiment, per trial).
+TRIAL_READS = ("list_trials", "get_trial", "list_observations", "objective_series", "get_suggestion")
+# How a trial is summarised: each is given the trial (its first argument).
+SUMMARIES = ("trial_phase", "objective_value", "metric_value")
+
+
+class ScriptedRunner(TrialRunner):
+    """Trials that run until :meth:`finish` ends one, with the loss it reported."""
+
+    kinds = {"Job": "batch/v1"}
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        super().__init__(wake)
+        self.running: list[TrialKey] = []
+        self.done: set[TrialKey] = set()
+        self.reports: dict[TrialKey, list[ObservationPoint]] = {}
+
+    def start(self, request: RunRequest) -> dict[str, Any] | None:
+        self.running.append(request.key)
+        return None
+
+    def finish(self, loss: float) -> TrialKey:
+        key = self.running.pop(0)
+        when = datetime.now(timezone.utc)
+        self.reports[key] = [ObservationPoint("loss", str(loss), when, 0)]
+        self.done.add(key)
+        return key
+
+    def status(self, key: TrialKey) -> RunStatus | None:
+        if key in self.done:
+            return RunStatus("succeeded", reason="Completed", exit_code=0, job=COMPLETE)
+        return RunStatus("running") if key in self.running else None
+
+    def drain(self, key: TrialKey) -> Drained:
+        return Drained(points=self.reports.pop(key, []))
+
+    def stop(self, key: TrialKey, message: str) -> None:
+        if key in self.running:
+            self.running.remove(key)
+
+    def forget(self, key: TrialKey) -> None:
+        self.done.discard(key)
+
+
+class Calls:
+    """Which trials each summary function was given, and how often each store read ran."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, store: Store) -> None:
+        self.trials: Counter[str] = Counter()
+        self.reads: Counter[str] = Counter()
+        for name in SUMMARIES:
+            monkeypatch.setattr(st, name, self._counting_trial(getattr(st, name)))
+        for name in TRIAL_READS:
+            monkeypatch.setattr(store, name, self._counting_read(name, getattr(store, name)))
+
+    def _counting_trial(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(trial: Any, *args: Any, **kwargs: Any) -> Any:
+            self.trials[trial.name] += 1
+            return function(trial, *args, **kwargs)
+
+        return counted
+
+    def _counting_read(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.reads[name] += 1
+            return method(*args, **kwargs)
+
+        return counted
+
+    @contextmanager
+    def one_pass(self) -> Iterator[tuple[Counter[str], Counter[str]]]:
+        """The calls made inside the block (the counters are cleared first)."""
+        self.trials.clear()
+        self.reads.clear()
+        yield self.trials, self.reads
+
+
+def test_a_completed_trial_is_not_read_or_summarised_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runners: list[ScriptedRunner] = []
+
+    def scripted(wake: Callable[[], None]) -> ScriptedRunner:
+        runners.append(ScriptedRunner(wake))
+        return runners[-1]
+
+    store = Store(f"sqlite:///{tmp_path / 'test.db'}")
+    ctl = Controller(store, home=tmp_path / "home", runner_factory=scripted)
+    exp = experiment("pass", maxTrialCount=12, parallelTrialCount=3)
+    ctl.apply(exp, tmp_path)
+    key = (exp.namespace, exp.name)
+    [runner] = runners
+    ctl.reconcile(key)  # loads the experiment into the control plane's cache; starts 3 trials
+    calls = Calls(monkeypatch, store)
+    completed: set[str] = set()
+    passes = 0
+    while True:
+        finished = runner.finish(loss=0.5 - 0.01 * passes)[1] if runner.running else None
+        with calls.one_pass() as (trials, reads):
+            state = ctl.reconcile(key)
+        passes += 1
+        again = completed & set(trials)
+        assert not again, f"pass {passes}: completed trials summarised again: {again}"
+        assert not reads, f"pass {passes}: the store was read again: {dict(reads)}"
+        # The trial that ended in this pass is summarised: the counters do see a pass's work.
+        if finished is not None:
+            assert trials[finished] > 0 and state.phases[finished] == st.SUCCEEDED
+        completed |= {n for n, p in state.phases.items() if p in st.COMPLETED_PHASES}
+        if st.is_completed(state.experiment):
+            break
+        assert passes < 100, "the experiment did not complete"
+    assert len(completed) == 12
+    done = store.get_experiment(*key)
+    assert done.status.trials_succeeded == 12
+    # The optimal trial is the last one finished (its loss the lowest), found from the cache.
+    assert done.status.current_optimal_trial.best_trial_name == runner_last(store, key)
+
+
+def runner_last(store: Store, key: tuple[str, str]) -> str:
+    """The trial whose reported loss is the lowest, as the store holds them."""
+    losses = {}
+    for trial in store.list_trials(*key):
+        [point] = store.list_observations(trial.namespace, trial.name)
+        losses[trial.name] = float(point.value)
+    return min(losses, key=losses.__getitem__)
