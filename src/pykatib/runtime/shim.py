@@ -19,14 +19,24 @@ starts in about 10 ms) in a session of its own; the shim
    (or ``signal`` when a signal ended it; ``error`` when the command could not start), and exits.
 
 The runner stops an attempt by signalling the trial's process group, as before.
+
+Starting an interpreter for every attempt costs more CPU than a short trial itself, so a runner
+process starts one *launcher* (``python -I -S -c LAUNCHER``, once) and each shim is a fork of
+it: the same program in a process (and session) of its own, with the same files and the same
+lifetime, at the cost of a fork. The launcher is single-threaded (forking it is safe), reaps
+nothing (its children are reaped by the kernel), and exits when the runner's end of its socket
+closes. Where it can't be used (no ``socket.send_fds``, or it died), the shim starts as its own
+interpreter.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +172,119 @@ put(
     % (code if code >= 0 else "null", -code if code < 0 else "null", time.time(), error or "null"),
 )
 """
+
+# Forks one shim per request: [args, env, cwd, stderr path] as JSON, with the write end of the
+# pipe the shim prints its pid line to (SCM_RIGHTS). Its stdin is its end of a socket pair.
+LAUNCHER = r"""
+import _signal as signal, json, os, socket, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the shims
+sock = socket.socket(fileno=0)
+shim = compile(sys.argv[1], "<pykatib shim>", "exec")
+while True:
+    try:
+        data, fds, _, _ = socket.recv_fds(sock, 1 << 22, 1)
+    except OSError:
+        os._exit(0)
+    if not data:
+        os._exit(0)
+    if not fds:
+        continue
+    if os.fork():
+        for fd in fds:
+            os.close(fd)
+        continue
+    code = 0
+    try:
+        args, env, cwd, stderr = json.loads(data)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)  # closes this copy of the socket
+        os.close(null)
+        os.dup2(fds[0], 1)
+        os.close(fds[0])
+        err = os.open(stderr, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(err, 2)
+        os.close(err)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        sys.argv = ["-c", *args]
+        exec(shim, {"__name__": "__main__"})
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    os._exit(code)
+"""
+
+LAUNCHER_ENV = "PYKATIB_SHIM_LAUNCHER"  # "0": every shim starts as an interpreter of its own
+
+
+class _Launcher:
+    """This process's launcher (started on first use; None once it can't be used)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._broken = not hasattr(socket, "send_fds") or os.environ.get(LAUNCHER_ENV) == "0"
+        self._pid = os.getpid()
+
+    def launch(self, args: list[str], env: dict[str, str], cwd: str, stderr: str) -> int | None:
+        """Fork a shim with ``args``; the read end of the pipe it prints its pid line to (None:
+        start it as an interpreter of its own)."""
+        message = json.dumps([args, env, cwd, stderr]).encode()
+        with self._lock:
+            sock = self._socket()
+            if sock is None:
+                return None
+            read, write = os.pipe()
+            try:
+                socket.send_fds(sock, [message], [write])
+            except OSError:
+                os.close(read)
+                self._stop()
+                return None
+            finally:
+                os.close(write)
+        return read
+
+    def _socket(self) -> socket.socket | None:
+        if self._pid != os.getpid():  # a forked copy of this process: the socket is the parent's
+            self._sock, self._proc, self._pid = None, None, os.getpid()
+        if self._broken:
+            return None
+        if self._sock is None:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-I", "-S", "-c", LAUNCHER, SHIM],
+                    stdin=theirs,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,  # a Ctrl-C at the terminal is the runner's to handle
+                )
+            except OSError:
+                ours.close()
+                self._broken = True
+                return None
+            finally:
+                theirs.close()
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
+            self._sock = ours
+        return self._sock
+
+    def _stop(self) -> None:
+        """It died or refused a message: shims start as interpreters from now on."""
+        if self._sock is not None:
+            self._sock.close()
+        self._sock, self._broken = None, True
+
+
+_LAUNCHER = _Launcher()
+
 
 HOST = os.uname().nodename
 
@@ -304,8 +427,9 @@ def spawn(
     sidecar_grace: float,
     sidecar: tuple[str, list[str], dict[str, str]] | None = None,
     memory_limit: int | None = None,
-) -> tuple[subprocess.Popen[bytes], Started | None]:
-    """Start the shim for one attempt; returns it and what it started (None: it failed).
+) -> tuple[subprocess.Popen[bytes] | None, Started | None]:
+    """Start the shim for one attempt; returns it (None: forked by the launcher, not this
+    process's child) and what it started (None: it failed).
 
     ``sidecar`` is (cwd, argv, extra env) of a Custom collector; ``memory_limit`` (bytes) caps
     the trial's address space (RLIMIT_AS), as its container's memory limit would.
@@ -316,9 +440,20 @@ def spawn(
     if sidecar is not None:
         scwd, sargv, extra = sidecar
         args += [scwd, str(len(sargv)), *sargv, *(f"{k}={v}" for k, v in extra.items())]
+    shim_args = [str(files.state), str(files.log), *args]
+    pipe = _LAUNCHER.launch(shim_args, env, str(files.state), str(files.log))
+    if pipe is not None:
+        with open(pipe, "rb") as lines:
+            line = lines.readline()
+        try:
+            return None, Started.from_json(json.loads(line))
+        except ValueError:
+            if files.pid.exists():  # it started its trial, and failed after
+                return None, read_started(files)
+            # The launcher died before it forked the shim: start one as before.
     with open(files.log, "ab") as log:  # where the shim itself would complain
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", SHIM, str(files.state), str(files.log), *args],
+            [sys.executable, "-I", "-S", "-c", SHIM, *shim_args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=log,
