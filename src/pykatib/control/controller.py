@@ -229,9 +229,7 @@ class Controller:
         return state
 
     def _summarize(self, state: ExperimentState) -> bool:
-        return st.update_trials_summary(
-            state.experiment, list(state.trials.values()), state.phases, state.values
-        )
+        return st.update_trials_summary(state.experiment, state.trials, state.phases, state.values)
 
     def _sync_trials(self, state: ExperimentState, changes: Changes) -> None:
         """Start pending trials; take in the observations and ends of running ones."""
@@ -495,8 +493,8 @@ class Controller:
                 self._start(state, trial, changes)
             else:
                 changes.trials.append(trial)
-        goal_reached = self._summarize(state)
         if assignments or sg.is_done(state):
+            goal_reached = self._summarize(state) if assignments else False
             st.update_experiment_condition(exp, goal_reached, sg.is_done(state))
 
     def _new_trial(self, state: ExperimentState, assignment: TrialAssignment) -> Trial:

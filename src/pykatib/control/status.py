@@ -339,7 +339,7 @@ def complete_suggestion(exp: Experiment, suggestion: Suggestion) -> bool:
 
 def update_trials_summary(
     exp: Experiment,
-    trials: Sequence[Trial],
+    trials: Sequence[Trial] | Mapping[str, Trial],
     phases: Mapping[str, str] | None = None,
     values: Mapping[str, float | None] | None = None,
 ) -> bool:
@@ -347,16 +347,17 @@ def update_trials_summary(
 
     Zero counters and empty lists are left out, as Katib's ``omitempty`` fields are.
 
-    ``phases`` and ``values`` are caches of :func:`trial_phase` and :func:`objective_value`.
+    ``trials`` by name (the controller's cache) or in order; ``phases`` and ``values`` are
+    caches of :func:`trial_phase` and :func:`objective_value`.
     """
+    by_name = trials if isinstance(trials, Mapping) else {t.name: t for t in trials}
     lists: dict[str, list[str]] = {p: [] for p in ALL_PHASES}
     objective = exp.spec.objective
     maximize = objective is not None and objective.type == "maximize"
     goal = objective.goal if objective is not None else None
     best: Trial | None = None
     best_value = 0.0
-    for trial in trials:
-        name = trial.name
+    for name, trial in by_name.items():
         phase = phases[name] if phases is not None else trial_phase(trial)
         lists[phase].append(name)
         if phase not in RANKED_PHASES:
@@ -369,7 +370,7 @@ def update_trials_summary(
         if best is None or (value > best_value if maximize else value < best_value):
             best, best_value = trial, value
     s = exp.status
-    s.trials = len(trials) or None
+    s.trials = len(by_name) or None
     s.pending_trial_list = lists[PENDING] or None
     s.running_trial_list = lists[RUNNING] or None
     s.succeeded_trial_list = lists[SUCCEEDED] or None
@@ -388,7 +389,9 @@ def update_trials_summary(
         s.current_optimal_trial = _optimal(best)
     if objective is not None and objective.objectives:
         done = [
-            t for t in trials if (phases or {}).get(t.name, trial_phase(t)) in RANKED_PHASES
+            t
+            for name, t in by_name.items()
+            if (phases[name] if phases is not None else trial_phase(t)) in RANKED_PHASES
         ]
         s.pareto_optimal_trials = [_optimal(t) for t in pareto_front(done, objective)] or None
     if best is None or goal is None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pykatib.api.errors import ConflictError
@@ -70,12 +70,14 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Built once: every reconcile step's write checks the lease.
+_READ = select(
+    leases.c.holder, leases.c.host, leases.c.pid, leases.c.acquired_at, leases.c.expires_at
+).where(leases.c.experiment_id == bindparam("experiment"))
+
+
 def read(conn: Any, experiment_id: int) -> Lease | None:
-    row = conn.execute(
-        select(
-            leases.c.holder, leases.c.host, leases.c.pid, leases.c.acquired_at, leases.c.expires_at
-        ).where(leases.c.experiment_id == experiment_id)
-    ).first()
+    row = conn.execute(_READ, {"experiment": experiment_id}).first()
     if row is None:
         return None
     return Lease(Holder(row[0], row[1], row[2]), as_utc(row[3]), as_utc(row[4]))
