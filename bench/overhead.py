@@ -1,42 +1,52 @@
 """Control-plane overhead of ``pykatib run``: N trivial trials against a bare process pool.
 
-Both sides run the same N processes, ``<python> -c "print('loss=0.5')" <x>`` (``python3``
-resolved to this interpreter, ``sys.executable``, on both sides), P at a time:
+Two workloads, each measured side by side in one run (P trials at a time):
 
-* **pykatib**: ``pykatib run -f <experiment.yaml>`` in a subprocess, with ``PYKATIB_HOME`` set
-  to a fresh temporary folder (a new SQLite store each run). The experiment: algorithm random
-  over one double parameter ``x`` in [0, 1] (passed to the trial as its argument), objective
-  minimize ``loss`` with no goal, ``parallelTrialCount`` P, ``maxTrialCount`` N. Wall clock from
-  spawning ``pykatib`` to its exit: start-up, store creation, suggestions, trial processes,
-  metrics collection, status updates, final report.
-* **floor**: the same N processes run by ``concurrent.futures.ThreadPoolExecutor(P)``, each with
-  ``subprocess.run`` capturing its stdout (checked to be ``loss=0.5``), each with a random x.
-  Wall clock from creating the pool to its shutdown.
+* **native**: ``/usr/bin/printf "loss=%s\n" <x>``, a process that costs about a millisecond,
+  so what is measured is the tuner's own cost;
+* **python**: ``<python> -c "print('loss=0.5')" <x>`` (this interpreter, ``sys.executable``),
+  a trial that starts an interpreter (tens of milliseconds), as a Python training script does.
 
-The two sides alternate (floor first on even repetitions, pykatib first on odd ones) K times;
-the report takes the median of each side and gives:
+Each workload's sides run the same N processes:
 
-* ratio = pykatib / floor (target: <= 1.5);
-* extra wall time per trial = (pykatib - floor) / N;
-* extra time per trial per worker slot = (pykatib - floor) * P / N: how much longer each trial
-  holds one of the P slots than a bare process does, i.e. the control plane's cost per trial
-  as a trial sees it (with P slots busy in parallel, a slot's extra time is P times the extra
-  wall time per trial).
+* **floor**: ``concurrent.futures.ThreadPoolExecutor(P)``, each trial ``subprocess`` with its
+  stdout captured and checked, each with a random x; wall clock from creating the pool to its
+  shutdown.
+* **Optuna in memory** / **Optuna with SQLite**: a study (random sampler) whose objective runs
+  the same process, ``n_jobs=P``; in-memory storage, or its RDB storage on a fresh SQLite file.
+  In-process, so no start-up of its own.
+* **pykatib**: ``pykatib run -q -f <experiment.yaml>`` in a subprocess with a fresh
+  ``PYKATIB_HOME`` (a new SQLite store). The experiment: algorithm random over one double
+  parameter ``x`` in [0, 1] (passed to the trial as its argument), objective minimize ``loss``
+  with no goal, ``parallelTrialCount`` P, ``maxTrialCount`` N. Wall clock from spawning
+  ``pykatib`` to its exit: start-up, store creation, suggestions, trial processes, metrics
+  collection, status updates, final report.
+
+**pykatib's own CPU**: the ``pykatib run`` process's user + sys time (all its threads, not its
+children: read from ``/proc/<pid>/stat`` once it has exited, before it is reaped). Start-up is
+taken out by a one-trial run of the same experiment: CPU per trial = (CPU of the N-trial run -
+CPU of the one-trial run) / (N - 1). Target: <= 1.5 ms.
+
+The sides alternate (their order reversed on odd repetitions) K times; the report takes the
+median of each side and gives the ratios to the floor (targets for the native workload:
+pykatib <= 3x the floor, start-up included, and no slower than Optuna in memory).
 
     python bench/overhead.py [--trials 500] [--repeat 3] [--parallel 2] [--out PATH]
+    python bench/overhead.py --workloads native          # one workload
     python bench/overhead.py --floor-only --trials 100     # the floor side alone
     python bench/overhead.py --replicas 2                  # PyTorchJob trials: Master + Worker
     python bench/overhead.py --runtime dask                # trials on a loopback Dask cluster
 
 With ``--replicas R`` (R > 1) each trial is a PyTorchJob of a Master and R - 1 Workers, each
-replica the same process; the floor and the peer start a trial's R processes together and wait
-for all of them (report: ``bench/results/overhead-pytorchjob.md``).
+replica the python workload's process; the floor and the peer start a trial's R processes
+together and wait for all of them (report: ``bench/results/overhead-pytorchjob.md``).
 
 With ``--runtime dask`` a Dask cluster is started on 127.0.0.1 (``dask scheduler`` and two
 ``dask worker --nthreads 1`` processes, no nanny): pykatib runs the experiment with
 ``--runtime dask`` on it, and the floor submits the same processes to the cluster directly
 (``client.submit`` of a function that runs one, ``pure=False``), the workers' threads giving the
-parallelism (report: ``bench/results/overhead-dask.md``).
+parallelism (report: ``bench/results/overhead-dask.md``). These two modes run the python
+workload, with no Optuna in-memory side.
 
 Exits 1 when a ``pykatib run`` fails (its exit code and the tail of its stderr are printed).
 Writes the markdown report to ``--out`` (default ``bench/results/overhead.md``).
@@ -48,6 +58,7 @@ import argparse
 import os
 import platform
 import random
+import select
 import shlex
 import shutil
 import sqlite3
@@ -69,22 +80,40 @@ RESULTS = HERE / "results" / "overhead.md"
 RESULTS_GANG = HERE / "results" / "overhead-pytorchjob.md"
 RESULTS_DASK = HERE / "results" / "overhead-dask.md"
 DASK_WORKERS = 2
-TARGET_RATIO = 1.5
+TARGET_RATIO = 1.5  # the python workload, against its floor
+TARGET_NATIVE_RATIO = 3.0  # the native workload, start-up included
+TARGET_CPU_MS = 1.5  # pykatib's own CPU per trial
 TRIAL_CODE = "print('loss=0.5')"
 EXPECTED_OUTPUT = "loss=0.5\n"
+PRINTF = "/usr/bin/printf"
 EXPERIMENT_NAME = "overhead"
+NATIVE, PYTHON = "native", "python"
+WORKLOADS = (NATIVE, PYTHON)
+FLOOR, OPTUNA_MEMORY, OPTUNA_SQLITE, PYKATIB = "floor", "optuna-memory", "optuna-sqlite", "pykatib"
 
 
-def trial_command(python: str) -> list[str]:
+def trial_command(python: str, workload: str = PYTHON) -> list[str]:
     """The trial's command line before substitution (pykatib fills in the parameter)."""
-    return [python, "-c", TRIAL_CODE, "${trialParameters.x}"]
+    return _argv(python, workload, "${trialParameters.x}")
 
 
-def experiment(trials: int, parallel: int, python: str, replicas: int = 1) -> dict[str, object]:
+def _argv(python: str, workload: str, x: str) -> list[str]:
+    if workload == NATIVE:
+        return [PRINTF, "loss=%s\n", x]
+    return [python, "-c", TRIAL_CODE, x]
+
+
+def _expected(workload: str, x: str) -> str:
+    return f"loss={x}\n" if workload == NATIVE else EXPECTED_OUTPUT
+
+
+def experiment(
+    trials: int, parallel: int, python: str, replicas: int = 1, workload: str = PYTHON
+) -> dict[str, object]:
     container = {
         "name": "training-container",
         "image": "python:3.11-slim",
-        "command": trial_command(python),
+        "command": trial_command(python, workload),
     }
     pod = {"spec": {"containers": [container], "restartPolicy": "Never"}}
     trial_spec: dict[str, object] = {
@@ -131,11 +160,21 @@ def experiment(trials: int, parallel: int, python: str, replicas: int = 1) -> di
 
 @dataclass
 class Measurements:
-    floor: list[float] = field(default_factory=list)
-    pykatib: list[float] = field(default_factory=list)
-    optuna: list[float] = field(default_factory=list)
+    """Seconds per (workload, side), and pykatib's own and its children's CPU seconds."""
+
+    seconds: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # N-trial runs
+    cpu_children: dict[str, list[float]] = field(default_factory=dict)
+    cpu_one: dict[str, list[float]] = field(default_factory=dict)  # one-trial runs
     trials_recorded: list[int | None] = field(default_factory=list)
     load_before: str = field(default_factory=lambda: _load())
+
+    def add(self, workload: str, side: str, seconds: float) -> None:
+        self.seconds.setdefault((workload, side), []).append(seconds)
+
+    def median(self, workload: str, side: str) -> float | None:
+        values = self.seconds.get((workload, side))
+        return statistics.median(values) if values else None
 
 
 def _load() -> str:
@@ -145,33 +184,31 @@ def _load() -> str:
 # ---- the floor ---------------------------------------------------------------------------------
 
 
-def _one_trial(python: str, cwd: Path, x: float, replicas: int = 1) -> float:
+def _one_trial(python: str, cwd: Path, x: float, replicas: int = 1, workload: str = PYTHON) -> float:
     """Run one trial's ``replicas`` processes together; the first one's loss."""
+    argv = _argv(python, workload, repr(x))
     procs = [
-        subprocess.Popen(
-            [python, "-c", TRIAL_CODE, repr(x)],
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(replicas)
     ]
     outputs = [p.communicate() for p in procs]
     for proc, (out, err) in zip(procs, outputs, strict=True):
-        if proc.returncode != 0 or out != EXPECTED_OUTPUT:
+        if proc.returncode != 0 or out != _expected(workload, repr(x)):
             raise RuntimeError(f"trial process failed (exit {proc.returncode}): {out!r} {err!r}")
     return float(outputs[0][0].strip().split("=", 1)[1])
 
 
-def run_floor(trials: int, parallel: int, python: str, workdir: Path, replicas: int = 1) -> float:
+def run_floor(
+    trials: int, parallel: int, python: str, workdir: Path, replicas: int = 1, workload: str = PYTHON
+) -> float:
     """Seconds to run ``trials`` trials (of ``replicas`` processes each) with a
     ``parallel``-worker thread pool."""
     rng = random.Random(0)
     xs = [rng.random() for _ in range(trials)]
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        for future in [pool.submit(_one_trial, python, workdir, x, replicas) for x in xs]:
+        jobs = [pool.submit(_one_trial, python, workdir, x, replicas, workload) for x in xs]
+        for future in jobs:
             future.result()
     return time.perf_counter() - start
 
@@ -242,16 +279,25 @@ class LoopbackDask:
 # ---- the peer: Optuna with its SQLite storage ------------------------------------------------------
 
 
-def run_optuna(trials: int, parallel: int, python: str, workdir: Path, replicas: int = 1) -> float:
+def run_optuna(
+    trials: int,
+    parallel: int,
+    python: str,
+    workdir: Path,
+    replicas: int = 1,
+    workload: str = PYTHON,
+    sqlite: bool = True,
+) -> float:
     """Seconds for Optuna to run the same processes as objective calls, ``parallel`` at a time,
-    recording the study in SQLite (its RDB storage): a hyperparameter tuner's bookkeeping."""
+    recording the study in SQLite (its RDB storage) or in memory: a tuner's bookkeeping."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = f"sqlite:///{workdir / f'optuna-{time.monotonic_ns()}.db'}"
+    storage = f"sqlite:///{workdir / f'optuna-{time.monotonic_ns()}.db'}" if sqlite else None
 
     def objective(trial: optuna.Trial) -> float:
-        return _one_trial(python, workdir, trial.suggest_float("x", 0.0, 1.0), replicas)
+        x = trial.suggest_float("x", 0.0, 1.0)
+        return _one_trial(python, workdir, x, replicas, workload)
 
     start = time.perf_counter()
     study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
@@ -307,15 +353,23 @@ def count_trials(home: Path) -> int | None:
     return total
 
 
+@dataclass
+class PykatibRun:
+    seconds: float
+    recorded: int | None
+    cpu: float  # the pykatib process's user + sys seconds
+    cpu_children: float  # its reaped children's (shims started as interpreters, trials)
+
+
 def run_pykatib(
     pykatib: list[str],
     experiment_file: Path,
     home: Path,
     timeout: float,
     dask_scheduler: str | None = None,
-) -> tuple[float, int | None]:
-    """Seconds for ``pykatib run -f experiment_file`` with a fresh ``PYKATIB_HOME`` (on the
-    Dask cluster at ``dask_scheduler``, when given)."""
+) -> PykatibRun:
+    """``pykatib run -f experiment_file`` with a fresh ``PYKATIB_HOME`` (on the Dask cluster at
+    ``dask_scheduler``, when given): its wall time, and its CPU time as the kernel counted it."""
     home.mkdir(parents=True)
     env = {**os.environ, "PYKATIB_HOME": str(home), "PYKATIB_RUNTIME": "local"}
     if dask_scheduler:
@@ -323,25 +377,44 @@ def run_pykatib(
     out_path, err_path = home.parent / f"{home.name}.out", home.parent / f"{home.name}.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                [*pykatib, "run", "-q", "-f", str(experiment_file)],
-                stdout=out,
-                stderr=err,
-                env=env,
-                cwd=experiment_file.parent,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
+        proc = subprocess.Popen(
+            [*pykatib, "run", "-q", "-f", str(experiment_file)],
+            stdout=out,
+            stderr=err,
+            env=env,
+            cwd=experiment_file.parent,
+        )
+        cpu = _cpu_at_exit(proc.pid, timeout)
+        elapsed = time.perf_counter() - start
+        if cpu is None:
+            proc.kill()
+            proc.wait()
             sys.stderr.write(_tail(err_path))
             sys.exit(f"pykatib run did not finish within {timeout:.0f} s")
-        elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
+        code = proc.wait()
+    if code != 0:
         sys.stderr.write(f"--- stdout ---\n{_tail(out_path)}--- stderr ---\n{_tail(err_path)}")
-        print(f"pykatib run exited {proc.returncode} (expected 0: Succeeded)", file=sys.stderr)
+        print(f"pykatib run exited {code} (expected 0: Succeeded)", file=sys.stderr)
         sys.exit(1)
-    return elapsed, count_trials(home)
+    return PykatibRun(elapsed, count_trials(home), *cpu)
+
+
+def _cpu_at_exit(pid: int, timeout: float) -> tuple[float, float] | None:
+    """(own, reaped children's) CPU seconds of process ``pid`` once it has exited, read while
+    it is a zombie (before it is reaped); None if it runs past ``timeout``."""
+    pidfd = os.pidfd_open(pid)  # readable once it has exited
+    try:
+        if not select.select([pidfd], [], [], timeout)[0]:
+            return None
+    finally:
+        os.close(pidfd)
+    # WNOWAIT: take the exit, leaving the process to be reaped (and its /proc entry readable).
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    # Fields 14-17 of proc(5): utime, stime, cutime, cstime (here offset by the two before).
+    utime, stime, cutime, cstime = (int(v) / tick for v in fields[11:15])
+    return utime + stime, cutime + cstime
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -368,10 +441,11 @@ def versions() -> str:
     try:
         from importlib.metadata import version
 
-        pykatib_version = version("pykatib")
+        found = {name: version(name) for name in ("pykatib", "optuna", "sqlalchemy")}
     except Exception:  # noqa: BLE001 - a report line, never fatal
-        pykatib_version = "?"
-    return f"Python {platform.python_version()}, pykatib {pykatib_version}"
+        found = {}
+    parts = [f"{name} {found.get(name, '?')}" for name in ("pykatib", "optuna", "sqlalchemy")]
+    return f"Python {platform.python_version()}, " + ", ".join(parts)
 
 
 def git_commit() -> str:
@@ -387,17 +461,113 @@ def git_commit() -> str:
         return "?"
 
 
-def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
-    n, p, r = args.trials, args.parallel, args.replicas
+SIDE_NAMES = {
+    FLOOR: "floor (bare {p}-slot pool)",
+    OPTUNA_MEMORY: "Optuna, in-memory storage, `n_jobs={p}`",
+    OPTUNA_SQLITE: "Optuna, SQLite storage, `n_jobs={p}`",
+    PYKATIB: "pykatib run",
+}
+
+
+def _what(workload: str, replicas: int) -> str:
+    if workload == NATIVE:
+        return f'`{PRINTF} "loss=%s\\n" <x>`'
     what = f'`{Path(sys.executable).name} -c "{TRIAL_CODE}" <x>`'
-    if r > 1:
+    if replicas > 1:
         what = (
-            f"PyTorchJobs of {r} replicas (a Master and {r - 1} Worker"
-            f"{'s' if r > 2 else ''}), each replica {what}"
+            f"PyTorchJobs of {replicas} replicas (a Master and {replicas - 1} Worker"
+            f"{'s' if replicas > 2 else ''}), each replica {what}"
         )
-        procs = f"{n} trials of {r} processes started together"
-    else:
-        procs = f"{n} processes"
+    return what
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def workload_report(args: argparse.Namespace, m: Measurements, workload: str) -> str:
+    n, p = args.trials, args.parallel
+    floor = m.median(workload, FLOOR)
+    assert floor is not None
+    rows = []
+    for side in (FLOOR, OPTUNA_MEMORY, OPTUNA_SQLITE, PYKATIB):
+        median = m.median(workload, side)
+        if median is None:
+            continue
+        name = SIDE_NAMES[side].format(p=p)
+        if side == FLOOR and args.runtime == "dask":
+            name = f"floor (tasks on the Dask cluster's {DASK_WORKERS} one-thread workers)"
+        rows.append(
+            f"| {name} | {median:.2f} | {median * 1000 / n:.2f} ms wall, "
+            f"{median * p * 1000 / n:.1f} ms per slot | {median / floor:.2f} |"
+        )
+    pk = m.median(workload, PYKATIB)
+    lines = [
+        f"### Workload: {workload} ({_what(workload, args.replicas)}, {n} trials, {p} at a time)",
+        "",
+        "| side | seconds (median) | per trial | ratio to floor |",
+        "|---|---:|---:|---:|",
+        *rows,
+        "",
+    ]
+    if pk is None:
+        return "\n".join(lines)
+    ratio = pk / floor
+    target = TARGET_NATIVE_RATIO if workload == NATIVE else TARGET_RATIO
+    lines.append(
+        f"- **Ratio pykatib / floor ({workload}): {ratio:.2f}** (target <= {target}: "
+        f"{_verdict(ratio <= target)})"
+    )
+    memory = m.median(workload, OPTUNA_MEMORY)
+    if memory is not None:
+        lines.append(
+            f"- **Ratio pykatib / Optuna in memory ({workload}): {pk / memory:.2f}** "
+            f"(target <= 1: {_verdict(pk <= memory)})"
+        )
+    sqlite = m.median(workload, OPTUNA_SQLITE)
+    if sqlite is not None:
+        lines.append(f"- Ratio pykatib / Optuna with SQLite ({workload}): {pk / sqlite:.2f}")
+    extra = pk - floor
+    lines.append(
+        f"- Extra wall time per trial: (pykatib - floor) / {n} = {extra * 1000 / n:.2f} ms; "
+        f"per worker slot: x {p} = {extra * p * 1000 / n:.1f} ms"
+    )
+    cpu, one = m.cpu.get(workload), m.cpu_one.get(workload)
+    if cpu and one and n > 1:
+        own, start = statistics.median(cpu), statistics.median(one)
+        per_trial = (own - start) * 1000 / (n - 1)
+        children = statistics.median(m.cpu_children.get(workload) or [0.0])
+        lines.append(
+            f"- **pykatib CPU per trial ({workload}): {per_trial:.2f} ms** "
+            f"(target <= {TARGET_CPU_MS}: {_verdict(per_trial <= TARGET_CPU_MS)}): the "
+            f"`pykatib run` process's user + sys, {own:.2f} s over {n} trials minus "
+            f"{start:.2f} s for one trial (start-up), / {n - 1}; runs: "
+            + ", ".join(f"{c:.2f}" for c in cpu)
+            + " s; one-trial runs: "
+            + ", ".join(f"{c:.2f}" for c in one)
+            + f" s; its reaped children (trials, shims): {children:.2f} s"
+        )
+    runs = "\n".join(
+        f"| {i + 1} | "
+        + " | ".join(
+            f"{v[i]:.2f}" if (v := m.seconds.get((workload, side))) and i < len(v) else "-"
+            for side in (FLOOR, OPTUNA_MEMORY, OPTUNA_SQLITE, PYKATIB)
+        )
+        + " |"
+        for i in range(args.repeat)
+    )
+    lines += [
+        "",
+        "| run | floor s | Optuna memory s | Optuna SQLite s | pykatib s |",
+        "|---:|---:|---:|---:|---:|",
+        runs,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
+    p = args.parallel
     floor_side = f"`ThreadPoolExecutor({p})` + `subprocess`"
     pykatib_side = "`pykatib run -q -f <yaml>`"
     if args.runtime == "dask":
@@ -406,23 +576,8 @@ def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
             "each running one with `subprocess`"
         )
         pykatib_side = "`pykatib run -q --runtime dask -f <yaml>` on the same cluster"
-    floor, pk = statistics.median(m.floor), statistics.median(m.pykatib)
-    ratio = pk / floor
-    extra = pk - floor
-    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
     recorded = ", ".join("?" if c is None else str(c) for c in m.trials_recorded)
-    rows = "\n".join(
-        f"| {i + 1} | {f:.2f} | {k:.2f} | {k / f:.2f} |"
-        for i, (f, k) in enumerate(zip(m.floor, m.pykatib, strict=True))
-    )
-    optuna_row = ""
-    if m.optuna:
-        op = statistics.median(m.optuna)
-        optuna_row = (
-            f"| peer: Optuna, SQLite storage, `n_jobs={p}` | {op:.2f} | "
-            f"{op * 1000 / n:.1f} ms wall, {op * p * 1000 / n:.1f} ms per slot "
-            f"(ratio to floor {op / floor:.2f}; pykatib / Optuna {pk / op:.2f}) |\n"
-        )
+    sections = "\n".join(workload_report(args, m, w) for w in args.workloads)
     return f"""# Control-plane overhead of `pykatib run` (bench/overhead.py)
 
 - Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {git_commit()}
@@ -430,30 +585,19 @@ def report(args: argparse.Namespace, m: Measurements, command: str) -> str:
 - {versions()}
 - Command: `{command}`
 - Load average (1, 5, 15 min) before / after: {m.load_before} / {_load()} (the machine is
-  shared: with a load above its cores, the sides' times vary from run to run)
-- Workload: {n} trials, {what}, {p} at a time;
-  experiment: random over one double `x` in [0, 1], minimize `loss`, no goal
-- Floor: the same {procs} run by {floor_side}
-  (stdout captured); pykatib: {pykatib_side} with a fresh `PYKATIB_HOME`,
-  wall clock including its start-up; peer: an Optuna study with RDB (SQLite) storage running
-  the same processes as its objective, `n_jobs={p}` (in-process, so no start-up of its own)
+  shared: with a load above its cores, the sides' times vary from run to run; CPU times vary
+  less than wall times)
+- Experiment: random over one double `x` in [0, 1], minimize `loss`, no goal,
+  `parallelTrialCount` {p}
+- Floor: the same processes run by {floor_side} (stdout captured and checked);
+  pykatib: {pykatib_side} with a fresh `PYKATIB_HOME` (a new SQLite store), wall clock
+  including its start-up; peers: Optuna studies (random sampler) running the same processes as
+  their objective, `n_jobs={p}`, with in-memory storage and with RDB (SQLite) storage
+  (in-process, so no start-up of their own)
 - {args.repeat} runs of each side, alternating; medians below
-
-| | seconds (median) | per trial |
-|---|---:|---:|
-| floor (bare {p}-slot pool) | {floor:.2f} | {floor * 1000 / n:.1f} ms wall, {floor * p * 1000 / n:.1f} ms per slot |
-| pykatib run | {pk:.2f} | {pk * 1000 / n:.1f} ms wall, {pk * p * 1000 / n:.1f} ms per slot |
-{optuna_row}
-- **Ratio pykatib / floor: {ratio:.2f}** (target <= {TARGET_RATIO}: {verdict})
-- Extra wall time per trial: (pykatib - floor) / {n} = **{extra * 1000 / n:.1f} ms**
-- Extra time per trial per worker slot: (pykatib - floor) x {p} / {n} = **{extra * p * 1000 / n:.1f} ms**
-  (how much longer each trial holds one of the {p} slots than a bare process does)
 - Trials recorded in the store after each pykatib run: {recorded}
 
-| run | floor s | pykatib s | ratio |
-|---:|---:|---:|---:|
-{rows}
-"""
+{sections}"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -461,6 +605,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=500, help="trials per run (default 500)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side (default 3)")
     parser.add_argument("--parallel", type=int, default=2, help="parallelTrialCount (default 2)")
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help=f"comma-separated, of {', '.join(WORKLOADS)} (default both; --replicas and "
+        "--runtime dask: python)",
+    )
     parser.add_argument(
         "--replicas",
         type=int,
@@ -482,15 +632,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per pykatib run")
     parser.add_argument("--floor-only", action="store_true", help="measure the floor alone")
-    parser.add_argument("--no-optuna", action="store_true", help="leave out the Optuna peer")
+    parser.add_argument("--no-optuna", action="store_true", help="leave out the Optuna peers")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
-    if args.trials < 1 or args.repeat < 1 or args.parallel < 1 or args.replicas < 1:
-        parser.error("--trials, --repeat, --parallel and --replicas must be positive")
+    if args.trials < 2 or args.repeat < 1 or args.parallel < 1 or args.replicas < 1:
+        parser.error("--trials must be 2 or more; --repeat, --parallel and --replicas positive")
+    args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown or not args.workloads:
+        parser.error(f"--workloads: {', '.join(unknown) or 'none'} (allowed: {', '.join(WORKLOADS)})")
     if args.runtime == "dask":
         if args.replicas != 1:
             parser.error("--runtime dask runs Job trials: --replicas 1")
         args.parallel, args.no_optuna = DASK_WORKERS, True
+    if args.runtime == "dask" or args.replicas > 1:
+        args.workloads = [PYTHON]
+    if NATIVE in args.workloads and not os.access(PRINTF, os.X_OK):
+        parser.error(f"the native workload runs {PRINTF}, which is not here")
     args.out = args.out or {
         (1, "local"): RESULTS,
         (1, "dask"): RESULTS_DASK,
@@ -502,40 +660,29 @@ def main(argv: list[str] | None = None) -> int:
         check_cli(pykatib)
 
     tmp = Path(tempfile.mkdtemp(prefix="pykatib-overhead-"))
-    experiment_file = tmp / "experiment.yaml"
-    experiment_file.write_text(
-        yaml.safe_dump(
-            experiment(args.trials, args.parallel, python, args.replicas), sort_keys=False
-        )
-    )
+    files: dict[tuple[str, int], Path] = {}
+    for workload in args.workloads:
+        for n in (args.trials, 1):
+            path = files[(workload, n)] = tmp / f"experiment-{workload}-{n}.yaml"
+            spec = experiment(n, min(args.parallel, n), python, args.replicas, workload)
+            path.write_text(yaml.safe_dump(spec, sort_keys=False))
     m = Measurements()
     cluster = LoopbackDask(tmp, DASK_WORKERS) if args.runtime == "dask" else None
     address = cluster.address if cluster is not None else None
+    sides = [FLOOR, OPTUNA_MEMORY, OPTUNA_SQLITE, PYKATIB]
+    if args.floor_only:
+        sides = [FLOOR]
+    elif args.no_optuna:
+        sides = [FLOOR, PYKATIB]
+    elif args.replicas > 1:
+        sides = [FLOOR, OPTUNA_SQLITE, PYKATIB]
     try:
         for rep in range(args.repeat):
-            sides = ["floor", "pykatib", "optuna"]
-            sides = sides if rep % 2 == 0 else sides[::-1]
-            for side in sides:
-                if side == "floor" and address is not None:
-                    seconds = run_dask_floor(args.trials, python, tmp, address)
-                    m.floor.append(seconds)
-                elif side == "floor":
-                    seconds = run_floor(args.trials, args.parallel, python, tmp, args.replicas)
-                    m.floor.append(seconds)
-                elif side == "optuna":
-                    if args.floor_only or args.no_optuna:
-                        continue
-                    seconds = run_optuna(args.trials, args.parallel, python, tmp, args.replicas)
-                    m.optuna.append(seconds)
-                elif not args.floor_only:
-                    seconds, recorded = run_pykatib(
-                        pykatib, experiment_file, tmp / f"home-{rep}", args.timeout, address
-                    )
-                    m.pykatib.append(seconds)
-                    m.trials_recorded.append(recorded)
-                else:
-                    continue
-                print(f"run {rep + 1}/{args.repeat} {side:8s} {seconds:8.2f} s", flush=True)
+            for workload in args.workloads:
+                for side in sides if rep % 2 == 0 else sides[::-1]:
+                    seconds = run_side(args, m, side, workload, python, pykatib, tmp, files, rep, address)
+                    m.add(workload, side, seconds)
+                    print(f"run {rep + 1}/{args.repeat} {workload:6s} {side:13s} {seconds:8.2f} s", flush=True)
     finally:
         if cluster is not None:
             cluster.close()
@@ -544,12 +691,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    floor = statistics.median(m.floor)
-    print(
-        f"floor: median {floor:.2f} s for {args.trials} processes, {args.parallel} at a time "
-        f"({floor * 1000 / args.trials:.1f} ms wall per trial)"
-    )
     if args.floor_only:
+        for workload in args.workloads:
+            floor = m.median(workload, FLOOR) or 0.0
+            print(
+                f"floor ({workload}): median {floor:.2f} s for {args.trials} processes, "
+                f"{args.parallel} at a time ({floor * 1000 / args.trials:.2f} ms wall per trial)"
+            )
         return 0
     command = "python bench/overhead.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = report(args, m, command.strip())
@@ -558,6 +706,35 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"wrote {args.out}")
     return 0
+
+
+def run_side(
+    args: argparse.Namespace,
+    m: Measurements,
+    side: str,
+    workload: str,
+    python: str,
+    pykatib: list[str],
+    tmp: Path,
+    files: dict[tuple[str, int], Path],
+    rep: int,
+    address: str | None,
+) -> float:
+    """Run one side once; its seconds (pykatib: also its CPU, and a one-trial run's)."""
+    n, p, r = args.trials, args.parallel, args.replicas
+    if side == FLOOR and address is not None:
+        return run_dask_floor(n, python, tmp, address)
+    if side == FLOOR:
+        return run_floor(n, p, python, tmp, r, workload)
+    if side in (OPTUNA_MEMORY, OPTUNA_SQLITE):
+        return run_optuna(n, p, python, tmp, r, workload, sqlite=side == OPTUNA_SQLITE)
+    run = run_pykatib(pykatib, files[(workload, n)], tmp / f"home-{workload}-{rep}", args.timeout, address)
+    m.trials_recorded.append(run.recorded)
+    m.cpu.setdefault(workload, []).append(run.cpu)
+    m.cpu_children.setdefault(workload, []).append(run.cpu_children)
+    one = run_pykatib(pykatib, files[(workload, 1)], tmp / f"home-{workload}-{rep}-one", args.timeout, address)
+    m.cpu_one.setdefault(workload, []).append(one.cpu)
+    return run.seconds
 
 
 if __name__ == "__main__":
