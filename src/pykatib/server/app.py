@@ -30,6 +30,7 @@ from pykatib.server.auth import BodyTooLarge, Guard, Token
 from pykatib.server.errors import ApiError, status_body
 from pykatib.store import Store, default_home
 from pykatib.ui import mount as ui_mount
+from pykatib.ui import warm as ui_warm
 
 log = logging.getLogger("pykatib.server")
 _REASONS = {
@@ -89,6 +90,7 @@ def create_app(
         grpc_server = None
         if manager is not None:
             manager.start()
+        ui_warm(app)  # the web UI's rows of the newest experiments, read in the background
         try:
             if db_manager is not None:
                 from pykatib.server import dbmanager

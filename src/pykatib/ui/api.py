@@ -22,19 +22,20 @@ Everything is read through the store, as the Kubernetes-style API reads it.
 from __future__ import annotations
 
 import json
-import math
+import logging
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from pykatib.api.errors import NotFoundError
-from pykatib.metrics.observation import parse_value
 from pykatib.server import errors as e
 from pykatib.store import Store
 from pykatib.ui import importance as imp
+from pykatib.ui import reads
 from pykatib.ui.changes import ChangeFeed
 from pykatib.ui.summaries import summary
 from pykatib.ui.trials import Rows, RowsCache, TrialRow
@@ -44,6 +45,7 @@ EXPERIMENT = PREFIX + "/namespaces/{namespace}/experiments/{name}"
 MAX_PAGE = 500
 INTERMEDIATE_TRIALS = 300  # the latest trials' curves: more is a blur, and megabytes
 router = APIRouter()
+log = logging.getLogger("pykatib.ui")
 
 
 def _store(request: Request) -> Store:
@@ -52,12 +54,41 @@ def _store(request: Request) -> Store:
 
 
 def _shared(request: Request) -> tuple[RowsCache, ChangeFeed]:
+    return _shared_of(request.app)
+
+
+def _shared_of(app: Any) -> tuple[RowsCache, ChangeFeed]:
     """The app's rows cache and change feed (made on first use, one per app)."""
-    state = request.app.state
+    state = app.state
     if not hasattr(state, "ui"):
-        state.ui = (RowsCache(), ChangeFeed(_store(request)))
+        state.ui = (RowsCache(), ChangeFeed(state.pykatib.store))
     shared: tuple[RowsCache, ChangeFeed] = state.ui
     return shared
+
+
+def warm(app: Any) -> threading.Thread:
+    """Reads the newest experiments' rows, plot columns and parameter importance in a thread
+    of their own, so that the first visit to an experiment of thousands of trials after the
+    server starts finds them ready (a request that comes meanwhile waits for the warming's
+    result rather than computing it again). Called once the server starts."""
+    cache = _shared_of(app)[0]
+    store: Store = app.state.pykatib.store
+
+    def run() -> None:
+        try:
+            newest = store.list_experiments()[-cache.size :]
+            for exp in reversed(newest):
+                rows = cache.get(store, exp.metadata.namespace or "", exp.metadata.name or "")
+                rows.derive("columns", _columns_json)
+                metric = rows.objective.main
+                rows.derive(("intermediate", metric), lambda r: _intermediate_json(store, r, metric))
+                imp.importances(rows)
+        except Exception:  # noqa: BLE001 (a deleted experiment, a store closed: nothing lost)
+            log.debug("warming the web UI's caches stopped", exc_info=True)
+
+    thread = threading.Thread(target=run, name="pykatib-ui-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 async def _read_rows(request: Request, namespace: str, name: str) -> Rows:
@@ -181,14 +212,16 @@ async def trials_page(request: Request, namespace: str, name: str) -> dict[str, 
 
 
 @router.get(EXPERIMENT + "/columns")
-async def columns(request: Request, namespace: str, name: str) -> JSONResponse:
+async def columns(request: Request, namespace: str, name: str) -> Response:
     rows = await _read_rows(request, namespace, name)
-    return JSONResponse(_columns(rows))  # plain JSON: FastAPI's encoder is slow on 10,000 rows
+    body = await anyio.to_thread.run_sync(rows.derive, "columns", _columns_json)
+    return Response(body, media_type="application/json")
 
 
-def _columns(rows: Rows) -> dict[str, Any]:
+def _columns_json(rows: Rows) -> bytes:
+    """The columns as JSON, encoded once per rows (a megabyte at 10,000 trials)."""
     trials = rows.trials
-    return {
+    columns = {
         "best": rows.best,
         "objective": {"names": rows.objective.names, "types": rows.objective.types},
         "parameters": rows.parameters,
@@ -199,6 +232,7 @@ def _columns(rows: Rows) -> dict[str, Any]:
         "params": {p["name"]: [t.params.get(p["name"]) for t in trials] for p in rows.parameters},
         "metrics": {m: [t.metrics.get(m) for t in trials] for m in rows.metric_names},
     }
+    return json.dumps(columns, separators=(",", ":"), allow_nan=False).encode()
 
 
 @router.get(EXPERIMENT + "/importance")
@@ -209,44 +243,30 @@ async def importance(request: Request, namespace: str, name: str) -> dict[str, A
 
 
 @router.get(EXPERIMENT + "/intermediate")
-async def intermediate(request: Request, namespace: str, name: str) -> JSONResponse:
+async def intermediate(request: Request, namespace: str, name: str) -> Response:
     rows = await _read_rows(request, namespace, name)
     metric = request.query_params.get("metric") or rows.objective.main
-    latest = rows.trials[-INTERMEDIATE_TRIALS:]
-    series = await anyio.to_thread.run_sync(_series, _store(request), namespace, latest, metric)
-    return JSONResponse(
-        {
-            "metric": metric,
-            "total": len(rows.trials),
-            "series": [
-                {"name": t.name, "status": t.phase, "steps": steps, "values": values}
-                for t, (steps, values) in zip(latest, series, strict=True)
-                if values
-            ],
-        }
+    store = _store(request)
+    body = await anyio.to_thread.run_sync(
+        rows.derive, ("intermediate", metric), lambda r: _intermediate_json(store, r, metric)
     )
+    return Response(body, media_type="application/json")
 
 
-def _series(
-    store: Store, namespace: str, trials: list[TrialRow], metric: str
-) -> list[tuple[list[int], list[float]]]:
-    """Each trial's numeric reports of ``metric``: (steps, values)."""
-    found = []
-    for t in trials:
-        try:
-            points = store.list_observations(namespace, t.name)
-        except NotFoundError:  # deleted meanwhile
-            points = []
-        steps, values = [], []
-        for p in points:
-            if p.metric_name != metric:
-                continue
-            value = parse_value(p.value)
-            if value is not None and math.isfinite(value):
-                steps.append(p.step)
-                values.append(value)
-        found.append((steps, values))
-    return found
+def _intermediate_json(store: Store, rows: Rows, metric: str) -> bytes:
+    """The latest trials' reports of ``metric`` by step, as JSON. Kept with the rows: a trial's
+    observations are written with it (its collector's position), so new ones make new rows."""
+    latest = rows.trials[-INTERMEDIATE_TRIALS:]
+    namespace = rows.experiment.metadata.namespace or ""
+    found = reads.observation_series(store, namespace, [t.name for t in latest], metric)
+    series = [
+        {"name": t.name, "status": t.phase, "steps": steps, "values": values}
+        for t in latest
+        for steps, values in [found.get(t.name, ([], []))]
+        if values
+    ]
+    body = {"metric": metric, "total": len(rows.trials), "series": series}
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 # --- changes -----------------------------------------------------------------------------------

@@ -59,11 +59,8 @@ def _evaluator() -> tuple[Any, str]:
 def importances(rows: Rows, metric: str | None = None) -> dict[str, Any]:
     """``{"evaluator", "metric", "trials", "importances": [{"name", "value"}]}``, most
     important first; ``importances`` is empty with a ``message`` when there is too little."""
-    metric = metric or rows.objective.main
-    key = ("importance", metric)
-    if key not in rows.derived:
-        rows.derived[key] = _compute(rows, metric)
-    result: dict[str, Any] = rows.derived[key]
+    chosen = metric or rows.objective.main
+    result: dict[str, Any] = rows.derive(("importance", chosen), lambda r: _compute(r, chosen))
     return result
 
 

@@ -32,7 +32,9 @@ def index() -> Response:
 def mount(app: FastAPI) -> None:
     """Serve the UI on ``app``: the page, its assets, and its API (:mod:`pykatib.ui.api`)."""
     from pykatib.ui import api
+    from pykatib.ui.timing import ServerTiming
 
+    app.add_middleware(ServerTiming, prefix=api.PREFIX)
     app.include_router(router)
     app.include_router(api.router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR, check_dir=False), name="ui-static")

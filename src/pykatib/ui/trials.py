@@ -1,22 +1,39 @@
 """The trials of one experiment as compact rows (name, phase, parameters, metric values): what
 every view of the experiment page is drawn from, read once from the store and kept while the
-experiment's trials are unchanged."""
+experiment's trials are unchanged.
+
+Rows are built from the trials' stored JSON (:func:`pykatib.ui.reads.trial_documents`), not
+from validated :class:`~pykatib.api.models.Trial` models, which cost five times as much at
+10,000 trials; :func:`trial_phase` and :func:`metric_value` read the JSON as
+:func:`pykatib.control.status.trial_phase` and :func:`~pykatib.control.status.metric_value`
+read the models (tests/ui/test_rows.py holds them to it).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pykatib.api.errors import NotFoundError
-from pykatib.api.models import Experiment, Trial
+from pykatib.api.models import UNAVAILABLE_METRIC_VALUE, Experiment
 from pykatib.control import status as st
-from pykatib.control.controller import EXPERIMENT_LABEL
-from pykatib.server.kinds import KINDS
 from pykatib.store import Store
+from pykatib.ui import reads
 
 NUMERIC_TYPES = ("double", "int", "discrete")
+# Katib's order of the trial phases: the first whose condition is true.
+PHASE_CONDITIONS = (
+    ("Killed", st.KILLED),
+    ("Failed", st.FAILED),
+    ("Succeeded", st.SUCCEEDED),
+    ("EarlyStopped", st.EARLY_STOPPED),
+    ("Running", st.RUNNING),
+    ("MetricsUnavailable", st.METRICS_UNAVAILABLE),
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +70,21 @@ class Rows:
     parameters: list[dict[str, Any]]  # name, parameterType, feasibleSpace
     trials: list[TrialRow]
     best: str | None = field(default=None)
-    # What views computed from these rows (parameter importance), kept as long as they are.
+    # What views computed from these rows (parameter importance, the plots' columns), kept as
+    # long as they are.
     derived: dict[Any, Any] = field(default_factory=dict)
+    _locks: dict[Any, threading.Lock] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def derive(self, key: Any, compute: Callable[[Rows], Any]) -> Any:
+        """``compute(self)``, once per ``key``: a second caller (a request during the start-up
+        warming) waits for the first's result rather than computing it again."""
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self.derived:
+                self.derived[key] = compute(self)
+            return self.derived[key]
 
 
 def _word(value: Any) -> str:
@@ -83,35 +113,96 @@ def _metric_names(exp: Experiment, objective: Objective) -> list[str]:
     return names
 
 
-def _param_value(raw: str | None, numeric: bool) -> float | str:
+# --- one trial's stored JSON -------------------------------------------------------------------
+
+
+def trial_phase(data: dict[str, Any]) -> str:
+    """The phase of a trial's JSON, as :func:`pykatib.control.status.trial_phase` decides it."""
+    conditions = (data.get("status") or {}).get("conditions") or []
+    first: dict[str, str] = {}
+    for c in conditions:
+        first.setdefault(c.get("type"), c.get("status"))
+    for type_, phase in PHASE_CONDITIONS:
+        if first.get(type_) == "True":
+            return phase
+    return st.PENDING
+
+
+def metric_value(data: dict[str, Any], name: str) -> float | None:
+    """The value of metric ``name`` in a trial's JSON by its strategy (latest, min or max), as
+    :func:`pykatib.control.status.metric_value` reads it (but one that is not finite is None:
+    no plot or JSON can show it)."""
+    observation = (data.get("status") or {}).get("observation")
+    objective = (data.get("spec") or {}).get("objective")
+    if observation is None or objective is None:
+        return None
+    strategy = next(
+        (s.get("value") for s in objective.get("metricStrategies") or [] if s.get("name") == name),
+        "latest",
+    )
+    for metric in observation.get("metrics") or []:
+        if metric.get("name") != name:
+            continue
+        raw = metric.get("latest")
+        if strategy == "min" and metric.get("min") != UNAVAILABLE_METRIC_VALUE:
+            raw = metric.get("min")
+        elif strategy == "max" and metric.get("max") != UNAVAILABLE_METRIC_VALUE:
+            raw = metric.get("max")
+        if raw is None or raw == UNAVAILABLE_METRIC_VALUE:
+            return None
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            return None
+        return value if math.isfinite(value) else None  # nothing a plot or JSON can show
+    return None
+
+
+def _param_value(raw: Any, numeric: bool) -> float | str:
     if raw is None:
         return ""
     if numeric:
         try:
             return float(raw)
-        except ValueError:
-            return raw
-    return raw
+        except (TypeError, ValueError):
+            return str(raw)
+    return str(raw)
 
 
-def _stamp(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _time(raw: Any) -> str | None:
+    """An RFC 3339 time of the JSON as the models print it (``+00:00``, not ``Z``)."""
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        return str(raw)
 
 
-def _row(number: int, trial: Trial, numeric: set[str], metric_names: list[str]) -> TrialRow:
+def trial_row(
+    number: int,
+    name: str,
+    created: datetime | None,
+    data: dict[str, Any],
+    numeric: set[str],
+    metric_names: list[str],
+) -> TrialRow:
     params = {
-        p.name or "": _param_value(p.value, p.name in numeric)
-        for p in trial.spec.parameter_assignments or []
+        p.get("name") or "": _param_value(p.get("value"), p.get("name") in numeric)
+        for p in (data.get("spec") or {}).get("parameterAssignments") or []
     }
     return TrialRow(
         number=number,
-        name=trial.metadata.name or "",
-        phase=st.trial_phase(trial),
+        name=name,
+        phase=trial_phase(data),
         params=params,
-        metrics={m: st.metric_value(trial, m) for m in metric_names},
-        created=_stamp(trial.metadata.creation_timestamp),
-        completed=_stamp(trial.status.completion_time),
+        metrics={m: metric_value(data, m) for m in metric_names},
+        created=created.isoformat() if created is not None else None,
+        completed=_time((data.get("status") or {}).get("completionTime")),
     )
+
+
+# --- an experiment's rows ----------------------------------------------------------------------
 
 
 def _best(objective: Objective, trials: list[TrialRow]) -> str | None:
@@ -125,90 +216,96 @@ def _best(objective: Objective, trials: list[TrialRow]) -> str | None:
     return best.name if best else None
 
 
-def build_rows(exp: Experiment, trials: list[Trial]) -> Rows:
-    objective = objective_of(exp)
-    metric_names = _metric_names(exp, objective)
-    parameters = [p.to_dict() for p in exp.spec.parameters or []]
-    numeric = {p["name"] for p in parameters if p.get("parameterType") in NUMERIC_TYPES}
-    trial_rows = [_row(i, t, numeric, metric_names) for i, t in enumerate(trials)]
+class _Shape:
+    """What turning an experiment's trial JSON into rows needs to know of the experiment."""
+
+    def __init__(self, exp: Experiment) -> None:
+        self.objective = objective_of(exp)
+        self.metric_names = _metric_names(exp, self.objective)
+        self.parameters = [p.to_dict() for p in exp.spec.parameters or []]
+        self.numeric = {
+            p["name"] for p in self.parameters if p.get("parameterType") in NUMERIC_TYPES
+        }
+
+    def row(
+        self, number: int, name: str, created: datetime | None, data: dict[str, Any]
+    ) -> TrialRow:
+        return trial_row(number, name, created, data, self.numeric, self.metric_names)
+
+
+def build_rows(exp: Experiment, trials: list[TrialRow]) -> Rows:
+    """The experiment's rows from its trials' rows in creation order (numbered again where a
+    deleted trial left a gap)."""
+    shape = _Shape(exp)
+    numbered = [
+        t if t.number == i else dataclasses.replace(t, number=i) for i, t in enumerate(trials)
+    ]
     optimal = exp.status.current_optimal_trial
     best = optimal.best_trial_name if optimal and optimal.best_trial_name else None
-    rows = Rows(exp, objective, metric_names, parameters, trial_rows)
-    rows.best = best or _best(objective, trial_rows)
+    rows = Rows(exp, shape.objective, shape.metric_names, shape.parameters, numbered)
+    rows.best = best or _best(shape.objective, numbered)
     return rows
 
 
 @dataclass
 class _Snapshot:
-    """What the cache keeps of one experiment: the rows, and the trials they were built from
-    with the resourceVersion of each (and of the namespace's other trials, to skip them)."""
+    """What the cache keeps of one experiment: the rows, and the resourceVersion of each trial
+    they were built from."""
 
     stamp: Any
     rows: Rows
-    trials: dict[str, Trial]  # this experiment's, in creation order
-    versions: dict[str, int]  # every trial of the namespace seen, by name
-
-
-def _experiment_of(trial: Trial) -> str | None:
-    labels = trial.metadata.labels or {}
-    if EXPERIMENT_LABEL in labels:
-        return labels[EXPERIMENT_LABEL]
-    owners = trial.metadata.owner_references or []
-    return owners[0].get("name") if owners and isinstance(owners[0], dict) else None
+    trials: dict[str, TrialRow]  # in creation order
+    versions: dict[str, int]
 
 
 class RowsCache:
-    """The rows of each experiment read lately. The store's resourceVersions of the namespace's
-    trials (read without any JSON) say what changed since: only the trials that changed are
-    read again, so paging and sorting 10,000 trials, or a live page of a running experiment,
-    doesn't parse them all again."""
+    """The rows of each experiment read lately. One aggregate query over the namespace's
+    trials (:func:`pykatib.ui.reads.change_digest`) says whether anything changed; if so, their
+    resourceVersions say which trials did, and only those are read again. So paging and sorting
+    10,000 trials, or a live page of a running experiment, doesn't read them all again."""
 
-    REREAD_ALL = 1000  # more changed trials than this: one list is quicker than one get each
+    REREAD_ALL = 1000  # more changed trials than this: one read of all is quicker
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
         self._lock = threading.Lock()
         self._snapshots: dict[tuple[str, str], _Snapshot] = {}
+        self._building: dict[tuple[str, str], threading.Lock] = {}
 
     def get(self, store: Store, namespace: str, name: str) -> Rows:
+        key = (namespace, name)
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:  # one reader per experiment: a second request waits for the first's rows
+            return self._get(store, namespace, name)
+
+    def _get(self, store: Store, namespace: str, name: str) -> Rows:
         exp = store.get_experiment(namespace, name)  # NotFoundError when there is none
-        listed = [(n, v) for _uid, _ns, n, v in KINDS["trials"].versions(store, namespace)]
-        versions = dict(listed)
-        stamp = (exp.metadata.uid, exp.metadata.resource_version, hash(tuple(listed)))
+        digest = reads.change_digest(store, namespace)
+        stamp = (exp.metadata.uid, exp.metadata.resource_version, digest)
         key = (namespace, name)
         with self._lock:
             cached = self._snapshots.get(key)
         if cached is not None and cached.stamp == stamp:
             return cached.rows
-        if cached is None or cached.stamp[0] != exp.metadata.uid:
-            trials = {t.metadata.name or "": t for t in store.list_trials(namespace, name)}
-        else:
-            trials = self._refreshed(store, namespace, name, cached, listed)
+        versions = reads.trial_versions(store, namespace, name)
+        shape = _Shape(exp)
+        changed: list[str] | None = None  # None: read them all
+        trials: dict[str, TrialRow] = {}
+        if cached is not None and cached.stamp[0] == exp.metadata.uid:
+            changed = [n for n, v in versions.items() if cached.versions.get(n) != v]
+            if len(changed) > self.REREAD_ALL:
+                changed = None
+            else:
+                trials = {n: t for n, t in cached.trials.items() if n in versions}
+        if changed is None or changed:
+            for trial_name, created, data in reads.trial_documents(store, namespace, name, changed):
+                old = trials.get(trial_name)
+                number = old.number if old is not None else len(trials)  # a new one goes last
+                trials[trial_name] = shape.row(number, trial_name, created, data)
         snapshot = _Snapshot(stamp, build_rows(exp, list(trials.values())), trials, versions)
         with self._lock:
             self._snapshots[key] = snapshot
             while len(self._snapshots) > self.size:
                 self._snapshots.pop(next(iter(self._snapshots)))
         return snapshot.rows
-
-    def _refreshed(
-        self,
-        store: Store,
-        namespace: str,
-        name: str,
-        cached: _Snapshot,
-        listed: list[tuple[str, int]],
-    ) -> dict[str, Trial]:
-        changed = [n for n, v in listed if cached.versions.get(n) != v]
-        if len(changed) > self.REREAD_ALL:
-            return {t.metadata.name or "": t for t in store.list_trials(namespace, name)}
-        present = {n for n, _ in listed}
-        trials = {n: t for n, t in cached.trials.items() if n in present}
-        for trial_name in changed:
-            try:
-                trial = store.get_trial(namespace, trial_name)
-            except NotFoundError:
-                continue
-            if _experiment_of(trial) == name:
-                trials[trial_name] = trial  # a new one goes last: the newest
-        return trials
