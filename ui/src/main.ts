@@ -28,15 +28,26 @@ function showLogin(): void {
   clear(app, loginForm(() => void start(), refused));
 }
 
+const currentPath = () => decodeURIComponent(location.hash.replace(/^#/, "").split("?")[0]);
+
+/** The page's module for `path` (loading it), or null when no route matches. */
+function pageFor(path: string): [Promise<Page>, RegExpExecArray] | null {
+  for (const [pattern, load] of routes) {
+    const match = pattern.exec(path);
+    if (match) return [load(), match];
+  }
+  return null;
+}
+
 async function route(): Promise<void> {
   current?.abort();
   const controller = new AbortController();
   current = controller;
-  const path = decodeURIComponent(location.hash.replace(/^#/, "").split("?")[0]);
-  for (const [pattern, load] of routes) {
-    const match = pattern.exec(path);
-    if (!match) continue;
-    const page = await load();
+  const path = currentPath();
+  const found = pageFor(path);
+  if (found) {
+    const [loading, match] = found;
+    const page = await loading;
     if (controller.signal.aborted) return;
     const root = h("div", { class: "page" });
     clear(app, root);
@@ -51,8 +62,10 @@ async function route(): Promise<void> {
   clear(app, errorBox(`No page at ${path}.`), h("p", {}, h("a", { href: "#/" }, "Back to the experiments")));
 }
 
-/** Checks the token (the server may need none) before anything is drawn. */
+/** Checks the token (the server may need none) before anything is drawn; the page's module
+ * loads meanwhile. */
 async function start(): Promise<void> {
+  void pageFor(currentPath())?.[0].catch(() => undefined);
   try {
     await get("/apis");
   } catch (error) {

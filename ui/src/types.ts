@@ -79,3 +79,19 @@ export interface Condition {
 
 // Katib's objects as the Kubernetes-style API serves them; read loosely, field by field.
 export type KubeObject = { apiVersion: string; kind: string; metadata: any; spec: any; status?: any };
+
+/** /ui/api/.../importance */
+export interface Importance {
+  metric: string;
+  trials: number;
+  evaluator?: string;
+  message?: string;
+  importances: { name: string; value: number }[];
+}
+
+/** /ui/api/.../intermediate */
+export interface Intermediate {
+  metric: string;
+  total: number;
+  series: { name: string; status: string; steps: number[]; values: number[] }[];
+}

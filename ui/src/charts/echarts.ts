@@ -33,9 +33,13 @@ echarts.use([
 export type EChart = echarts.ECharts;
 export type Option = echarts.EChartsCoreOption;
 
-/** A chart in `el`, resized with it and disposed of when `signal` aborts. */
+/** A chart in `el`, resized with it and disposed of when `signal` aborts. Once ECharts has
+ * drawn it, `el` gets `data-drawn` (what tests and bench/ui.py wait for). */
 export function chart(el: HTMLElement, option: Option, signal: AbortSignal): EChart {
   const instance = echarts.init(el, undefined, { renderer: "canvas" });
+  instance.on("finished", () => {
+    el.dataset.drawn = "";
+  });
   instance.setOption(option);
   const observer = new ResizeObserver(() => instance.resize());
   observer.observe(el);

@@ -1,18 +1,9 @@
 // Parameter importance, as the server computed it (fANOVA or PED-ANOVA).
-import { get, uiExperimentPath } from "../api";
 import { h } from "../dom";
+import type { Importance } from "../types";
 import { chart } from "./echarts";
 
-interface Importance {
-  metric: string;
-  trials: number;
-  evaluator?: string;
-  message?: string;
-  importances: { name: string; value: number }[];
-}
-
-export async function importanceChart(el: HTMLElement, ns: string, name: string, signal: AbortSignal): Promise<void> {
-  const result = await get<Importance>(`${uiExperimentPath(ns, name)}/importance`, signal);
+export function importanceChart(el: HTMLElement, result: Importance, signal: AbortSignal): void {
   if (result.importances.length === 0) {
     el.classList.remove("chart");
     el.replaceChildren(h("p", { class: "empty" }, result.message ?? "No importance yet."));

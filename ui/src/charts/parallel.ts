@@ -1,12 +1,30 @@
 // Parallel coordinates: one line per completed trial across every parameter and the objective,
-// coloured by the objective.
+// coloured by the objective. Past MAX_LINES trials it draws the best ones and an even sample of
+// the others (and says so): ten thousand lines are a blur that takes seconds to draw.
+import { h } from "../dom";
 import type { Columns } from "../types";
 import { chart } from "./echarts";
 import { isLog, isNumeric, maximize, ranked } from "./data";
 
+const MAX_LINES = 1000;
+const BEST_LINES = 100;
+
+/** At most MAX_LINES of `rows`: the BEST_LINES best, then an even sample of the rest. */
+function sample(rows: number[], values: (number | null)[], up: boolean): number[] {
+  if (rows.length <= MAX_LINES) return rows;
+  const byValue = [...rows].sort((a, b) => ((values[a] as number) - (values[b] as number)) * (up ? -1 : 1));
+  const best = byValue.slice(0, BEST_LINES);
+  const rest = byValue.slice(BEST_LINES).sort((a, b) => a - b);
+  const step = rest.length / (MAX_LINES - BEST_LINES);
+  const even = Array.from({ length: MAX_LINES - BEST_LINES }, (_, k) => rest[Math.floor(k * step)]);
+  return [...even, ...best].sort((a, b) => a - b);
+}
+
 export function parallelChart(el: HTMLElement, columns: Columns, signal: AbortSignal): void {
   const metric = columns.objective.names[0];
-  const rows = ranked(columns, metric);
+  const values = columns.metrics[metric];
+  const all = ranked(columns, metric);
+  const rows = sample(all, values, maximize(columns));
   const params = columns.parameters.map((p) => p.name);
   const axes = params.map((name, dim) => {
     if (isNumeric(columns, name)) {
@@ -16,10 +34,10 @@ export function parallelChart(el: HTMLElement, columns: Columns, signal: AbortSi
     return { dim, name, type: "category", data: choices };
   });
   axes.push({ dim: params.length, name: metric, type: "value", scale: true });
-  const values = columns.metrics[metric];
   const data = rows.map((i) => [...params.map((p) => columns.params[p][i]), values[i]]);
-  const objectiveValues = rows.map((i) => values[i] as number);
+  const objectiveValues = all.map((i) => values[i] as number);
   el.dataset.lines = String(data.length);
+  el.dataset.trials = String(all.length);
   chart(
     el,
     {
@@ -37,8 +55,13 @@ export function parallelChart(el: HTMLElement, columns: Columns, signal: AbortSi
         calculable: true,
         text: [metric, ""],
       },
-      series: [{ type: "parallel", data, lineStyle: { width: 1, opacity: data.length > 1000 ? 0.25 : 0.6 }, progressive: 1000 }],
+      series: [{ type: "parallel", data, lineStyle: { width: 1, opacity: data.length > 500 ? 0.35 : 0.6 } }],
     },
     signal,
   );
+  if (rows.length < all.length) {
+    el.after(
+      h("p", { class: "muted" }, `${rows.length} of ${all.length} trials drawn: the best ${BEST_LINES} and an even sample of the others.`),
+    );
+  }
 }

@@ -4,7 +4,7 @@ import { experimentPath, get, uiExperimentPath } from "../api";
 import { yamlView } from "../components/yaml-view";
 import { clear, errorBox, h, statusBadge } from "../dom";
 import { drawLive } from "../live";
-import type { Columns, ExperimentSummary, KubeObject } from "../types";
+import type { Columns, ExperimentSummary, Importance, Intermediate, KubeObject } from "../types";
 import { overview } from "./experiment-overview";
 
 type Tab = { id: string; label: string; multiObjectiveOnly?: boolean };
@@ -32,7 +32,12 @@ export async function experimentPage(root: HTMLElement, args: string[], signal: 
   let drawing: AbortController | null = null;
   let update: Update | null = null; // a tab that updates in place (the table keeps its page)
 
+  if (tab in TAB_DATA) void import("../charts").catch(() => undefined); // ECharts loads meanwhile
+
   const draw = async () => {
+    // The tab's data is asked for beside the experiment: one round trip, not two.
+    const data = update ? null : tabData(tab, ns, name, signal);
+    data?.catch(() => undefined); // awaited by drawTab (unless the experiment's read fails)
     const [exp, summaries] = await Promise.all([
       get<KubeObject>(experimentPath(ns, name), signal),
       get<{ items: ExperimentSummary[] }>(`/ui/api/namespaces/${encodeURIComponent(ns)}/experiments`, signal),
@@ -56,7 +61,7 @@ export async function experimentPage(root: HTMLElement, args: string[], signal: 
     const content = h("div", { class: "tab-content" });
     // The new content replaces the old once its data is there (charts need their size).
     const show = () => !local.aborted && clear(body, content);
-    update = await drawTab(tab, content, { ns, name, exp, signal: local, show, redraw: () => void draw() });
+    update = await drawTab(tab, content, { ns, name, exp, data, signal: local, show, redraw: () => void draw() });
   };
 
   await drawLive(ns, draw, signal);
@@ -64,10 +69,27 @@ export async function experimentPage(root: HTMLElement, args: string[], signal: 
 
 type Update = () => Promise<void>;
 
+/** Where each plot tab's data comes from (under the experiment's /ui/api path). */
+const TAB_DATA: Record<string, string> = {
+  history: "columns",
+  parallel: "columns",
+  slice: "columns",
+  contour: "columns",
+  pareto: "columns",
+  importance: "importance",
+  intermediate: "intermediate",
+};
+
+function tabData(tab: string, ns: string, name: string, signal: AbortSignal): Promise<unknown> | null {
+  const path = TAB_DATA[tab];
+  return path ? get<unknown>(`${uiExperimentPath(ns, name)}/${path}`, signal) : null;
+}
+
 interface TabContext {
   ns: string;
   name: string;
   exp: KubeObject;
+  data: Promise<unknown> | null; // the tab's data, asked for already (TAB_DATA)
   signal: AbortSignal;
   show: () => void; // puts the tab's element in the page
   redraw: () => void;
@@ -91,14 +113,15 @@ async function drawTab(tab: string, el: HTMLElement, ctx: TabContext): Promise<U
   const plot = h("div", { class: "chart", "data-chart": tab });
   el.append(plot);
   const charts = await import("../charts");
+  const data = await (ctx.data ?? tabData(tab, ns, name, signal));
   if (tab === "importance") {
     ctx.show();
-    await charts.importanceChart(plot, ns, name, signal);
+    charts.importanceChart(plot, data as Importance, signal);
     return null;
   }
   if (tab === "intermediate") {
     ctx.show();
-    const note = await charts.intermediateChart(plot, ns, name, signal);
+    const note = charts.intermediateChart(plot, data as Intermediate, signal);
     if (note) el.append(note);
     return null;
   }
@@ -108,9 +131,8 @@ async function drawTab(tab: string, el: HTMLElement, ctx: TabContext): Promise<U
     ctx.show();
     return null;
   }
-  const columns = await get<Columns>(`${uiExperimentPath(ns, name)}/columns`, signal);
   ctx.show();
-  byColumns(plot, columns, signal);
+  byColumns(plot, data as Columns, signal);
   return null;
 }
 
