@@ -251,12 +251,13 @@ def runtime_options(f: Any) -> Any:
     )(f)
     return click.option(
         "--runtime",
-        type=click.Choice(["local", "dask"]),
+        type=click.Choice(["local", "dask", "kubernetes"]),
         envvar="PYKATIB_RUNTIME",
         default="local",
         show_default=True,
-        help="Where trials run: local processes, or tasks on the workers of a Dask cluster "
-        "(docs/dask.md). Env: PYKATIB_RUNTIME.",
+        help="Where trials run: local processes, tasks on the workers of a Dask cluster "
+        "(docs/dask.md), or objects in the Kubernetes cluster of the kubeconfig or the pod "
+        "(docs/kubernetes.md). Env: PYKATIB_RUNTIME.",
     )(f)
 
 
@@ -275,6 +276,11 @@ def _use_runtime(runtime: str, dask_scheduler: str | None) -> None:
                 '[bold red]error:[/] --runtime dask needs Dask: pip install "pykatib[dask]"',
                 highlight=False,
             )
+            sys.exit(EXIT_INVALID)
+    if runtime == "kubernetes":
+        problem = selection.kubernetes_problem()
+        if problem:
+            err_console.print(f"[bold red]error:[/] {problem}", highlight=False)
             sys.exit(EXIT_INVALID)
     selection.use(selection.Runtime(runtime, dask_scheduler))
 

@@ -443,6 +443,10 @@ class Controller:
             sync_reports=state.early_stopping is not None,
             mapped_paths=mapped,
             seed_from=trial_dir(self.home, exp.namespace, exp.name, parent) if parent else None,
+            labels=dict(trial.metadata.labels or {}),
+            success_condition=trial.spec.success_condition or "",
+            failure_condition=trial.spec.failure_condition or "",
+            retain=bool(trial.spec.retain_run),
         )
 
     def _start(self, state: ExperimentState, trial: Trial, changes: Changes) -> None:

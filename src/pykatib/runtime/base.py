@@ -67,6 +67,12 @@ class RunRequest:
     primary_pod_labels: dict[str, str] | None = None
     # The GPUs each replica was given ("job": a Job's one), from :meth:`TrialRunner.reserve`.
     devices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The trial's labels (katib.kubeflow.org/experiment...), its template's conditions and
+    # retain: for a runner whose jobs live in a cluster, which judges and labels them itself.
+    labels: dict[str, str] = field(default_factory=dict)
+    success_condition: str = ""
+    failure_condition: str = ""
+    retain: bool = False
 
 
 @dataclass(frozen=True)

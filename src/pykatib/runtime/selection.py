@@ -1,20 +1,23 @@
-"""Which runtime runs this process's trials: ``local`` (the default) or ``dask``.
+"""Which runtime runs this process's trials: ``local`` (the default), ``dask`` or ``kubernetes``.
 
 Chosen once per process, as the machine's capacity is (:mod:`pykatib.runtime.resources`), by
-``pykatib run`` / ``pykatib server`` (``--runtime``, ``--dask-scheduler``); every control plane
+``pykatib run`` / ``pykatib server`` (``--runtime``, ``--dask-scheduler``; Kubernetes from the
+kubeconfig or in-cluster); every control plane
 built afterwards (:class:`~pykatib.control.controller.Controller`) runs its trials with it, and
 admission (:mod:`pykatib.control.admission`) holds experiments to what it can run.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pykatib.runtime.base import TrialRunner
 from pykatib.runtime.local import LocalJobRunner
 
-RUNTIMES = ("local", "dask")
+RUNTIMES = ("local", "dask", "kubernetes")
 
 
 @dataclass(frozen=True)
@@ -23,8 +26,12 @@ class Runtime:
     dask_scheduler: str | None = None
 
     @property
-    def runner(self) -> type[LocalJobRunner]:
+    def runner(self) -> Any:
         """The runner class (its ``check``, ``warnings`` and ``check_collector`` for admission)."""
+        if self.name == "kubernetes":
+            from pykatib.runtime.kubernetes import KubernetesJobRunner
+
+            return KubernetesJobRunner
         if self.name == "dask":
             from pykatib.runtime.dask import DaskJobRunner
 
@@ -37,6 +44,11 @@ class Runtime:
         return self.name == "local"
 
     def factory(self) -> Callable[[Callable[[], None]], TrialRunner]:
+        if self.name == "kubernetes":
+            from pykatib.runtime.kubernetes import KubernetesJobRunner, load_api_client
+
+            api_client = load_api_client()  # once: every control plane shares its pool
+            return lambda wake: KubernetesJobRunner(wake, api_client)
         if self.name == "dask":
             from pykatib.runtime.dask import DaskJobRunner
 
@@ -57,3 +69,16 @@ def use(runtime: Runtime) -> None:
 
 def current() -> Runtime:
     return _current
+
+
+def kubernetes_problem() -> str | None:
+    """Why ``--runtime kubernetes`` can't run here (no client, no cluster), or None."""
+    if importlib.util.find_spec("kubernetes") is None:
+        return '--runtime kubernetes needs the Kubernetes client: pip install "pykatib[kubernetes]"'
+    from pykatib.runtime.kubernetes import KubernetesRuntimeError, load_api_client
+
+    try:
+        load_api_client()
+    except KubernetesRuntimeError as exc:
+        return str(exc)
+    return None

@@ -1,0 +1,404 @@
+"""The Kubernetes runner against a protocol-level FAKE of the Kubernetes API server
+(:mod:`k8s_fake`, an HTTP server on 127.0.0.1 that the official client talks to through a
+kubeconfig it writes; it runs a Job's or PyTorchJob's pods as local processes, whose output is
+their log). Not a cluster: ``test_kubernetes_real.py`` runs the core flow on one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers import experiment
+
+pytest.importorskip("kubernetes", reason='the Kubernetes runner needs `pip install "pykatib[kubernetes]"`')
+
+from k8s_fake import FakeKubernetes
+
+from pykatib.api.models import Experiment
+from pykatib.control import status as st
+from pykatib.control.controller import Controller
+from pykatib.runtime import selection
+from pykatib.runtime.paths import attempt_files
+from pykatib.runtime.kubernetes import (
+    EXPERIMENT_LABEL,
+    OWNER_ANNOTATION,
+    TRIAL_LABEL,
+    KubernetesJobRunner,
+    load_api_client,
+)
+from pykatib.store import Store
+
+POLL = 0.05
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeKubernetes]:
+    f = FakeKubernetes(tmp_path)
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+@pytest.fixture(autouse=True)
+def kubernetes_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Admission holds experiments to what the kubernetes runtime runs."""
+    monkeypatch.setattr(selection, "_current", selection.Runtime("kubernetes"))
+
+
+def k8s_controller(tmp_path: Path, fake: FakeKubernetes, **options: Any) -> Controller:
+    os.environ["KUBECONFIG"] = str(fake.kubeconfig(tmp_path / "kubeconfig"))
+    try:
+        api_client = load_api_client()
+    finally:
+        del os.environ["KUBECONFIG"]
+    return Controller(
+        Store(f"sqlite:///{tmp_path / 'test.db'}"),
+        home=tmp_path / "home",
+        runner_factory=lambda wake: KubernetesJobRunner(
+            wake, api_client, poll_seconds=POLL, **options
+        ),
+    )
+
+
+def run(ctl: Controller, exp: Experiment, tmp_path: Path) -> Experiment:
+    ctl.apply(exp, tmp_path)
+    try:
+        [done] = ctl.run([(exp.namespace, exp.name)])
+    finally:
+        ctl.runner.shutdown()
+    return done
+
+
+LOSS_CODE = (
+    "import os, sys\n"
+    "lr = float(sys.argv[1].split('=')[1])\n"
+    "print('trial', os.environ['KATIB_TRIAL_NAME'], flush=True)\n"
+    "for step in range(3):\n"
+    "    print(f'loss={lr * (3 - step)}', flush=True)\n"
+)
+
+
+def test_job_trials_run_in_the_cluster_with_stdout_metrics_from_the_pod_log(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    exp = experiment(LOSS_CODE, maxTrialCount=3, parallelTrialCount=2)
+    ctl = k8s_controller(tmp_path, fake)
+    done = run(ctl, exp, tmp_path)
+
+    assert done.status.has("Succeeded")
+    trials = ctl.store.list_trials()
+    assert len(trials) == 3
+    assert all(st.trial_phase(t) == st.SUCCEEDED for t in trials)
+    for t in trials:  # each line of the pod's log, read through the API, is an observation
+        lr = float(t.spec.parameter_assignments[0].value)
+        values = [float(o.value) for o in ctl.store.list_observations("default", t.name)]
+        assert values == pytest.approx([lr * 3, lr * 2, lr * 1])
+    created = {o["metadata"]["name"]: o for o in fake.created}
+    assert set(created) == {t.name for t in trials}
+    for name, body in created.items():
+        meta = body["metadata"]
+        assert meta["labels"][TRIAL_LABEL] == name
+        assert meta["labels"][EXPERIMENT_LABEL] == "exp"
+        assert meta["annotations"][OWNER_ANNOTATION] == f"Trial default/{name}"
+        template = body["spec"]["template"]
+        assert template["metadata"]["labels"][TRIAL_LABEL] == name
+        env = {e["name"]: e["value"] for e in template["spec"]["containers"][0]["env"]}
+        assert env["KATIB_TRIAL_NAME"] == name
+    # Finished and stored: deleted, as Katib deletes a trial's job unless retain is set.
+    assert sorted(d[2] for d in fake.deleted) == sorted(created)
+    assert {d[3] for d in fake.deleted} == {"Background"}
+    record_dirs = [t for t in trials if "kubernetes" in str(t.metadata.annotations)]
+    assert len(record_dirs) == 3  # the runtime is recorded with each trial
+
+
+def test_retain_keeps_the_finished_job(tmp_path: Path, fake: FakeKubernetes) -> None:
+    exp = experiment(LOSS_CODE, maxTrialCount=1, parallelTrialCount=1)
+    assert exp.spec.trial_template is not None
+    exp.spec.trial_template.retain = True
+    ctl = k8s_controller(tmp_path, fake)
+    done = run(ctl, exp, tmp_path)
+
+    assert done.status.has("Succeeded")
+    assert fake.deleted == []
+    [job] = fake.objects_of("jobs")
+    assert any(c["type"] == "Complete" for c in job["status"]["conditions"])
+
+
+def test_a_failing_job_fails_the_trial_after_its_backoff_limit(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    code = "import sys\nprint('loss=1.0', flush=True)\nsys.exit(3)\n"
+    exp = experiment(
+        code, maxTrialCount=1, parallelTrialCount=1, maxFailedTrialCount=0,
+        job_spec={"backoffLimit": 1},
+    )
+    ctl = k8s_controller(tmp_path, fake)
+    done = run(ctl, exp, tmp_path)
+
+    assert done.status.has("Failed")
+    [trial] = ctl.store.list_trials()
+    assert st.trial_phase(trial) == st.FAILED
+    failed = trial.status.condition("Failed")
+    assert failed is not None and "BackoffLimitExceeded" in (failed.reason or "")
+    assert len(fake.created) == 1
+    # The Job controller (played by the fake) ran two pods: the first and one retry.
+    assert len(fake.started_pods) == 2
+
+
+def test_a_pytorchjob_takes_its_metrics_from_the_master_pod(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    def replica(loss: str) -> dict[str, Any]:
+        code = f"print('loss={loss}', flush=True)\n"
+        return {
+            "replicas": 1,
+            "restartPolicy": "OnFailure",
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "pytorch",
+                            "image": "python:3",
+                            "command": [sys.executable, "-c", code],
+                            "args": ["--lr=${trialParameters.lr}"],
+                        }
+                    ]
+                }
+            },
+        }
+
+    exp = experiment("", maxTrialCount=1, parallelTrialCount=1)
+    template = exp.spec.trial_template
+    assert template is not None
+    template.primary_container_name = "pytorch"
+    template.success_condition = 'status.conditions.#(type=="Succeeded")#|#(status=="True")#'
+    template.failure_condition = 'status.conditions.#(type=="Failed")#|#(status=="True")#'
+    template.primary_pod_labels = {"training.kubeflow.org/job-role": "master"}
+    template.trial_spec = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "spec": {"pytorchReplicaSpecs": {"Master": replica("0.25"), "Worker": replica("99")}},
+    }
+    ctl = k8s_controller(tmp_path, fake)
+    done = run(ctl, exp, tmp_path)
+
+    assert done.status.has("Succeeded"), done.status
+    [trial] = ctl.store.list_trials()
+    assert st.trial_phase(trial) == st.SUCCEEDED
+    assert [o.value for o in ctl.store.list_observations("default", trial.name)] == ["0.25"]
+    [body] = fake.created
+    for spec in body["spec"]["pytorchReplicaSpecs"].values():  # every replica's pods labelled
+        assert spec["template"]["metadata"]["labels"][TRIAL_LABEL] == trial.name
+
+
+def _workflow_operator(phase: str) -> Any:
+    """A stand-in for Argo's controller: the workflow's one pod logs a loss, then the workflow
+    takes ``phase``."""
+
+    def operate(fake: FakeKubernetes, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        lr = obj["spec"]["arguments"]["parameters"][0]["value"]
+        fake.add_pod(
+            meta["namespace"],
+            f"{meta['name']}-step",
+            {
+                "workflows.argoproj.io/workflow": meta["name"],
+                "katib.kubeflow.org/model-training": "true",
+            },
+            f"starting\nloss={float(lr) * 10}\n",
+            owner=("workflows", meta["namespace"], meta["name"]),
+        )
+        fake.set_status("workflows", meta["namespace"], meta["name"], {"phase": phase})
+
+    return operate
+
+
+def _workflow_experiment(**spec: Any) -> Experiment:
+    exp = experiment("", maxTrialCount=2, parallelTrialCount=2, **spec)
+    template = exp.spec.trial_template
+    assert template is not None
+    template.primary_container_name = "main"
+    template.primary_pod_labels = {"katib.kubeflow.org/model-training": "true"}
+    template.success_condition = 'status.[@this].#(phase=="Succeeded")#'
+    template.failure_condition = 'status.[@this].#(phase=="Failed")#'
+    template.trial_spec = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "spec": {
+            "entrypoint": "train",
+            "arguments": {"parameters": [{"name": "lr", "value": "${trialParameters.lr}"}]},
+            "templates": [{"name": "train", "container": {"image": "python:3"}}],
+        },
+    }
+    return exp
+
+
+def test_a_custom_resource_is_judged_by_its_this_conditions(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    fake.on_create = _workflow_operator("Succeeded")
+    ctl = k8s_controller(tmp_path, fake)
+    done = run(ctl, _workflow_experiment(), tmp_path)
+
+    assert done.status.has("Succeeded"), done.status
+    trials = ctl.store.list_trials()
+    assert len(trials) == 2 and all(st.trial_phase(t) == st.SUCCEEDED for t in trials)
+    for t in trials:
+        lr = float(t.spec.parameter_assignments[0].value)
+        [obs] = ctl.store.list_observations("default", t.name)
+        assert float(obs.value) == pytest.approx(lr * 10)
+    assert sorted(d[0] for d in fake.deleted) == ["workflows", "workflows"]
+
+
+def test_a_custom_resource_that_meets_its_failure_condition_fails(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    fake.on_create = _workflow_operator("Failed")
+    ctl = k8s_controller(tmp_path, fake)
+    done = run(ctl, _workflow_experiment(maxFailedTrialCount=0), tmp_path)
+
+    assert done.status.has("Failed")
+    assert any(st.trial_phase(t) == st.FAILED for t in ctl.store.list_trials())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_early_stopping_deletes_the_stopped_trials_job(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    # A large lr prints a bad loss for 100 steps unless stopped (medianstop's rule is made when
+    # a trial is created, from the trials completed by then: the first one runs to its end).
+    code = (
+        "import sys, time\n"
+        "lr = float(sys.argv[1].split('=')[1])\n"
+        "steps = 5 if lr < 0.03 else 100\n"
+        "for step in range(steps):\n"
+        "    print(f'loss={abs(lr - 0.02) * 100 + 1 / (step + 1)}', flush=True)\n"
+        "    time.sleep(0.02)\n"
+        "print('finished', flush=True)\n"
+    )
+    exp = experiment(
+        code,
+        algorithm="grid",
+        parameters=[
+            {
+                "name": "lr",
+                "parameterType": "discrete",
+                "feasibleSpace": {"list": ["0.05", "0.02", "0.06"]},
+            }
+        ],
+        maxTrialCount=3,
+        parallelTrialCount=1,
+        earlyStopping={
+            "algorithmName": "medianstop",
+            "algorithmSettings": [
+                {"name": "min_trials_required", "value": "1"},
+                {"name": "start_step", "value": "3"},
+            ],
+        },
+    )
+    ctl = k8s_controller(tmp_path, fake)
+    done = run(ctl, exp, tmp_path)
+
+    assert done.status.has("Succeeded"), done.status
+    trials = ctl.store.list_trials()
+    stopped = [t.name for t in trials if st.trial_phase(t) == st.EARLY_STOPPED]
+    assert stopped, {t.name: st.trial_phase(t) for t in trials}
+    for name in stopped:  # its job deleted, its pod's process killed before it finished
+        assert ("jobs", "default", name, "Background") in fake.deleted
+        log = attempt_files(tmp_path / "home", "default", "exp", name).log
+        assert "finished" not in log.read_text()
+
+
+def test_deleting_the_experiment_deletes_its_running_jobs(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    code = "import time\nprint('loss=1', flush=True)\ntime.sleep(600)\n"
+    exp = experiment(code, maxTrialCount=2, parallelTrialCount=2)
+    ctl = k8s_controller(tmp_path, fake)
+    ctl.apply(exp, tmp_path)
+    ctl.reconcile(("default", "exp"))
+    fake.wait_for(lambda: sum(p.phase == "Running" for p in fake.pods.values()) == 2)
+    procs = [p.proc for p in fake.pods.values()]
+    ctl.delete("default", "exp")
+    ctl.runner.shutdown()
+
+    assert sorted(d[3] for d in fake.deleted) == ["Background", "Background"]
+    assert fake.objects_of("jobs") == []
+    for proc in procs:
+        assert proc is not None and proc.wait(timeout=30) == -signal.SIGKILL
+
+
+def test_a_restarted_control_plane_adopts_the_running_job(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    """pykatib run --runtime kubernetes, killed mid-trial; a new process finds the job by its
+    label and watches it to its end (its log read on from where the first one stopped)."""
+    flag = tmp_path / "go"
+    code = (
+        "import pathlib, sys, time\n"
+        "print('loss=0.5', flush=True)\n"
+        f"while not pathlib.Path({str(flag)!r}).exists():\n"
+        "    time.sleep(0.02)\n"
+        "print('loss=0.25', flush=True)\n"
+    )
+    exp = experiment(code, maxTrialCount=1, parallelTrialCount=1)
+    spec = exp.model_dump(by_alias=True, exclude_none=True, mode="json")
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(spec))
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(fake.kubeconfig(tmp_path / "kubeconfig")),
+        "PYKATIB_HOME": str(tmp_path / "home"),
+    }
+    db = f"sqlite:///{tmp_path / 'test.db'}"
+    argv = [
+        *(sys.executable, "-m", "pykatib.cli.main", "--db", db, "run", "-q"),
+        *("-f", str(tmp_path / "exp.yaml"), "--runtime", "kubernetes"),
+    ]
+    first = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = Store(db)
+
+    def observed_running() -> bool:
+        trials = store.list_trials() if store_ready(store) else []
+        return bool(trials) and bool(store.list_observations("default", trials[0].name))
+
+    try:
+        fake.wait_for(lambda: first.poll() is not None or observed_running(), timeout=120)
+        assert first.poll() is None, "the first control plane ended early"
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    [trial] = store.list_trials()
+    assert st.trial_phase(trial) == st.RUNNING
+    second = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    flag.touch()
+    out, _ = second.communicate(timeout=180)
+    assert second.returncode == 0, out.decode()
+
+    [trial] = store.list_trials()
+    assert st.trial_phase(trial) == st.SUCCEEDED
+    assert len(fake.created) == 1  # adopted, not created again
+    values = [o.value for o in store.list_observations("default", trial.name)]
+    assert values == ["0.5", "0.25"]  # each line once
+
+
+def store_ready(store: Store) -> bool:
+    try:
+        store.list_trials()
+    except Exception:  # the first process has not made its tables yet
+        return False
+    return True
