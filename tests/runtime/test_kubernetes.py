@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pykatib_server
 import pytest
 import yaml
 from helpers import experiment
 
-pytest.importorskip("kubernetes", reason='the Kubernetes runner needs `pip install "pykatib[kubernetes]"`')
+pytest.importorskip(
+    "kubernetes", reason='the Kubernetes runner needs `pip install "pykatib[kubernetes]"`'
+)
 
 from k8s_fake import FakeKubernetes
 
@@ -402,3 +405,62 @@ def store_ready(store: Store) -> bool:
     except Exception:  # the first process has not made its tables yet
         return False
     return True
+
+
+PUSH_CODE = (
+    "import os, sys\n"
+    "import pykatib\n"
+    "assert 'PYKATIB_METRICS_FILE' not in os.environ  # in a pod: no file, only the server\n"
+    "lr = float(sys.argv[1].split('=')[1])\n"
+    "for epoch in range(3):\n"
+    "    pykatib.report_metrics({'loss': lr * (3 - epoch)})\n"
+    "print('reported', flush=True)\n"
+)
+
+
+def test_push_reports_reach_the_server_over_http_from_the_pods(
+    tmp_path: Path, fake: FakeKubernetes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``pykatib server --runtime kubernetes``: the pods get its report address in their
+    environment and ``report_metrics`` posts there (no sidecar, no report file)."""
+    port = pykatib_server.free_port()
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setattr(pykatib_server, "free_port", lambda: port)
+    monkeypatch.setenv("PYKATIB_KUBECONFIG", str(fake.kubeconfig(tmp_path / "cluster")))
+    monkeypatch.setenv("PYKATIB_REPORT_URL", url)
+    exp = experiment(PUSH_CODE, maxTrialCount=2, parallelTrialCount=2)
+    body = exp.model_dump(by_alias=True, exclude_none=True, mode="json")
+    body["spec"]["metricsCollectorSpec"] = {"collector": {"kind": "Push"}}
+    server = pykatib_server.start_server(
+        tmp_path, f"sqlite:///{tmp_path / 'server.db'}", extra_args=("--runtime", "kubernetes")
+    )
+    try:
+        with server.client() as c:
+            answer = c.post(f"{pykatib_server.BASE}/namespaces/default/experiments", json=body)
+            assert answer.status_code == 201, answer.text
+            path = f"{pykatib_server.BASE}/namespaces/default/experiments/exp"
+            done = fake.wait_for(lambda: _finished(c.get(path).json()), timeout=120)
+            assert done == "Succeeded"
+            trials = c.get(f"{pykatib_server.BASE}/namespaces/default/trials").json()["items"]
+            assert len(trials) == 2
+            for t in trials:
+                name = t["metadata"]["name"]
+                lr = float(t["spec"]["parameterAssignments"][0]["value"])
+                trial_path = f"{pykatib_server.BASE}/namespaces/default/trials/{name}"
+                logs = c.get(f"{trial_path}/observationlog")
+                values = [float(m["metric"]["value"]) for m in logs.json()["metricLogs"]]
+                assert values == pytest.approx([lr * 3, lr * 2, lr])
+    finally:
+        server.stop()
+    for created in fake.created:
+        [container] = created["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["PYKATIB_SERVER"] == url
+        assert env["KATIB_TRIAL_NAME"] == created["metadata"]["name"]
+
+
+def _finished(experiment: dict[str, Any]) -> str | None:
+    for c in (experiment.get("status") or {}).get("conditions") or []:
+        if c["type"] in ("Succeeded", "Failed") and c["status"] == "True":
+            return str(c["type"])
+    return None

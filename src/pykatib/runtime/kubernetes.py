@@ -65,6 +65,7 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 OWNER_ANNOTATION = "pykatib.kubeflow.org/owner"
 # Where a trial's pods reach the server with Push reports (a Service's address in a cluster).
 REPORT_URL_ENV = "PYKATIB_REPORT_URL"
+KUBECONFIG_ENV = "PYKATIB_KUBECONFIG"
 POLL_SECONDS = 1.0
 # Kinds whose pods come from no pod template in the object (so they can't carry the trial's
 # label): the label their operator gives each pod, naming the object.
@@ -83,7 +84,7 @@ class KubernetesRuntimeError(RuntimeError):
 
 def load_api_client(context: str | None = None) -> k8s.ApiClient:
     """A client configured in-cluster (a pod's service account) or from the kubeconfig
-    (``KUBECONFIG``, else ``~/.kube/config``)."""
+    (``PYKATIB_KUBECONFIG``, ``KUBECONFIG``, else ``~/.kube/config``)."""
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         try:
             k8s_config.load_incluster_config()
@@ -92,19 +93,25 @@ def load_api_client(context: str | None = None) -> k8s.ApiClient:
             pass  # a pod without a service account token: try a kubeconfig
     try:
         configuration = k8s.Configuration()
-        # KUBECONFIG as it is now (the client reads it once, when imported).
+        # As the variables are now (the client reads KUBECONFIG once, when imported).
         k8s_config.load_kube_config(
-            config_file=os.environ.get("KUBECONFIG") or None,
+            config_file=_kubeconfig() or None,
             context=context,
             client_configuration=configuration,
         )
     except (k8s_config.ConfigException, OSError) as exc:
-        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+        where = _kubeconfig() or "~/.kube/config"
         raise KubernetesRuntimeError(
             f"--runtime kubernetes needs a cluster: no usable kubeconfig at {where} ({exc}) and "
             "not running in a pod; set KUBECONFIG, or run pykatib inside the cluster"
         ) from exc
     return k8s.ApiClient(configuration)
+
+
+def _kubeconfig() -> str | None:
+    """``PYKATIB_KUBECONFIG`` (the cluster trials run in, when ``KUBECONFIG`` is kubectl's for
+    a pykatib server), else ``KUBECONFIG``."""
+    return os.environ.get(KUBECONFIG_ENV) or os.environ.get("KUBECONFIG")
 
 
 @dataclass(frozen=True)
