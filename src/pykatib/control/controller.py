@@ -554,7 +554,7 @@ class Controller:
     def _write(self, state: ExperimentState, changes: Changes) -> None:
         current = state.experiment.status.to_dict()
         if current != state.last_written:
-            changes.experiment = state.experiment
+            changes.experiment, changes.experiment_status = state.experiment, current
         holder = self.holder if state.key in self._held else None
         for attempt in range(WRITE_ATTEMPTS):
             try:

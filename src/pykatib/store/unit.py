@@ -30,6 +30,8 @@ class Changes:
     """
 
     experiment: Experiment | None = None  # its status is written, never its spec
+    # ``experiment.status.to_dict()`` when the caller has it already (it is compared every step).
+    experiment_status: dict[str, Any] | None = None
     trials: list[Trial] = field(default_factory=list)
     suggestion: Suggestion | None = None
     algorithm_state: Any = None
@@ -69,7 +71,7 @@ class Unit:
     def write(self, changes: Changes) -> None:
         conn = self.conn
         if changes.experiment is not None:
-            self._write_status(changes.experiment)
+            self._write_status(changes.experiment, changes.experiment_status)
         # The same object listed twice is written once (it holds its latest state).
         for trial in {id(t): t for t in changes.trials}.values():
             self._write_trial(trial)
@@ -107,7 +109,7 @@ class Unit:
         self._uids[(kind, meta.name or self.owner.name)] = uid
         self._stamps.append((meta, uid, version, created, kind != "Experiment"))
 
-    def _write_status(self, exp: Experiment) -> None:
+    def _write_status(self, exp: Experiment, status: dict[str, Any] | None) -> None:
         version, uid, created = update_row(
             self.conn,
             experiments,
@@ -115,7 +117,7 @@ class Unit:
             self.owner.id,
             exp.metadata,
             f'experiment "{exp.namespace}/{exp.name}"',
-            {"status": dumps(exp.status.to_dict())},
+            {"status": dumps(status if status is not None else exp.status.to_dict())},
         )
         self._written("Experiment", exp.metadata, uid, version, created)
 
