@@ -7,7 +7,6 @@ algorithm produced it, and can't change the structure of the document around it.
 
 from __future__ import annotations
 
-import copy
 import re
 import secrets
 import string
@@ -107,7 +106,7 @@ def render_run_spec(
             return {substitute(k) if isinstance(k, str) else k: walk(v) for k, v in node.items()}
         return node
 
-    run_spec = walk(copy.deepcopy(template.trial_spec))
+    run_spec = walk(template.trial_spec)  # a new container at every level: no copy needed
     metadata = run_spec.setdefault("metadata", {}) or {}
     run_spec["metadata"] = metadata
     metadata["name"] = trial_name
