@@ -8,9 +8,12 @@ in batches), marked Succeeded; ``pykatib server`` serves it. The same trials, wi
 intermediate values, go into an Optuna journal file for ``optuna-dashboard``.
 
 For each view, a fresh browser page (Debian's chromium, headless, through Playwright) opens
-the view's URL and the clock stops when the view is drawn (its chart's ``data-*`` count is set,
-or the table's rows are there): the first time (cold: the server reads the trials) and the
-median of three more (warm).
+the view's URL and the clock stops when the view is drawn (ECharts has drawn its chart:
+``data-drawn``, with its ``data-*`` count; or the table's rows are there): the first time
+(cold: the first visit since the server started) and the median of three more (warm). The
+server reads the newest experiments' trials as it starts, in the background; the views are
+timed from the moment it answers, so a cold view may wait on that reading. Each view's
+``/ui/api`` answer carries its server time (``Server-Timing``), reported beside the total.
 
     python bench/ui.py [--trials 10000] [--steps 100] [--out bench/results/ui.md]
                        [--no-optuna-dashboard]
@@ -51,6 +54,7 @@ NAMESPACE, NAME = "bench", "ten-thousand"
 BATCH = 250
 WARM_RUNS = 3
 VIEW_TIMEOUT_S = 60
+FLOOR = "a static text file (the browser's floor)"
 OPTUNA_DASHBOARD_NOTE = (
     "optuna-dashboard's views are found by the Plotly traces they draw (`#plot-history`, "
     "`#graph-hyperparameter-importances`, `#graph-intermediate-values` on the study page, "
@@ -259,41 +263,54 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> N
     raise RuntimeError(f"{url} did not answer in {seconds} s")
 
 
-def time_view(browser: Any, url: str, ready: str) -> float:
-    """Seconds from opening ``url`` in a fresh page until ``ready`` (a selector) is there."""
+def time_view(browser: Any, url: str, ready: str) -> tuple[float, float | None]:
+    """Seconds from opening ``url`` in a fresh page until ``ready`` (a selector) is there, and
+    the longest server time (ms) of the ``/ui/api`` answers it had meanwhile (None: none)."""
     page = browser.new_page(viewport={"width": 1360, "height": 860})
+    server_ms: list[float] = []
+
+    def timed(response: Any) -> None:
+        header = response.headers.get("server-timing", "")
+        if "/ui/api/" in response.url and "/changes" not in response.url and "dur=" in header:
+            server_ms.append(float(header.split("dur=")[1].split(";")[0]))
+
+    page.on("response", timed)
     try:
         started = time.perf_counter()
         page.goto(url, wait_until="commit")
         page.wait_for_selector(ready, state="attached", timeout=VIEW_TIMEOUT_S * 1000)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, max(server_ms, default=None)
     finally:
         page.close()
 
 
-def measure(browser: Any, views: list[tuple[str, str, str]]) -> dict[str, tuple[float, float]]:
-    """``{view: (cold seconds, warm median seconds)}``."""
+def measure(browser: Any, views: list[tuple[str, str, str]]) -> dict[str, list[Any]]:
+    """``{view: [cold s, warm median s, cold server ms, warm median server ms]}``."""
     results = {}
     for label, url, ready in views:
-        cold = time_view(browser, url, ready)
-        warm = statistics.median(time_view(browser, url, ready) for _ in range(WARM_RUNS))
-        results[label] = (cold, warm)
-        print(f"  {label}: cold {cold:.2f} s, warm {warm:.2f} s", flush=True)
+        cold, cold_ms = time_view(browser, url, ready)
+        warm = [time_view(browser, url, ready) for _ in range(WARM_RUNS)]
+        warm_s = statistics.median(t for t, _ in warm)
+        known = [ms for _, ms in warm if ms is not None]
+        warm_ms = statistics.median(known) if known else None
+        results[label] = [cold, warm_s, cold_ms, warm_ms]
+        print(f"  {label}: cold {cold:.2f} s, warm {warm_s:.2f} s (server {cold_ms} / {warm_ms} ms)", flush=True)
     return results
 
 
 def pykatib_views(base: str, n: int) -> list[tuple[str, str, str]]:
     exp = f"{base}/#/experiments/{NAMESPACE}/{NAME}"
     return [
+        (FLOOR, f"{base}/ui/static/THIRD_PARTY_LICENSES.txt", "body"),
         ("experiments list", f"{base}/#/", f"tr[data-experiment={NAME}]"),
         ("experiment overview", exp, ".overview .card"),
         ("trials table", f"{exp}/trials", "table.trials tbody tr"),
-        ("optimization history", f"{exp}/history", f"[data-chart=history][data-points='{n}']"),
-        ("parallel coordinates", f"{exp}/parallel", f"[data-chart=parallel][data-lines='{n}']"),
-        ("parameter importance", f"{exp}/importance", "[data-chart=importance][data-params]"),
-        ("intermediate values", f"{exp}/intermediate", "[data-chart=intermediate][data-series]"),
-        ("slice", f"{exp}/slice", ".tab-content .chart[data-points]"),
-        ("contour", f"{exp}/contour", ".tab-content .chart[data-cells]"),
+        ("optimization history", f"{exp}/history", f"[data-chart=history][data-points='{n}'][data-drawn]"),
+        ("parallel coordinates", f"{exp}/parallel", f"[data-chart=parallel][data-trials='{n}'][data-drawn]"),
+        ("parameter importance", f"{exp}/importance", "[data-chart=importance][data-params][data-drawn]"),
+        ("intermediate values", f"{exp}/intermediate", "[data-chart=intermediate][data-series][data-drawn]"),
+        ("slice", f"{exp}/slice", ".tab-content .chart[data-points][data-drawn]"),
+        ("contour", f"{exp}/contour", ".tab-content .chart[data-cells][data-drawn]"),
     ]
 
 
@@ -341,24 +358,30 @@ def report(args: argparse.Namespace, ours: dict[str, Any], theirs: dict[str, Any
         ),
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-        f"; load average {ours['load']:.1f} after pykatib's views"
+        f"; load average {ours['load_before']:.1f} before and {ours['load']:.1f} after pykatib's views"
         + (f" and {os.getloadavg()[0]:.1f} after optuna-dashboard's" if theirs else "")
         + " (other work shares the CPUs)"
         f", seeding took {ours['seed']:.0f} s (pykatib)"
         + (f" and {theirs['seed']:.0f} s (Optuna)" if theirs else "")
         + ".",
         "",
-        "| view | pykatib cold | pykatib warm | optuna-dashboard cold | optuna-dashboard warm |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| view | pykatib cold | pykatib warm | server cold / warm (ms) "
+        "| optuna-dashboard cold | optuna-dashboard warm |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for view, (cold, warm) in ours["views"].items():
+    for view, (cold, warm, cold_ms, warm_ms) in ours["views"].items():
         other = (theirs or {}).get("views", {}).get(view)
         them = f"{other[0]:.2f} | {other[1]:.2f}" if other else "— | —"
-        lines.append(f"| {view} | {cold:.2f} | {warm:.2f} | {them} |")
+        server = "—" if cold_ms is None and warm_ms is None else f"{_ms(cold_ms)} / {_ms(warm_ms)}"
+        lines.append(f"| {view} | {cold:.2f} | {warm:.2f} | {server} | {them} |")
     lines.append("")
     if theirs and theirs.get("note"):
         lines += [theirs["note"], ""]
     return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
 
 
 def main() -> None:
@@ -392,6 +415,7 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             try:
                 print("pykatib:", flush=True)
+                ours["load_before"] = os.getloadavg()[0]
                 ours["views"] = measure(
                     browser, pykatib_views(f"http://127.0.0.1:{port}", args.trials)
                 )

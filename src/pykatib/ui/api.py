@@ -235,17 +235,27 @@ def _columns_json(rows: Rows) -> bytes:
     return json.dumps(columns, separators=(",", ":"), allow_nan=False).encode()
 
 
+def _metric(rows: Rows, request: Request) -> str:
+    """The ``metric`` asked for (one of the experiment's), else the objective."""
+    metric = request.query_params.get("metric")
+    if not metric:
+        return rows.objective.main
+    if metric not in rows.metric_names:
+        allowed = ", ".join(rows.metric_names) or "none: the experiment has no objective"
+        raise e.bad_request(f"metric: {metric!r} is not one of the experiment's metrics ({allowed})")
+    return metric
+
+
 @router.get(EXPERIMENT + "/importance")
 async def importance(request: Request, namespace: str, name: str) -> dict[str, Any]:
     rows = await _read_rows(request, namespace, name)
-    metric = request.query_params.get("metric")
-    return await anyio.to_thread.run_sync(imp.importances, rows, metric)
+    return await anyio.to_thread.run_sync(imp.importances, rows, _metric(rows, request))
 
 
 @router.get(EXPERIMENT + "/intermediate")
 async def intermediate(request: Request, namespace: str, name: str) -> Response:
     rows = await _read_rows(request, namespace, name)
-    metric = request.query_params.get("metric") or rows.objective.main
+    metric = _metric(rows, request)
     store = _store(request)
     body = await anyio.to_thread.run_sync(
         rows.derive, ("intermediate", metric), lambda r: _intermediate_json(store, r, metric)

@@ -16,9 +16,28 @@ interface State {
   q: string;
 }
 
-/** Draws the table into `el`; returns a function that reloads the current page. */
-export function trialsTable(el: HTMLElement, ns: string, name: string, signal: AbortSignal): () => Promise<void> {
-  const state: State = { offset: 0, limit: 50, sort: "name", order: "asc", status: "", q: "" };
+const FIRST: State = { offset: 0, limit: 50, sort: "name", order: "asc", status: "", q: "" };
+
+function pagePath(ns: string, name: string, state: State): string {
+  const query = new URLSearchParams({
+    offset: String(state.offset),
+    limit: String(state.limit),
+    sort: state.sort,
+    order: state.order,
+  });
+  if (state.status) query.set("status", state.status);
+  if (state.q) query.set("q", state.q);
+  return `${uiExperimentPath(ns, name)}/trials?${query}`;
+}
+
+/** The table's first page (what `trialsTable` shows first), to ask for it early. */
+export const firstPage = (ns: string, name: string, signal: AbortSignal) => get<TrialsPage>(pagePath(ns, name, FIRST), signal);
+
+/** Draws the table into `el`; returns a function that reloads the current page (the first
+ * call uses `first`, the first page when it was asked for already). */
+export function trialsTable(el: HTMLElement, ns: string, name: string, signal: AbortSignal, first?: Promise<TrialsPage>): () => Promise<void> {
+  const state: State = { ...FIRST };
+  let early = first;
   const statusSelect = h(
     "select",
     { "aria-label": "Status" },
@@ -32,15 +51,8 @@ export function trialsTable(el: HTMLElement, ns: string, name: string, signal: A
   el.append(h("div", { class: "controls" }, statusSelect, search, sizeSelect), body, pager);
 
   const load = async () => {
-    const query = new URLSearchParams({
-      offset: String(state.offset),
-      limit: String(state.limit),
-      sort: state.sort,
-      order: state.order,
-    });
-    if (state.status) query.set("status", state.status);
-    if (state.q) query.set("q", state.q);
-    const page = await get<TrialsPage>(`${uiExperimentPath(ns, name)}/trials?${query}`, signal);
+    const page = await (early ?? get<TrialsPage>(pagePath(ns, name, state), signal));
+    early = undefined;
     clear(body, render(page));
     clear(pager, pagerFor(page));
   };

@@ -1,10 +1,11 @@
 // The experiment page: a header (status, counts) and tabs: overview, trials table, plots, YAML.
 // Live: each change to the namespace's experiments or trials redraws the header and the tab.
 import { experimentPath, get, uiExperimentPath } from "../api";
+import { firstPage, trialsTable } from "../components/trials-table";
 import { yamlView } from "../components/yaml-view";
 import { clear, errorBox, h, statusBadge } from "../dom";
 import { drawLive } from "../live";
-import type { Columns, ExperimentSummary, Importance, Intermediate, KubeObject } from "../types";
+import type { Columns, ExperimentSummary, Importance, Intermediate, KubeObject, TrialsPage } from "../types";
 import { overview } from "./experiment-overview";
 
 type Tab = { id: string; label: string; multiObjectiveOnly?: boolean };
@@ -81,6 +82,7 @@ const TAB_DATA: Record<string, string> = {
 };
 
 function tabData(tab: string, ns: string, name: string, signal: AbortSignal): Promise<unknown> | null {
+  if (tab === "trials") return firstPage(ns, name, signal);
   const path = TAB_DATA[tab];
   return path ? get<unknown>(`${uiExperimentPath(ns, name)}/${path}`, signal) : null;
 }
@@ -104,8 +106,7 @@ async function drawTab(tab: string, el: HTMLElement, ctx: TabContext): Promise<U
     return null;
   }
   if (tab === "trials") {
-    const { trialsTable } = await import("../components/trials-table");
-    const reload = trialsTable(el, ns, name, signal);
+    const reload = trialsTable(el, ns, name, signal, (ctx.data as Promise<TrialsPage> | null) ?? undefined);
     await reload();
     ctx.show();
     return reload;
