@@ -19,7 +19,10 @@ It plays status transitions as the real controllers would, for two kinds:
   each a local process; ``Created``, ``Running``, then ``Succeeded`` once the master exits 0, or
   ``Failed`` once any replica fails.
 
-Any other kind is stored as created; ``on_create`` (a test's stand-in for its operator) is
+A pod's native sidecars (init containers with ``restartPolicy: Always``, such as the runner's
+``pykatib collect``) run as processes too, and get SIGTERM once the main container exits, as
+the kubelet sends it; each container's output is its own log. Any other kind is stored as
+created; ``on_create`` (a test's stand-in for its operator) is
 called for it, and may set its status (:meth:`FakeKubernetes.set_status`) and add pods with a
 log given as text (:meth:`FakeKubernetes.add_pod`). Deleting an object kills its processes and
 removes its pods (what Background propagation ends with).
@@ -69,8 +72,13 @@ class FakePod:
     containers: list[str]
     owner: tuple[str, str, str] | None  # (plural, namespace, name) of the object owning it
     phase: str = "Pending"
-    lines: list[tuple[float, str]] = field(default_factory=list)  # (time, text)
-    proc: subprocess.Popen[bytes] | None = None
+    logs: dict[str, list[tuple[float, str]]] = field(default_factory=dict)  # (time, text)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The main container's process."""
+        return self.procs.get(self.containers[0]) if self.containers else None
     created: str = field(default_factory=lambda: stamp()[:19] + "Z")
 
     def json(self) -> dict[str, Any]:
@@ -171,7 +179,7 @@ class FakeKubernetes:
         """A pod whose log is ``text`` (each line stamped now)."""
         now = time.time()
         pod = FakePod(namespace, name, labels, ["main"], owner, phase)
-        pod.lines = [(now, line) for line in text.splitlines()]
+        pod.logs["main"] = [(now, line) for line in text.splitlines()]
         with self.lock:
             self.pods[(namespace, name)] = pod
 
@@ -343,7 +351,7 @@ class FakeKubernetes:
     def _log(self, namespace: str, name: str, query: dict[str, str]) -> str:
         with self.lock:
             pod = self.pods[(namespace, name)]
-            lines = list(pod.lines)
+            lines = list(pod.logs.get(query.get("container") or pod.containers[0], []))
         since = query.get("sinceSeconds")
         if since is not None:
             lines = [(t, s) for t, s in lines if t >= time.time() - int(since)]
@@ -366,41 +374,80 @@ class FakeKubernetes:
     def _start_pod(
         self, key: tuple[str, str, str], name: str, template: dict[str, Any], labels: dict[str, str]
     ) -> FakePod | None:
+        """Run the pod's first container, and its native sidecars (init containers with
+        ``restartPolicy: Always``), as local processes."""
         spec = template.get("spec") or {}
-        container = (spec.get("containers") or [{}])[0]
+        sidecars = [
+            c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"
+        ]
+        main = (spec.get("containers") or [{}])[0]
         pod = FakePod(
             key[1],
             name,
             {**((template.get("metadata") or {}).get("labels") or {}), **labels},
-            [c.get("name", "main") for c in spec.get("containers") or []],
+            [c.get("name", "main") for c in [*(spec.get("containers") or []), *sidecars]],
             key,
         )
-        env = dict(os.environ)
-        env.update({e["name"]: str(e.get("value", "")) for e in container.get("env") or []})
-        argv = [*(container.get("command") or []), *(container.get("args") or [])]
         with self.lock:
             if key not in self.objects:
                 return None  # deleted meanwhile
             self.pods[(pod.namespace, pod.name)] = pod
             self.started_pods.append(pod.name)
-            pod.proc = subprocess.Popen(
-                argv,
-                cwd=container.get("workingDir") or str(self.folder),
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        for container in [*sidecars, main]:  # each sidecar started (its startupProbe) first
+            cname = container.get("name", "main")
+            env = dict(os.environ)
+            env.update({e["name"]: str(e.get("value", "")) for e in container.get("env") or []})
+            argv = [*(container.get("command") or []), *(container.get("args") or [])]
+            with self.lock:
+                if key not in self.objects:
+                    return pod  # deleted meanwhile: its processes are killed
+                pod.logs[cname] = []
+                pod.procs[cname] = subprocess.Popen(
+                    argv,
+                    cwd=container.get("workingDir") or str(self.folder),
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            probe = ((container.get("startupProbe") or {}).get("exec") or {}).get("command")
+            while probe and subprocess.run(probe, check=False).returncode != 0:
+                if pod.procs[cname].poll() is not None:
+                    break  # exited before it was ready: the kubelet would restart it
+                time.sleep(0.05)  # the kubelet's probe period, shortened
+        with self.lock:
             pod.phase = "Running"
             self.changed.notify_all()
         return pod
 
-    def _finish_pod(self, pod: FakePod) -> int:
-        assert pod.proc is not None and pod.proc.stdout is not None
-        for raw in pod.proc.stdout:
+    def _read(self, pod: FakePod, container: str) -> None:
+        proc = pod.procs[container]
+        assert proc.stdout is not None
+        for raw in proc.stdout:
             with self.lock:
-                pod.lines.append((time.time(), raw.decode(errors="replace").rstrip("\n")))
-        code = pod.proc.wait()
+                pod.logs[container].append((time.time(), raw.decode(errors="replace").rstrip("\n")))
+                self.changed.notify_all()
+
+    def _finish_pod(self, pod: FakePod) -> int:
+        """Wait for the main container; then SIGTERM its sidecars, as the kubelet does."""
+        main = pod.containers[0]
+        readers = [
+            threading.Thread(target=self._read, args=(pod, c), daemon=True)
+            for c in pod.procs
+            if c != main
+        ]
+        for reader in readers:
+            reader.start()
+        self._read(pod, main)
+        code = pod.procs[main].wait()
+        for cname, proc in pod.procs.items():
+            if cname != main and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for cname, proc in pod.procs.items():
+            if cname != main:
+                proc.wait()
+        for reader in readers:
+            reader.join()
         with self.lock:
             pod.phase = "Succeeded" if code == 0 else "Failed"
             self.changed.notify_all()
@@ -516,9 +563,9 @@ def _status(code: int, reason: str, message: str, status: str = "Failure") -> di
 
 
 def _kill(pod: FakePod) -> None:
-    proc = pod.proc
-    if proc is not None and proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    for proc in pod.procs.values():
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

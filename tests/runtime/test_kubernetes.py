@@ -464,3 +464,73 @@ def _finished(experiment: dict[str, Any]) -> str | None:
         if c["type"] in ("Succeeded", "Failed") and c["status"] == "True":
             return str(c["type"])
     return None
+
+
+def test_a_file_collector_runs_as_pykatib_collect_beside_the_trial(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    """File metrics are read in the pod by ``pykatib collect`` (a native sidecar the fake runs
+    as a process), whose output the runner reads through the API."""
+    metrics = tmp_path / "metrics" / "out.log"
+    code = (
+        "import pathlib, sys\n"
+        "lr = float(sys.argv[1].split('=')[1])\n"
+        "print('loss=999', flush=True)  # stdout is not where this experiment's metrics are\n"
+        f"path = pathlib.Path({str(metrics)!r})\n"
+        "path.parent.mkdir(parents=True, exist_ok=True)\n"
+        "path.write_text(''.join(f'loss={lr * (3 - s)}\\n' for s in range(3)))\n"
+    )
+    exp = experiment(
+        code,
+        maxTrialCount=1,
+        parallelTrialCount=1,
+        metricsCollectorSpec={
+            "collector": {"kind": "File"},
+            "source": {"fileSystemPath": {"path": str(metrics), "kind": "File"}},
+        },
+    )
+    ctl = k8s_controller(tmp_path, fake)
+    done = run(ctl, exp, tmp_path)
+
+    assert done.status.has("Succeeded"), done.status
+    [trial] = ctl.store.list_trials()
+    lr = float(trial.spec.parameter_assignments[0].value)
+    values = [float(o.value) for o in ctl.store.list_observations("default", trial.name)]
+    assert values == pytest.approx([lr * 3, lr * 2, lr])
+    [body] = fake.created
+    pod = body["spec"]["template"]["spec"]
+    [sidecar] = pod["initContainers"]
+    assert sidecar["restartPolicy"] == "Always"
+    assert sidecar["command"][:2] == ["pykatib", "collect"]
+    assert {"name": "pykatib-metrics", "emptyDir": {}} in pod["volumes"]
+    [main] = pod["containers"]
+    assert {"name": "pykatib-metrics", "mountPath": str(metrics.parent)} in main["volumeMounts"]
+
+
+def test_the_kubernetes_runtime_refuses_without_a_cluster(tmp_path: Path) -> None:
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "none"), "HOME": str(tmp_path)}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    env.pop("PYKATIB_KUBECONFIG", None)
+    (tmp_path / "exp.yaml").write_text("{}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pykatib.cli.main", "run", "-f", str(tmp_path / "exp.yaml")]
+        + ["--runtime", "kubernetes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "--runtime kubernetes needs a cluster" in proc.stderr
+    assert str(tmp_path / "none") in proc.stderr
+
+
+def test_admission_refuses_a_core_kind_and_a_custom_collector() -> None:
+    exp = experiment("", maxTrialCount=1)
+    template = exp.spec.trial_template
+    assert template is not None
+    template.trial_spec = {"apiVersion": "v1", "kind": "Pod", "spec": {}}
+    problems = KubernetesJobRunner.check(template.trial_spec, None)
+    assert problems and "apiVersion: v1 is the core group" in problems[0]
+    [refusal] = KubernetesJobRunner.check_collector({"image": "my/collector"})
+    assert "Custom collector" in refusal

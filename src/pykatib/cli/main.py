@@ -19,6 +19,7 @@ from rich.markup import escape
 from pykatib.api.errors import InvalidExperimentError, NotFoundError, PykatibError, one_line
 from pykatib.cli import paging
 from pykatib.cli.backend import Backend, Local, Remote
+from pykatib.cli.collect import collect as collect_command
 from pykatib.cli.describe import describe, event_lines
 
 if TYPE_CHECKING:
@@ -875,6 +876,9 @@ def db_upgrade(click_ctx: click.Context) -> None:
     url = (ctx.db if ctx is not None else None) or default_url()
     revision = upgrade(url)
     console.print(f"database at schema revision {revision} (the newest)", highlight=False)
+
+
+cli.add_command(collect_command)  # pykatib collect: a trial's collector in its pod (issue 12)
 
 
 def main() -> None:

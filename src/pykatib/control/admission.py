@@ -42,12 +42,14 @@ def admit(exp: Experiment) -> tuple[list[str], list[str]]:
         if runtime.uses_this_machine:
             errors += _capacity_errors(template.trial_spec, template.primary_container_name)
         warnings += runner.warnings(template.trial_spec, template.primary_container_name)
-        if template.primary_pod_labels and template.trial_spec.get("kind") == "Job":
+        in_cluster = runtime.name == "kubernetes"  # a real cluster: both mean what Katib's do
+        is_job = template.trial_spec.get("kind") == "Job"
+        if template.primary_pod_labels and is_job and not in_cluster:
             warnings.append(
                 "spec.trialTemplate.primaryPodLabels: ignored: a local Job trial is one process, "
                 "which is always the primary one"
             )
-        if template.retain:
+        if template.retain and not in_cluster:
             warnings.append(
                 "spec.trialTemplate.retain: has no effect locally: every trial's logs, metrics "
                 "and folder are always kept (until the experiment is deleted)"

@@ -34,12 +34,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import posixpath
 import select
 import threading
 import time
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, ClassVar
 
 from kubernetes import client as k8s
@@ -47,8 +49,15 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from pykatib.control.conditions import ConditionError, job_verdict
-from pykatib.metrics.parsers import PUSH_COLLECTOR, STDOUT_COLLECTOR
-from pykatib.metrics.push import SERVER_ENV
+from pykatib.metrics.collectors import FileCollector, collector_path
+from pykatib.metrics.parsers import (
+    FILE_COLLECTOR,
+    PROMETHEUS_COLLECTOR,
+    PUSH_COLLECTOR,
+    STDOUT_COLLECTOR,
+    TFEVENT_COLLECTOR,
+)
+from pykatib.metrics.push import SERVER_ENV, PushRecordParser
 from pykatib.metrics.remote_report import NAMESPACE_ENV, TOKEN_ENV, TRIAL_NAME_ENV
 from pykatib.metrics.timestamps import format_rfc3339, parse_rfc3339
 from pykatib.runtime import replicas, shim
@@ -66,6 +75,13 @@ OWNER_ANNOTATION = "pykatib.kubeflow.org/owner"
 # Where a trial's pods reach the server with Push reports (a Service's address in a cluster).
 REPORT_URL_ENV = "PYKATIB_REPORT_URL"
 KUBECONFIG_ENV = "PYKATIB_KUBECONFIG"
+# File, TensorFlowEvent and PrometheusMetric metrics are read in the pod, by `pykatib collect`
+# in a native sidecar running pykatib's image (pykatib.cli.collect).
+SIDECAR_COLLECTORS = (FILE_COLLECTOR, TFEVENT_COLLECTOR, PROMETHEUS_COLLECTOR)
+COLLECTOR_CONTAINER = "pykatib-metrics-collector"
+COLLECTOR_VOLUME = "pykatib-metrics"
+COLLECTOR_IMAGE_ENV = "PYKATIB_COLLECTOR_IMAGE"
+DEFAULT_COLLECTOR_IMAGE = "pykatib:latest"
 POLL_SECONDS = 1.0
 # Kinds whose pods come from no pod template in the object (so they can't carry the trial's
 # label): the label their operator gives each pod, naming the object.
@@ -224,7 +240,10 @@ class ClusterApi:
         listing = self.core.list_namespaced_pod(namespace, label_selector=selector)
         pods = []
         for item in listing.items or []:
-            containers = tuple(c.name for c in (item.spec.containers if item.spec else []) or [])
+            spec = item.spec
+            every = [*((spec.containers if spec else None) or [])]
+            every += (spec.init_containers if spec else None) or []
+            containers = tuple(c.name for c in every)
             created = item.metadata.creation_timestamp or datetime.now(timezone.utc)
             phase = (item.status.phase if item.status else None) or "Pending"
             pods.append(Pod(item.metadata.name, phase, created, containers))
@@ -349,6 +368,7 @@ class KubernetesTrial:
             str(meta.get("name") or request.key[1]),
         )
         self.layout = Layout(request, 0.0)
+        self.sidecar = self.layout.kind in SIDECAR_COLLECTORS
         self.status = RunStatus("running", job=None)
         self._lock = threading.Lock()
         self._points: list[Any] = []
@@ -376,7 +396,7 @@ class KubernetesTrial:
         """Create the trial's object (a new attempt folder on this side); returns the record."""
         numbers = attempt_numbers(self.request.trial_dir)
         self._number = (numbers[-1] if numbers else 0) + 1
-        attempt = self.layout.open(self._number, self._started, fresh=True)
+        attempt = self._open(self._number, self._started, fresh=True)
         self._attempt = attempt
         if self.layout.kind == PUSH_COLLECTOR and not self.report_url:
             self._fail_now(
@@ -437,11 +457,12 @@ class KubernetesTrial:
         self._number = number
         started = parse_rfc3339(str(record.get("jobStartTime") or "")) or self._started
         self._started = started
-        attempt = self.layout.open(number, started, fresh=False)
+        attempt = self._open(number, started, fresh=False)
         cursor = LogCursor.from_json(record.get("logs"))
         # Lines appended after the stored record are read from the cluster again.
-        if attempt.files.log.exists() and attempt.files.log.stat().st_size > cursor.size:
-            os.truncate(attempt.files.log, cursor.size)
+        mirror = self._mirror(attempt)
+        if mirror.exists() and mirror.stat().st_size > cursor.size:
+            os.truncate(mirror, cursor.size)
         attempt.collector.restore(record.get("positions") or {})
         self._cursor = LogCursor(**cursor.to_json())
         self._cursor_stored = cursor
@@ -450,6 +471,19 @@ class KubernetesTrial:
         self._attempt = attempt
         attempt.note(f"watching {self._what()} again (a control plane restarted)")
         return True
+
+    def _open(self, number: int, started: datetime, fresh: bool) -> Attempt:
+        attempt = self.layout.open(number, started, fresh)
+        if self.sidecar:
+            # What `pykatib collect` prints in the pod is read as Push reports are.
+            parser = PushRecordParser(list(self.request.metric_names))
+            attempt.collector = FileCollector(attempt.files.metrics, parser)
+        return attempt
+
+    def _mirror(self, attempt: Attempt) -> Path:
+        """Where the log read from the pod goes: the attempt's log, or with a collector in the
+        pod, its report file (what the collector printed)."""
+        return attempt.files.metrics if self.sidecar else attempt.files.log
 
     def record(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -526,17 +560,70 @@ class KubernetesTrial:
             env[SERVER_ENV] = self.report_url
             if self.token:
                 env[TOKEN_ENV] = self.token
+        leader = self._leader_template(body)
         for template in pod_templates(body):
             template_meta = template.setdefault("metadata", {})
             template_meta["labels"] = {**(template_meta.get("labels") or {}), **ours}
+            primary = None
             for container in template["spec"]["containers"]:
-                primary = self.request.primary_container_name
-                if primary is not None and container.get("name") != primary:
+                name = self.request.primary_container_name
+                if name is not None and container.get("name") != name:
                     continue
+                primary = primary or container
                 given = {e.get("name") for e in container.get("env") or []}
                 extra = [{"name": k, "value": v} for k, v in env.items() if k not in given]
                 container["env"] = [*(container.get("env") or []), *extra]
+            if self.sidecar and primary is not None and leader in (None, template):
+                self._add_collector(template["spec"], primary)
         return body
+
+    def _leader_template(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """A training job's leader replica's pod template (its pod is the primary one)."""
+        if not replicas.is_training_kind(body):
+            return None
+        leader = next((r for r in replicas.replicas(body) if r.leader), None)
+        if leader is None:
+            return None
+        specs = replicas.replica_specs(body)
+        return (specs.get(leader.type) or {}).get("template")  # type: ignore[return-value]
+
+    def _add_collector(self, pod: dict[str, Any], primary: dict[str, Any]) -> None:
+        """`pykatib collect` as a native sidecar, sharing the collector path's folder."""
+        spec = self.request.metrics_collector
+        command = [
+            "pykatib",
+            "collect",
+            "--spec",
+            json.dumps(spec.model_dump(by_alias=True, exclude_none=True, mode="json")),
+            "--metric-names",
+            ",".join(self.request.metric_names),
+        ]
+        sidecar: dict[str, Any] = {
+            "name": COLLECTOR_CONTAINER,
+            "image": os.environ.get(COLLECTOR_IMAGE_ENV) or DEFAULT_COLLECTOR_IMAGE,
+            "restartPolicy": "Always",
+            "command": command,
+        }
+        path = collector_path(spec)
+        folder = "/tmp"
+        if path:
+            folder = path if self.layout.kind == TFEVENT_COLLECTOR else posixpath.dirname(path)
+            mounts = primary.get("volumeMounts") or []
+            volume = next((m["name"] for m in mounts if m.get("mountPath") == folder), None)
+            if volume is None:
+                volume = COLLECTOR_VOLUME
+                primary["volumeMounts"] = [*mounts, {"name": volume, "mountPath": folder}]
+                pod["volumes"] = [*(pod.get("volumes") or []), {"name": volume, "emptyDir": {}}]
+            sidecar["volumeMounts"] = [{"name": volume, "mountPath": folder}]
+        # The trial starts once the collector handles SIGTERM (its last read at the trial's end).
+        ready = posixpath.join(folder, f".{COLLECTOR_CONTAINER}-ready")
+        command += ["--ready-file", ready]
+        sidecar["startupProbe"] = {
+            "exec": {"command": ["test", "-e", ready]},
+            "periodSeconds": 1,
+            "failureThreshold": 300,
+        }
+        pod["initContainers"] = [*(pod.get("initContainers") or []), sidecar]
 
     # --- the thread ------------------------------------------------------------------------
 
@@ -617,7 +704,7 @@ class KubernetesTrial:
     def _read_logs(self, attempt: Attempt) -> None:
         """Append the primary pod's new lines to the attempt's log."""
         pods = self.api.pods(self.ref.namespace, self._pod_selector())
-        container = self.request.primary_container_name
+        container = COLLECTOR_CONTAINER if self.sidecar else self.request.primary_container_name
         pods = [p for p in pods if container is None or container in p.containers]
         if not pods:
             return
@@ -637,10 +724,11 @@ class KubernetesTrial:
             self.ref.namespace, pod.name, container or pod.containers[0], since
         )
         lines = cursor.take(text)
+        mirror = self._mirror(attempt)
         if lines:
-            with open(attempt.files.log, "ab") as f:
+            with open(mirror, "ab") as f:
                 f.write("".join(line + "\n" for line in lines).encode())
-        cursor.size = attempt.files.log.stat().st_size if attempt.files.log.exists() else 0
+        cursor.size = mirror.stat().st_size if mirror.exists() else 0
 
     def _pod_selector(self) -> str:
         labels = {TRIAL_LABEL: self.request.key[1]}
