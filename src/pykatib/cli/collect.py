@@ -27,8 +27,6 @@ from typing import Any
 
 import click
 
-from pykatib.metrics.timestamps import format_rfc3339
-
 INTERVAL_SECONDS = 1.0
 
 
@@ -98,6 +96,8 @@ def collect(spec_json: str, metric_names: str, interval: float, ready_file: str 
 
 
 def _print(points: list[Any]) -> None:
+    from pykatib.metrics.timestamps import format_rfc3339
+
     for p in points:
         record = {
             "metric": p.metric_name,
