@@ -184,7 +184,9 @@ def _load() -> str:
 # ---- the floor ---------------------------------------------------------------------------------
 
 
-def _one_trial(python: str, cwd: Path, x: float, replicas: int = 1, workload: str = PYTHON) -> float:
+def _one_trial(
+    python: str, cwd: Path, x: float, replicas: int = 1, workload: str = PYTHON
+) -> float:
     """Run one trial's ``replicas`` processes together; the first one's loss."""
     argv = _argv(python, workload, repr(x))
     procs = [
@@ -199,7 +201,12 @@ def _one_trial(python: str, cwd: Path, x: float, replicas: int = 1, workload: st
 
 
 def run_floor(
-    trials: int, parallel: int, python: str, workdir: Path, replicas: int = 1, workload: str = PYTHON
+    trials: int,
+    parallel: int,
+    python: str,
+    workdir: Path,
+    replicas: int = 1,
+    workload: str = PYTHON,
 ) -> float:
     """Seconds to run ``trials`` trials (of ``replicas`` processes each) with a
     ``parallel``-worker thread pool."""
@@ -276,7 +283,7 @@ class LoopbackDask:
             proc.wait()
 
 
-# ---- the peer: Optuna with its SQLite storage ------------------------------------------------------
+# ---- the peers: Optuna in memory and with its SQLite storage -----------------------------------
 
 
 def run_optuna(
@@ -640,7 +647,8 @@ def main(argv: list[str] | None = None) -> int:
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown or not args.workloads:
-        parser.error(f"--workloads: {', '.join(unknown) or 'none'} (allowed: {', '.join(WORKLOADS)})")
+        allowed = ", ".join(WORKLOADS)
+        parser.error(f"--workloads: {', '.join(unknown) or 'none'} (allowed: {allowed})")
     if args.runtime == "dask":
         if args.replicas != 1:
             parser.error("--runtime dask runs Job trials: --replicas 1")
@@ -680,9 +688,12 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(args.repeat):
             for workload in args.workloads:
                 for side in sides if rep % 2 == 0 else sides[::-1]:
-                    seconds = run_side(args, m, side, workload, python, pykatib, tmp, files, rep, address)
+                    seconds = run_side(
+                        args, m, side, workload, python, pykatib, tmp, files, rep, address
+                    )
                     m.add(workload, side, seconds)
-                    print(f"run {rep + 1}/{args.repeat} {workload:6s} {side:13s} {seconds:8.2f} s", flush=True)
+                    what = f"run {rep + 1}/{args.repeat} {workload:6s} {side:13s}"
+                    print(f"{what} {seconds:8.2f} s", flush=True)
     finally:
         if cluster is not None:
             cluster.close()
@@ -728,11 +739,13 @@ def run_side(
         return run_floor(n, p, python, tmp, r, workload)
     if side in (OPTUNA_MEMORY, OPTUNA_SQLITE):
         return run_optuna(n, p, python, tmp, r, workload, sqlite=side == OPTUNA_SQLITE)
-    run = run_pykatib(pykatib, files[(workload, n)], tmp / f"home-{workload}-{rep}", args.timeout, address)
+    home = tmp / f"home-{workload}-{rep}"
+    run = run_pykatib(pykatib, files[(workload, n)], home, args.timeout, address)
     m.trials_recorded.append(run.recorded)
     m.cpu.setdefault(workload, []).append(run.cpu)
     m.cpu_children.setdefault(workload, []).append(run.cpu_children)
-    one = run_pykatib(pykatib, files[(workload, 1)], tmp / f"home-{workload}-{rep}-one", args.timeout, address)
+    home = tmp / f"home-{workload}-{rep}-one"
+    one = run_pykatib(pykatib, files[(workload, 1)], home, args.timeout, address)
     m.cpu_one.setdefault(workload, []).append(one.cpu)
     return run.seconds
 
