@@ -25,6 +25,7 @@ pytest.importorskip(
 from k8s_fake import FakeKubernetes
 
 from pykatib.api.models import Experiment
+from pykatib.api.validation import validate_experiment
 from pykatib.control import status as st
 from pykatib.control.controller import Controller
 from pykatib.runtime import selection
@@ -534,3 +535,14 @@ def test_admission_refuses_a_core_kind_and_a_custom_collector() -> None:
     assert problems and "apiVersion: v1 is the core group" in problems[0]
     [refusal] = KubernetesJobRunner.check_collector({"image": "my/collector"})
     assert "Custom collector" in refusal
+
+
+def test_validation_takes_any_kind_with_the_kubernetes_runtime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exp = _workflow_experiment()
+    errors, _ = validate_experiment(exp)
+    assert errors == []
+    monkeypatch.setattr(selection, "_current", selection.Runtime("local"))
+    errors, _ = validate_experiment(exp)
+    assert any('trial kind "Workflow" is not supported' in e for e in errors), errors

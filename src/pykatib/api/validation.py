@@ -41,6 +41,23 @@ _INT32_MAX = 2**31 - 1  # Katib's trial counts are int32: Kubernetes refuses lar
 _TWO_GROUPS = re.compile(r"\(.*\).*\(.*\)")
 
 
+def _runtime_kinds(spec: ExperimentSpec) -> Mapping[str, str]:
+    """The trial kinds this process's runtime runs: a cluster (``--runtime kubernetes``) runs
+    any kind it serves, so the template's own is one of them."""
+    from pykatib.runtime import selection
+
+    trial = (spec.trial_template.trial_spec if spec.trial_template else None) or {}
+    kind, api_version = trial.get("kind"), trial.get("apiVersion")
+    if (
+        selection.current().runs_any_kind
+        and isinstance(kind, str)
+        and isinstance(api_version, str)
+        and kind not in SUPPORTED_TRIAL_KINDS
+    ):
+        return {**SUPPORTED_TRIAL_KINDS, kind: api_version}
+    return SUPPORTED_TRIAL_KINDS
+
+
 def validate_experiment(
     exp: Experiment,
     old: Experiment | None = None,
@@ -69,7 +86,7 @@ def validate_experiment(
             f'spec.resumePolicy: "{spec.resume_policy}" is not a resume policy; must be one of '
             f"{', '.join(RESUME_POLICIES)}"
         )
-    kinds = SUPPORTED_TRIAL_KINDS if trial_kinds is None else trial_kinds
+    kinds = _runtime_kinds(spec) if trial_kinds is None else trial_kinds
     errors += validate_trial_template(exp, kinds, require_trial_spec)
     errors += _condition_errors(spec)
     errors += _search_space_errors(spec)

@@ -39,6 +39,12 @@ class Runtime:
         return LocalJobRunner
 
     @property
+    def runs_any_kind(self) -> bool:
+        """Trials of any kind the cluster serves (custom resources too), not only Job and the
+        training operator's kinds."""
+        return self.name == "kubernetes"
+
+    @property
     def uses_this_machine(self) -> bool:
         """Trials run here, so they must fit in this machine's capacity."""
         return self.name == "local"
