@@ -188,12 +188,12 @@ class Local:
         all_attempts: bool,
         replica: str | None = None,
     ) -> None:
-        from pykatib.cli import views
+        from pykatib.cli.logs import print_logs
 
         def read_trial(namespace: str, name: str) -> dict[str, Any]:
             return self.store.get_trial(namespace, name).to_dict()  # type: ignore[no-any-return]
 
-        views.print_logs(read_trial, namespace, trial, follow, attempt, all_attempts, replica)
+        print_logs(read_trial, namespace, trial, follow, attempt, all_attempts, replica)
 
 
 class Remote:
@@ -308,7 +308,7 @@ class Remote:
         replica: str | None = None,
         out: IO[bytes] | None = None,
     ) -> None:
-        """As :func:`pykatib.cli.views.print_logs` prints a local trial's log, read from the
+        """As :func:`pykatib.cli.logs.print_logs` prints a local trial's log, read from the
         server: the latest attempt's (or ``attempt``'s, or every attempt's after a header);
         with ``follow`` until the trial completes, going on to each next attempt."""
         from pykatib.control import status as st

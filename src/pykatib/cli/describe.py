@@ -103,14 +103,19 @@ def describe(resource: dict[str, Any], events: list[str] | None = None) -> str:
 
 def event_lines(events: list[dict[str, Any]]) -> list[str]:
     """Events (core/v1 JSON) as kubectl describe lists them: Type, Reason, Age, From, Message."""
-    rows = [("Type", "Reason", "Age", "From", "Message"), ("----", "------", "----", "----", "-------")]
+    rows = [
+        ("Type", "Reason", "Age", "From", "Message"),
+        ("----", "------", "----", "----", "-------"),
+    ]
     for e in events:
         when = age(e.get("lastTimestamp"))
         count = e.get("count") or 1
         if count > 1:
             when = f"{when} (x{count} over {age(e.get('firstTimestamp'))})"
         source = (e.get("source") or {}).get("component", "")
-        rows.append((e.get("type") or "", e.get("reason") or "", when, source, e.get("message") or ""))
+        rows.append(
+            (e.get("type") or "", e.get("reason") or "", when, source, e.get("message") or "")
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return [
         "  " + "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4]

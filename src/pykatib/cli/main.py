@@ -25,6 +25,7 @@ from pykatib.cli.describe import describe, event_lines
 if TYPE_CHECKING:
     from pykatib.api.models import Experiment
     from pykatib.api.yaml import ExperimentDocument
+    from pykatib.cli.server_reader import ServerReader
     from pykatib.store.sqlite_reader import SqliteReader
 
 # Piped output (scripts, `| grep`) is not cut to 80 columns.
@@ -32,6 +33,7 @@ console = Console() if sys.stdout.isatty() else Console(width=250)
 err_console = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_NAMESPACE = "default"
+_SERVER_URL = r"https?://[^/\s]+(/\S*)?"
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
@@ -46,7 +48,7 @@ class _Ctx:
         self.server_source = "--server"  # or PYKATIB_SERVER, for the error messages
         self.token: str | None = None
         self._backend: Backend | None = None
-        self._reader: SqliteReader | None | bool = False  # False: not opened yet
+        self._reader: SqliteReader | ServerReader | None | bool = False  # False: not yet
 
     @property
     def namespace(self) -> str:
@@ -88,13 +90,21 @@ class _Ctx:
         return self.find(kind, name).to_dict()  # type: ignore[no-any-return]
 
     @property
-    def reader(self) -> SqliteReader | None:
-        """The local SQLite store, read-only through the stdlib driver (no SQLAlchemy, no
-        models: `get`, `describe` and `logs` answer at once), or None: with a server, another
-        database, or one the full store must first create or migrate (:attr:`backend`)."""
+    def reader(self) -> SqliteReader | ServerReader | None:
+        """What `get`, `describe` and `logs` read first, with no SQLAlchemy, httpx or models
+        imported, so that they answer at once: the local SQLite store through the stdlib driver,
+        or the server's API through ``http.client``. None where only :attr:`backend` can read
+        (another database, one it must first create or migrate; a --server it would refuse).
+        A server reader answers None for what did not go well: :attr:`backend` then asks again
+        and words the error."""
         if self._reader is False:
             self._reader = None
-            if not self.server:
+            if self.server:
+                if not self.db_given and re.fullmatch(_SERVER_URL, self.server):
+                    from pykatib.cli.server_reader import ServerReader
+
+                    self._reader = ServerReader(self.server, self.token)
+            else:
                 from pykatib.store.location import default_url
                 from pykatib.store.sqlite_reader import open_reader
 
@@ -115,7 +125,7 @@ class _Ctx:
                 "--db and --server exclude each other: --db names a local database, --server "
                 "a pykatib server (which has its own); give one of them"
             )
-        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", self.server):
+        if not re.fullmatch(_SERVER_URL, self.server):
             raise click.UsageError(
                 f"{self.server_source} must be the URL of a pykatib server, e.g. "
                 f"http://127.0.0.1:8080 (got {self.server!r})"
@@ -622,11 +632,10 @@ def get(
                 exp = ctx.find_doc("experiment", experiment)
                 ns = exp["metadata"].get("namespace") or DEFAULT_NAMESPACE
             reader = ctx.reader if fast else None
-            items, token = paging.trials(reader or ctx.backend, ns, experiment, after, limit)
-        elif kind == "experiment" and fast and ctx.reader is not None:
-            items = ctx.reader.experiments(ns)
+            items, token = paging.trials(reader, lambda: ctx.backend, ns, experiment, after, limit)
         elif kind == "experiment":
-            items = ctx.backend.list_experiments(ns)
+            found = ctx.reader.experiments(ns) if fast and ctx.reader is not None else None
+            items = found if found is not None else ctx.backend.list_experiments(ns)
         else:
             items = ctx.backend.list_suggestions(ns)
     except NotFoundError as exc:
@@ -686,9 +695,8 @@ def describe_cmd(ctx: _Ctx, kind: str, name: str) -> None:
     namespace = found["metadata"].get("namespace") or DEFAULT_NAMESPACE
     about = (namespace, found["kind"], found["metadata"]["name"])
     reader = ctx.reader
-    if reader is not None:
-        events = reader.events(*about)
-    else:
+    events = reader.events(*about) if reader is not None else None
+    if events is None:
         events = [e.to_dict() for e in ctx.backend.list_events(*about)]
     click.echo(describe(found, event_lines(events) if events else None))
 
@@ -721,8 +729,8 @@ def logs(
     """Print a trial's output (stdout and stderr) of its latest attempt, or of another."""
     try:
         reader = ctx.reader
-        if reader is not None:
-            from pykatib.cli import views
+        if reader is not None and not ctx.server:
+            from pykatib.cli.logs import print_logs
 
             found = ctx.find_doc("trial", trial)
             meta = found["metadata"]
@@ -731,7 +739,7 @@ def logs(
                 # The fast reader finds it again: it was there a moment ago.
                 return reader.trial(namespace, name) or ctx.find_doc("trial", name)
 
-            views.print_logs(
+            print_logs(
                 read_trial, meta["namespace"], meta["name"], follow, attempt, all_attempts, replica
             )
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -36,11 +37,19 @@ def decode(token: str) -> Key:
 
 
 def trials(
-    source: Any, namespace: str | None, experiment: str | None, after: Key | None, limit: int | None
+    reader: Any,
+    backend: Callable[[], Any],
+    namespace: str | None,
+    experiment: str | None,
+    after: Key | None,
+    limit: int | None,
 ) -> tuple[list[Any], str | None]:
-    """A page of trials from ``source`` (a backend's ``list_trials``, or the SQLite reader's
-    ``trials``), and the token of the next page (None on the last)."""
-    found = source.list_trials(namespace, experiment, after, None if limit is None else limit + 1)
+    """A page of trials, and the token of the next page (None on the last): from ``reader``
+    (the CLI's fast reader: JSON) unless it has none or is None, else from ``backend()``."""
+    args = (namespace, experiment, after, None if limit is None else limit + 1)
+    found = reader.list_trials(*args) if reader is not None else None
+    if found is None:
+        found = backend().list_trials(*args)
     if limit is None or len(found) <= limit:
         return found, None
     page = found[:limit]

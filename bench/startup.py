@@ -1,0 +1,232 @@
+"""CLI start-up: how long `pykatib get`, `describe` and `logs` take, end to end, as a user runs
+them, side by side with `python -c pass` and `kubectl version --client` (issue 13, part 2).
+
+One store (a fresh ``PYKATIB_HOME``, SQLite) holds one experiment of 10 finished trials, made by
+a real ``pykatib run`` of a trivial native command. Each command then runs N times as a fresh
+process, the commands interleaved round by round so that a change in the machine's load falls
+on all of them alike; the table gives the median and the fastest run. The same read commands
+also run against a ``pykatib server`` of that store (``--server URL``).
+
+The interpreter is this one (``sys.executable``) and the ``pykatib`` script beside it: a pyenv
+shim in front of them adds its own bash start-up (about 150 ms here) to every row.
+
+    python bench/startup.py [--runs 20] [--out bench/results/startup.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+TARGET_MS = 150
+EXPERIMENT = """\
+apiVersion: kubeflow.org/v1beta1
+kind: Experiment
+metadata: {name: startup}
+spec:
+  objective: {type: minimize, objectiveMetricName: loss}
+  algorithm: {algorithmName: random}
+  parallelTrialCount: 2
+  maxTrialCount: 10
+  parameters:
+  - {name: x, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
+  trialTemplate:
+    primaryContainerName: main
+    trialParameters: [{name: x, reference: x}]
+    trialSpec:
+      apiVersion: batch/v1
+      kind: Job
+      spec:
+        template:
+          spec:
+            restartPolicy: Never
+            containers:
+            - name: main
+              image: none
+              command: [/usr/bin/printf, "loss=%s\\n", "${trialParameters.x}"]
+"""
+
+
+def pykatib_script() -> str:
+    beside = Path(sys.executable).with_name("pykatib")
+    return str(beside) if beside.exists() else shutil.which("pykatib") or "pykatib"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_server(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited:\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/version", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the server did not answer in 120 s")
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, capture_output=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], capture_output=True, check=False
+        )
+        return out.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--out", default="bench/results/startup.md")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    work = Path(tempfile.mkdtemp(prefix="pykatib-startup-"))
+    env = {**os.environ, "PYKATIB_HOME": str(work / "home")}
+    for key in ("PYKATIB_DB", "PYKATIB_SERVER", "PYKATIB_TOKEN"):
+        env.pop(key, None)
+    pykatib = pykatib_script()
+    (work / "experiment.yaml").write_text(EXPERIMENT)
+    subprocess.run(
+        [pykatib, "run", "-q", "-f", str(work / "experiment.yaml")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    trial = subprocess.run(
+        [pykatib, "get", "trials", "-o", "json"], env=env, check=True, capture_output=True
+    ).stdout
+    import json
+
+    trial_name = json.loads(trial)["items"][0]["metadata"]["name"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = work / "server.log"
+    server = subprocess.Popen(
+        [pykatib, "server", "--port", str(port)],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    rows: list[tuple[str, list[str]]] = [
+        ("python -c pass", [sys.executable, "-c", "pass"]),
+    ]
+    kubectl = shutil.which("kubectl")
+    if kubectl:
+        rows.append(("kubectl version --client", [kubectl, "version", "--client"]))
+    reads = [
+        ("get experiments", ["get", "experiments"]),
+        ("get trials", ["get", "trials", "-e", "startup"]),
+        ("describe experiment", ["describe", "experiment", "startup"]),
+        ("logs", ["logs", trial_name]),
+    ]
+    rows += [(f"pykatib {label}", [pykatib, *argv]) for label, argv in reads]
+    rows += [
+        (f"pykatib {label} --server", [pykatib, *argv, "--server", url]) for label, argv in reads
+    ]
+    try:
+        wait_for_server(server, url, log)
+        times: dict[str, list[float]] = {label: [] for label, _ in rows}
+        for label, argv in rows:  # one warm-up each: the page cache, .pyc files
+            timed(argv, env)
+        for _ in range(args.runs):
+            for label, argv in rows:
+                times[label].append(timed(argv, env))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    load_after = os.getloadavg()
+    write(args, rows, times, load_before, load_after)
+
+
+def write(
+    args: argparse.Namespace,
+    rows: list[tuple[str, list[str]]],
+    times: dict[str, list[float]],
+    before: tuple[float, float, float],
+    after: tuple[float, float, float],
+) -> None:
+    base = statistics.median(times["python -c pass"])
+    lines = [
+        "# CLI start-up (bench/startup.py)",
+        "",
+        f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit()}",
+        (
+            f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical "
+            f"CPUs, {platform.system()} {platform.release()}"
+        ),
+        (
+            f"- Python {platform.python_version()}, pykatib {version('pykatib')}, click "
+            f"{version('click')}, rich {version('rich')}, sqlalchemy {version('sqlalchemy')}, "
+            f"pydantic {version('pydantic')}"
+        ),
+        f"- Command: `python bench/startup.py --runs {args.runs}`",
+        "- Load average (1, 5, 15 min) before / after: "
+        + " ".join(f"{x:.2f}" for x in before)
+        + " / "
+        + " ".join(f"{x:.2f}" for x in after),
+        (
+            "- Store: SQLite in a fresh PYKATIB_HOME, one experiment of 10 finished trials (a "
+            "real `pykatib run` of `/usr/bin/printf loss=...`); `--server`: a `pykatib server` "
+            "of that store on 127.0.0.1"
+        ),
+        (
+            f"- Each command a fresh process, {args.runs} runs after one warm-up, the commands "
+            "interleaved round by round; wall time from spawn to exit"
+        ),
+        "",
+        f"| command | median ms | fastest ms | median - python -c pass, ms | ≤ {TARGET_MS} ms |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for label, _ in rows:
+        median = statistics.median(times[label]) * 1000
+        fastest = min(times[label]) * 1000
+        target = "yes" if median <= TARGET_MS else "no"
+        if not label.startswith("pykatib"):
+            target = ""
+        lines.append(
+            f"| `{label}` | {median:.0f} | {fastest:.0f} | {median - base * 1000:.0f} | {target} |"
+        )
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
