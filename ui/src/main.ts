@@ -14,6 +14,9 @@ const routes: [RegExp, () => Promise<Page>][] = [
   [/^\/trials\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/, () => import("./pages/trial").then((m) => m.trialPage)],
 ];
 
+// An experiment's plot tab (the tabs whose data is /columns, /importance or /intermediate).
+const CHART_TAB = /^\/experiments\/[^/]+\/[^/]+\/(history|parallel|importance|intermediate|slice|contour|pareto)$/;
+
 const app = document.getElementById("app") as HTMLElement;
 const logout = document.getElementById("logout") as HTMLButtonElement;
 let current: AbortController | null = null;
@@ -65,7 +68,9 @@ async function route(): Promise<void> {
 /** Checks the token (the server may need none) before anything is drawn; the page's module
  * loads meanwhile. */
 async function start(): Promise<void> {
-  void pageFor(currentPath())?.[0].catch(() => undefined);
+  const path = currentPath();
+  void pageFor(path)?.[0].catch(() => undefined);
+  if (CHART_TAB.test(path)) void import("./charts").catch(() => undefined); // ECharts: the longest load
   try {
     await get("/apis");
   } catch (error) {

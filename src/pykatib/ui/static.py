@@ -6,6 +6,7 @@ request for data carries the token, so these paths are public (server/auth.py)."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -29,6 +30,17 @@ def index() -> Response:
     return FileResponse(page, headers={"Cache-Control": "no-cache"})
 
 
+class _Assets(StaticFiles):
+    """The built files. Those under ``assets/`` are named after a hash of their content, so a
+    browser may keep them for good: a new build names its files anew."""
+
+    async def get_response(self, path: str, scope: Any) -> Response:
+        response = await super().get_response(path, scope)
+        if path.startswith("assets/") and response.status_code == 200:
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
 def mount(app: FastAPI) -> None:
     """Serve the UI on ``app``: the page, its assets, and its API (:mod:`pykatib.ui.api`)."""
     from pykatib.ui import api
@@ -37,4 +49,4 @@ def mount(app: FastAPI) -> None:
     app.add_middleware(ServerTiming, prefix=api.PREFIX)
     app.include_router(router)
     app.include_router(api.router)
-    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR, check_dir=False), name="ui-static")
+    app.mount(STATIC_PATH, _Assets(directory=STATIC_DIR, check_dir=False), name="ui-static")

@@ -4,11 +4,10 @@ import {
   DataZoomComponent,
   GridComponent,
   LegendComponent,
-  MarkLineComponent,
   ParallelComponent,
   TitleComponent,
   TooltipComponent,
-  VisualMapComponent,
+  VisualMapContinuousComponent,
 } from "echarts/components";
 import * as echarts from "echarts/core";
 import { CanvasRenderer } from "echarts/renderers";
@@ -22,11 +21,10 @@ echarts.use([
   DataZoomComponent,
   GridComponent,
   LegendComponent,
-  MarkLineComponent,
   ParallelComponent,
   TitleComponent,
   TooltipComponent,
-  VisualMapComponent,
+  VisualMapContinuousComponent,
   CanvasRenderer,
 ]);
 
@@ -41,7 +39,13 @@ export function chart(el: HTMLElement, option: Option, signal: AbortSignal): ECh
     el.dataset.drawn = "";
   });
   instance.setOption(option);
-  const observer = new ResizeObserver(() => instance.resize());
+  // Redrawn when its size changes (not on the observer's first call: that is the size it has).
+  let size = `${el.clientWidth}x${el.clientHeight}`;
+  const observer = new ResizeObserver(() => {
+    const now = `${el.clientWidth}x${el.clientHeight}`;
+    if (now !== size) instance.resize();
+    size = now;
+  });
   observer.observe(el);
   signal.addEventListener("abort", () => {
     observer.disconnect();

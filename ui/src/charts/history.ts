@@ -38,7 +38,7 @@ export function historyChart(el: HTMLElement, columns: Columns, signal: AbortSig
       grid: { left: 70, right: 30, top: 40, bottom: 70 },
       xAxis: { type: "value", name: "trial", nameLocation: "middle", nameGap: 28, minInterval: 1 },
       yAxis: { type: "value", name: metric, scale: true, axisLine: { onZero: false } },
-      dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8 }],
+      dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8, showDataShadow: false }],
       series: [
         { name: metric, type: "scatter", data: points, symbolSize: 6, itemStyle: { color: PALETTE.point }, large: points.length > 2000 },
         { name: "best so far", type: "line", step: "end", data: best, showSymbol: false, lineStyle: { color: PALETTE.best, width: 2 }, itemStyle: { color: PALETTE.best } },

@@ -72,7 +72,7 @@ export function intermediateChart(el: HTMLElement, result: Intermediate, signal:
       grid: { left: 70, right: 30, top: 30, bottom: 60 },
       xAxis: { type: "value", name: "step", nameLocation: "middle", nameGap: 28, minInterval: 1 },
       yAxis: { type: "value", name: result.metric, scale: true },
-      dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8 }],
+      dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8, showDataShadow: false }],
       series,
     },
     signal,

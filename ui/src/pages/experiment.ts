@@ -2,7 +2,6 @@
 // Live: each change to the namespace's experiments or trials redraws the header and the tab.
 import { experimentPath, get, uiExperimentPath } from "../api";
 import { firstPage, trialsTable } from "../components/trials-table";
-import { yamlView } from "../components/yaml-view";
 import { clear, errorBox, h, statusBadge } from "../dom";
 import { drawLive } from "../live";
 import type { Columns, ExperimentSummary, Importance, Intermediate, KubeObject, TrialsPage } from "../types";
@@ -101,7 +100,8 @@ interface TabContext {
 async function drawTab(tab: string, el: HTMLElement, ctx: TabContext): Promise<Update | null> {
   const { ns, name, signal } = ctx;
   if (tab === "overview" || tab === "yaml") {
-    el.append(tab === "overview" ? overview(ctx.exp, ns, ctx.redraw) : yamlView(ctx.exp));
+    // The YAML printer (100 kB) is loaded for its tab only.
+    el.append(tab === "overview" ? overview(ctx.exp, ns, ctx.redraw) : (await import("../components/yaml-view")).yamlView(ctx.exp));
     ctx.show();
     return null;
   }
