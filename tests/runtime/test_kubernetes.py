@@ -29,7 +29,6 @@ from pykatib.api.validation import validate_experiment
 from pykatib.control import status as st
 from pykatib.control.controller import Controller
 from pykatib.runtime import selection
-from pykatib.runtime.paths import attempt_files
 from pykatib.runtime.kubernetes import (
     EXPERIMENT_LABEL,
     OWNER_ANNOTATION,
@@ -37,6 +36,7 @@ from pykatib.runtime.kubernetes import (
     KubernetesJobRunner,
     load_api_client,
 )
+from pykatib.runtime.paths import attempt_files
 from pykatib.store import Store
 
 POLL = 0.05

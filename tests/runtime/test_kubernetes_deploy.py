@@ -18,13 +18,9 @@ pytest.importorskip(
 from k8s_fake import FakeKubernetes
 
 from pykatib.runtime import replicas, selection
-from pykatib.runtime.kubernetes import (
-    COLLECTOR_IMAGE_ENV,
-    REPORT_URL_ENV,
-    ClusterApi,
-    KubernetesJobRunner,
-    load_api_client,
-)
+from pykatib.runtime.kubernetes import REPORT_URL_ENV, KubernetesJobRunner
+from pykatib.runtime.kubernetes_api import ClusterApi, load_api_client
+from pykatib.runtime.kubernetes_objects import COLLECTOR_IMAGE_ENV
 from pykatib.store import Store
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"

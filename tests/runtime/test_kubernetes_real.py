@@ -27,13 +27,8 @@ pytest.importorskip(
 from pykatib.control import status as st
 from pykatib.control.controller import Controller
 from pykatib.runtime import selection
-from pykatib.runtime.kubernetes import (
-    EXPERIMENT_LABEL,
-    ClusterApi,
-    KubernetesJobRunner,
-    ObjectRef,
-    load_api_client,
-)
+from pykatib.runtime.kubernetes import EXPERIMENT_LABEL, KubernetesJobRunner
+from pykatib.runtime.kubernetes_api import ClusterApi, ObjectRef, load_api_client
 from pykatib.store import Store
 
 NAMESPACE = os.environ.get("PYKATIB_TEST_NAMESPACE", "default")

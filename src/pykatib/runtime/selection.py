@@ -51,7 +51,8 @@ class Runtime:
 
     def factory(self) -> Callable[[Callable[[], None]], TrialRunner]:
         if self.name == "kubernetes":
-            from pykatib.runtime.kubernetes import KubernetesJobRunner, load_api_client
+            from pykatib.runtime.kubernetes import KubernetesJobRunner
+            from pykatib.runtime.kubernetes_api import load_api_client
 
             api_client = load_api_client()  # once: every control plane shares its pool
             return lambda wake: KubernetesJobRunner(wake, api_client)
@@ -81,7 +82,7 @@ def kubernetes_problem() -> str | None:
     """Why ``--runtime kubernetes`` can't run here (no client, no cluster), or None."""
     if importlib.util.find_spec("kubernetes") is None:
         return '--runtime kubernetes needs the Kubernetes client: pip install "pykatib[kubernetes]"'
-    from pykatib.runtime.kubernetes import KubernetesRuntimeError, load_api_client
+    from pykatib.runtime.kubernetes_api import KubernetesRuntimeError, load_api_client
 
     try:
         load_api_client()
