@@ -101,6 +101,11 @@ def test_reads_from_a_server_import_no_heavy_module(tmp_path: Path) -> None:
             heavy, out = imported(*args, "--server", server.url)
             assert heavy == [], (args, heavy)
             assert "pages" in out
+        heavy, out = imported("logs", names[1], "--server", server.url)
+        assert heavy == [] and out.startswith("loss=0.") and out.count("loss=") == 1, out
+        # Every other way of reading a log goes through the SDK's transport.
+        _, out_all = imported("logs", names[1], "--all-attempts", "--server", server.url)
+        assert out_all == "==> attempt 1 <==\n" + out
         assert pages("--server", server.url, limit=1) == [names[:1], names[1:]]
     finally:
         server.stop()

@@ -743,6 +743,16 @@ def logs(
                 read_trial, meta["namespace"], meta["name"], follow, attempt, all_attempts, replica
             )
             return
+        from pykatib.cli.server_reader import ServerReader
+
+        if isinstance(reader, ServerReader) and not (follow or attempt or all_attempts or replica):
+            # --server, the latest attempt's output: two GETs (else the SDK's transport).
+            meta = ctx.find_doc("trial", trial)["metadata"]
+            output = reader.latest_log(meta["namespace"], meta["name"])
+            if output is not None:
+                sys.stdout.buffer.write(output)
+                sys.stdout.buffer.flush()
+                return
         found = ctx.find("trial", trial)
         ctx.backend.print_logs(found.namespace, found.name, follow, attempt, all_attempts, replica)
     except NotFoundError as exc:

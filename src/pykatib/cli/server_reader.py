@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 BASE = "/apis/kubeflow.org/v1beta1"  # pykatib.sdk.remote.BASE
 EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
+ATTEMPTS_ANNOTATION = "pykatib.kubeflow.org/attempts"  # pykatib.sdk.remote's
 Doc = dict[str, Any]
 
 
@@ -36,7 +37,7 @@ class ServerReader:
     def close(self) -> None:
         self.conn.close()
 
-    def _get(self, path: str, **params: str) -> Any:
+    def _body(self, path: str, **params: str) -> bytes | None:
         query = f"?{urlencode(params)}" if params else ""
         try:
             self.conn.request("GET", f"{self.prefix}{path}{query}", headers=self.headers)
@@ -45,10 +46,12 @@ class ServerReader:
         except (OSError, http.client.HTTPException):
             self.conn.close()
             return None
-        if response.status != 200:
-            return None
+        return body if response.status == 200 else None
+
+    def _get(self, path: str, **params: str) -> Any:
+        body = self._body(path, **params)
         try:
-            return json.loads(body)
+            return json.loads(body) if body is not None else None
         except ValueError:
             return None
 
@@ -102,6 +105,26 @@ class ServerReader:
         selector = f"involvedObject.kind={kind},involvedObject.name={name}"
         page = self._get(f"/api/v1/namespaces/{quote(namespace)}/events", fieldSelector=selector)
         return (page.get("items") or []) if isinstance(page, dict) else None
+
+    def latest_log(self, namespace: str, trial: str) -> bytes | None:
+        """The output of the trial's latest attempt, as ``pykatib logs TRIAL --server`` prints
+        it (:meth:`pykatib.cli.backend.Remote.print_logs`); None before it started."""
+        pods = self._get(
+            f"/api/v1/namespaces/{quote(namespace)}/pods",
+            labelSelector=f"katib.kubeflow.org/trial={trial}",
+        )
+        items = (pods.get("items") or []) if isinstance(pods, dict) else []
+        if not items:
+            return None
+        annotations = (items[0].get("metadata") or {}).get("annotations") or {}
+        listed = annotations.get(ATTEMPTS_ANNOTATION)
+        if listed is None:
+            return None  # a server that does not say: the SDK's transport knows what to do
+        numbers = [int(n) for n in listed.split(",") if n.strip().isdigit()]
+        if not numbers:
+            return None
+        path = f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(trial)}/log"
+        return self._body(path, attempt=str(numbers[-1]))
 
 
 def _key(obj: Doc) -> tuple[str, str]:
