@@ -115,6 +115,8 @@ class FakeKubernetes:
     ) -> None:
         self.folder = folder
         self.on_create = on_create
+        # Called with each object before it is stored (a test's way to be there first).
+        self.before_create: Callable[[FakeKubernetes, dict[str, Any]], None] | None = None
         self.lock = threading.RLock()
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (plural, ns, name)
         self.pods: dict[tuple[str, str], FakePod] = {}
@@ -315,6 +317,8 @@ class FakeKubernetes:
     ) -> tuple[int, Any]:
         name = body["metadata"]["name"]
         key = (plural, namespace, name)
+        if self.before_create is not None:
+            self.before_create(self, body)
         with self.lock:
             if key in self.objects:
                 return 409, _status(409, "AlreadyExists", f'{plural} "{name}" already exists')

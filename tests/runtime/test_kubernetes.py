@@ -546,3 +546,71 @@ def test_validation_takes_any_kind_with_the_kubernetes_runtime(
     monkeypatch.setattr(selection, "_current", selection.Runtime("local"))
     errors, _ = validate_experiment(exp)
     assert any('trial kind "Workflow" is not supported' in e for e in errors), errors
+
+
+def _placed(labels: dict[str, str] | None, deleting: bool) -> Any:
+    """A ``before_create`` hook: an object already in the cluster under the first created
+    object's name (``labels`` None: the trial's own labels)."""
+
+    def place(fake: FakeKubernetes, body: dict[str, Any]) -> None:
+        fake.before_create = None
+        name = body["metadata"]["name"]
+        meta: dict[str, Any] = {
+            "name": name,
+            "namespace": "default",
+            "labels": body["metadata"]["labels"] if labels is None else labels,
+            "uid": "u0",
+        }
+        if deleting:
+            meta["deletionTimestamp"] = "2024-01-01T00:00:00Z"
+        with fake.lock:
+            fake.objects[("jobs", "default", name)] = {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": meta,
+                "spec": {},
+            }
+
+    return place
+
+
+def test_a_job_of_the_trial_still_being_deleted_is_waited_for_then_replaced(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    # As if the trial's run before were being deleted (Background, with finalizers) just now.
+    fake.before_create = _placed(None, deleting=True)
+    exp = experiment(LOSS_CODE, maxTrialCount=1, parallelTrialCount=1)
+    ctl = k8s_controller(tmp_path, fake)
+    ctl.apply(exp, tmp_path)
+    ctl.reconcile(("default", "exp"))
+    [trial] = ctl.store.list_trials()
+    fake.wait_for(lambda: ("get", "batch/jobs") in fake.requests)  # it saw the one there
+    with fake.lock:  # whose deletion ends
+        del fake.objects[("jobs", "default", trial.name)]
+        fake.changed.notify_all()
+    try:
+        [done] = ctl.run([("default", "exp")])
+    finally:
+        ctl.runner.shutdown()
+    assert done.status.has("Succeeded"), done.status
+    assert fake.requests.count(("create", "batch/jobs")) >= 2
+    assert [o["metadata"]["name"] for o in fake.created] == [trial.name]
+
+
+def test_an_object_of_another_owner_under_the_trials_name_is_left_alone(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    fake.before_create = _placed({"app": "someone-else"}, deleting=False)
+    exp = experiment(LOSS_CODE, maxTrialCount=1, parallelTrialCount=1, maxFailedTrialCount=0)
+    ctl = k8s_controller(tmp_path, fake)
+    ctl.apply(exp, tmp_path)
+    try:
+        [done] = ctl.run([("default", "exp")])
+    finally:
+        ctl.runner.shutdown()
+    assert done.status.has("Failed")
+    [trial] = ctl.store.list_trials()
+    failed = trial.status.condition("Failed")
+    assert failed is not None and "is not this trial's" in (failed.message or "")
+    assert ("jobs", "default", trial.name) in fake.objects  # not deleted
+    assert fake.deleted == []
