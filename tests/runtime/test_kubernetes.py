@@ -16,6 +16,7 @@ from typing import Any
 import pykatib_server
 import pytest
 import yaml
+from click.testing import CliRunner
 from helpers import experiment
 
 pytest.importorskip(
@@ -26,6 +27,7 @@ from k8s_fake import FakeKubernetes
 
 from pykatib.api.models import Experiment
 from pykatib.api.validation import validate_experiment
+from pykatib.cli.main import cli
 from pykatib.control import status as st
 from pykatib.control.controller import Controller
 from pykatib.runtime import selection
@@ -614,3 +616,17 @@ def test_an_object_of_another_owner_under_the_trials_name_is_left_alone(
     assert failed is not None and "is not this trial's" in (failed.message or "")
     assert ("jobs", "default", trial.name) in fake.objects  # not deleted
     assert fake.deleted == []
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--spec", "{not json", "--metric-names", "loss"], "not a metricsCollectorSpec"),
+        (["--spec", '{"collector": {"kind": "StdOut"}}', "--metric-names", "loss"], "StdOut:"),
+        (["--spec", '{"collector": {"kind": "File"}}', "--metric-names", ","], "metric name"),
+    ],
+)
+def test_pykatib_collect_refuses_what_it_cannot_read(args: list[str], says: str) -> None:
+    result = CliRunner().invoke(cli, ["collect", *args])
+    assert result.exit_code == 2
+    assert says in result.output
