@@ -630,3 +630,22 @@ def test_pykatib_collect_refuses_what_it_cannot_read(args: list[str], says: str)
     result = CliRunner().invoke(cli, ["collect", *args])
     assert result.exit_code == 2
     assert says in result.output
+
+
+def test_a_kind_the_cluster_does_not_serve_fails_the_trial_saying_so(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    exp = _workflow_experiment(maxFailedTrialCount=0)
+    assert exp.spec.trial_template is not None and exp.spec.trial_template.trial_spec
+    exp.spec.trial_template.trial_spec["apiVersion"] = "example.com/v1"
+    ctl = k8s_controller(tmp_path, fake)
+    done = run(ctl, exp, tmp_path)
+
+    assert done.status.has("Failed")
+    trial = ctl.store.list_trials()[0]
+    failed = trial.status.condition("Failed")
+    assert failed is not None
+    assert "does not serve example.com/v1 (is its operator or CRD installed?)" in (
+        failed.message or ""
+    )
+    assert fake.created == []

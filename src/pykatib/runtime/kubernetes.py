@@ -252,7 +252,7 @@ class KubernetesTrial:
 
     def _fail_now(self, attempt: Attempt, reason: str, message: str) -> None:
         attempt.note(f"error: {message}")
-        job = {"status": {"conditions": [_condition("Failed", reason, message)]}}
+        job = _failed_job(reason, message)
         self.status = RunStatus("failed", reason, message, job=job)
 
     def _what(self) -> str:
@@ -345,7 +345,7 @@ class KubernetesTrial:
                 message = f"{self._what()} was deleted from the cluster"
                 attempt.note(f"error: {message}")
                 self._collect(attempt, final=True)
-                job = {"status": {"conditions": [_condition("Failed", "Deleted", message)]}}
+                job = _failed_job("Deleted", message)
                 return RunStatus("failed", "Deleted", message, job=job)
             verdict = self._verdict(job)
             if verdict is not None:
@@ -421,15 +421,19 @@ class KubernetesTrial:
         self.wake()
 
 
-def _condition(kind: str, reason: str, message: str) -> dict[str, str]:
+def _failed_job(reason: str, message: str) -> dict[str, Any]:
+    """A job that failed without the cluster saying so (not created, deleted by someone), as
+    the failure conditions of the Job and the training kinds (a Failed condition) and of an
+    Argo Workflow (phase Failed) see it; others' fail as meeting neither condition."""
     now = format_rfc3339(datetime.now(timezone.utc))
-    return {
-        "type": kind,
+    condition = {
+        "type": "Failed",
         "status": "True",
         "reason": reason,
         "message": message,
         "lastTransitionTime": now,
     }
+    return {"status": {"conditions": [condition], "phase": "Failed", "message": message}}
 
 
 class KubernetesJobRunner(TrialRunner):

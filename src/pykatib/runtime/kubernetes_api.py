@@ -103,7 +103,6 @@ class ClusterApi:
     )
 
     def __init__(self, api_client: k8s.ApiClient) -> None:
-        self.api_client = api_client
         self.custom = k8s.CustomObjectsApi(api_client)
         self.core = k8s.CoreV1Api(api_client)
         self._plurals: dict[tuple[str, str], str] = {}
