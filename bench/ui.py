@@ -294,7 +294,10 @@ def measure(browser: Any, views: list[tuple[str, str, str]]) -> dict[str, list[A
         known = [ms for _, ms in warm if ms is not None]
         warm_ms = statistics.median(known) if known else None
         results[label] = [cold, warm_s, cold_ms, warm_ms]
-        print(f"  {label}: cold {cold:.2f} s, warm {warm_s:.2f} s (server {cold_ms} / {warm_ms} ms)", flush=True)
+        print(
+            f"  {label}: cold {cold:.2f} s, warm {warm_s:.2f} s (server {cold_ms} / {warm_ms} ms)",
+            flush=True,
+        )
     return results
 
 
@@ -305,10 +308,26 @@ def pykatib_views(base: str, n: int) -> list[tuple[str, str, str]]:
         ("experiments list", f"{base}/#/", f"tr[data-experiment={NAME}]"),
         ("experiment overview", exp, ".overview .card"),
         ("trials table", f"{exp}/trials", "table.trials tbody tr"),
-        ("optimization history", f"{exp}/history", f"[data-chart=history][data-points='{n}'][data-drawn]"),
-        ("parallel coordinates", f"{exp}/parallel", f"[data-chart=parallel][data-trials='{n}'][data-drawn]"),
-        ("parameter importance", f"{exp}/importance", "[data-chart=importance][data-params][data-drawn]"),
-        ("intermediate values", f"{exp}/intermediate", "[data-chart=intermediate][data-series][data-drawn]"),
+        (
+            "optimization history",
+            f"{exp}/history",
+            f"[data-chart=history][data-points='{n}'][data-drawn]",
+        ),
+        (
+            "parallel coordinates",
+            f"{exp}/parallel",
+            f"[data-chart=parallel][data-trials='{n}'][data-drawn]",
+        ),
+        (
+            "parameter importance",
+            f"{exp}/importance",
+            "[data-chart=importance][data-params][data-drawn]",
+        ),
+        (
+            "intermediate values",
+            f"{exp}/intermediate",
+            "[data-chart=intermediate][data-series][data-drawn]",
+        ),
         ("slice", f"{exp}/slice", ".tab-content .chart[data-points][data-drawn]"),
         ("contour", f"{exp}/contour", ".tab-content .chart[data-cells][data-drawn]"),
     ]
@@ -365,8 +384,10 @@ def report(args: argparse.Namespace, ours: dict[str, Any], theirs: dict[str, Any
         + (f" and {theirs['seed']:.0f} s (Optuna)" if theirs else "")
         + ".",
         "",
-        "| view | pykatib cold | pykatib warm | server cold / warm (ms) "
-        "| optuna-dashboard cold | optuna-dashboard warm |",
+        (
+            "| view | pykatib cold | pykatib warm | server cold / warm (ms) "
+            "| optuna-dashboard cold | optuna-dashboard warm |"
+        ),
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for view, (cold, warm, cold_ms, warm_ms) in ours["views"].items():

@@ -5,6 +5,7 @@ gives each trial's series. On each database (no browser needed)."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,7 @@ from pykatib.api.models import Experiment, Trial
 from pykatib.control import status as st
 from pykatib.metrics.observation import ObservationPoint
 from pykatib.store import Changes, Store
-from pykatib.ui import reads
+from pykatib.ui import api, reads
 from pykatib.ui.trials import RowsCache
 
 NS, NAME = "rows", "exp"
@@ -49,8 +50,16 @@ def _experiment() -> Experiment:
                 },
                 "algorithm": {"algorithmName": "random"},
                 "parameters": [
-                    {"name": "lr", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}},
-                    {"name": "opt", "parameterType": "categorical", "feasibleSpace": {"list": ["a", "b"]}},
+                    {
+                        "name": "lr",
+                        "parameterType": "double",
+                        "feasibleSpace": {"min": "0", "max": "1"},
+                    },
+                    {
+                        "name": "opt",
+                        "parameterType": "categorical",
+                        "feasibleSpace": {"list": ["a", "b"]},
+                    },
                 ],
                 "trialTemplate": {
                     "primaryContainerName": "main",
@@ -58,7 +67,15 @@ def _experiment() -> Experiment:
                     "trialSpec": {
                         "apiVersion": "batch/v1",
                         "kind": "Job",
-                        "spec": {"template": {"spec": {"containers": [{"name": "main", "image": "x", "command": ["true"]}]}}},
+                        "spec": {
+                            "template": {
+                                "spec": {
+                                    "containers": [
+                                        {"name": "main", "image": "x", "command": ["true"]}
+                                    ]
+                                }
+                            }
+                        },
                     },
                 },
             },
@@ -70,9 +87,15 @@ def _experiment() -> Experiment:
 
 # Each trial's conditions (type, status) and its metrics (name, min, max, latest).
 CASES: list[tuple[list[tuple[str, str]], list[tuple[str, str, str, str]]]] = [
-    ([("Created", "True"), ("Succeeded", "True")], [("acc", "0.1", "0.9", "0.8"), ("loss", "0.2", "3", "0.5")]),
+    (
+        [("Created", "True"), ("Succeeded", "True")],
+        [("acc", "0.1", "0.9", "0.8"), ("loss", "0.2", "3", "0.5")],
+    ),
     ([("Created", "True"), ("Running", "True")], [("acc", "0.1", "0.4", "0.4")]),
-    ([("Created", "True"), ("Running", "False"), ("Failed", "True")], [("loss", "unavailable", "2", "2")]),
+    (
+        [("Created", "True"), ("Running", "False"), ("Failed", "True")],
+        [("loss", "unavailable", "2", "2")],
+    ),
     ([("Created", "True"), ("EarlyStopped", "True")], [("acc", "0.3", "0.6", "unavailable")]),
     ([("Created", "True"), ("Killed", "True"), ("Succeeded", "True")], [("acc", "1", "2", "nan")]),
     ([("Created", "True"), ("MetricsUnavailable", "True")], [("acc", "x", "y", "not a number")]),
@@ -117,9 +140,7 @@ def _seed(store: Store) -> Experiment:
     exp = store.get_experiment(NS, NAME)
     trials = [_trial(exp, i, c, m) for i, (c, m) in enumerate(CASES)]
     points = {
-        t.metadata.name or "": [
-            ObservationPoint("acc", str(0.1 * s + k), T0, s) for s in range(3)
-        ]
+        t.metadata.name or "": [ObservationPoint("acc", str(0.1 * s + k), T0, s) for s in range(3)]
         + [ObservationPoint("loss", "unavailable", T0, 0)]
         for k, t in enumerate(trials)
     }
@@ -202,3 +223,20 @@ def test_observation_series_are_each_trials_numeric_reports(store: Store) -> Non
         assert steps == [0, 1, 2]
         assert values == pytest.approx([k, 0.1 + k, 0.2 + k])
     assert reads.observation_series(store, NS, names, "loss") == {}  # "unavailable": not numeric
+
+
+def test_intermediate_values_are_the_newest_trials_within_the_points(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(store)
+    rows = RowsCache().get(store, NS, NAME)
+    monkeypatch.setattr(api, "INTERMEDIATE_POINTS", 7)  # each trial reported acc 3 times
+    body = json.loads(api._intermediate_json(store, rows, "acc"))
+    assert body["total"] == len(CASES)
+    assert [s["name"] for s in body["series"]] == [
+        f"{NAME}-{len(CASES) - 2}",
+        f"{NAME}-{len(CASES) - 1}",
+    ]
+    monkeypatch.setattr(api, "INTERMEDIATE_POINTS", 1)  # one trial at least
+    body = json.loads(api._intermediate_json(store, rows, "acc"))
+    assert [s["name"] for s in body["series"]] == [f"{NAME}-{len(CASES) - 1}"]

@@ -11,12 +11,16 @@ that an experiment of 10,000 trials is one small response per view:
   Pareto front);
 - ``GET .../experiments/{name}/importance``: parameter importance (:mod:`pykatib.ui.importance`);
 - ``GET .../experiments/{name}/intermediate``: the objective by step of the latest trials
-  (``steps`` and ``values`` of each);
+  (``steps`` and ``values`` of each; up to 300 trials and 10,000 points);
 - ``GET /ui/api/changes`` and ``/ui/api/namespaces/{ns}/changes``: a stream of JSON lines, one
   each time an experiment or trial there changes, for live pages (fetch can send the token,
   which EventSource can't).
 
-Everything is read through the store, as the Kubernetes-style API reads it.
+The trials are read from the store's tables as plain data (:mod:`pykatib.ui.reads`) into
+rows kept while they are unchanged (:mod:`pykatib.ui.trials`); what is computed from them (the
+columns and intermediate values as encoded JSON, parameter importance) is kept with them, and
+:func:`warm` computes it for the newest experiments when the server starts. Each answer carries
+its server time (``Server-Timing``, :mod:`pykatib.ui.timing`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import anyio
@@ -43,7 +48,9 @@ from pykatib.ui.trials import Rows, RowsCache, TrialRow
 PREFIX = "/ui/api"
 EXPERIMENT = PREFIX + "/namespaces/{namespace}/experiments/{name}"
 MAX_PAGE = 500
-INTERMEDIATE_TRIALS = 300  # the latest trials' curves: more is a blur, and megabytes
+# Intermediate values: the latest trials' curves, up to 300 trials and 10,000 points (100
+# trials of 100 steps): more is a blur, megabytes, and seconds of drawing.
+INTERMEDIATE_TRIALS, INTERMEDIATE_POINTS = 300, 10_000
 router = APIRouter()
 log = logging.getLogger("pykatib.ui")
 
@@ -81,9 +88,11 @@ def warm(app: Any) -> threading.Thread:
                 rows = cache.get(store, exp.metadata.namespace or "", exp.metadata.name or "")
                 rows.derive("columns", _columns_json)
                 metric = rows.objective.main
-                rows.derive(("intermediate", metric), lambda r: _intermediate_json(store, r, metric))
+                rows.derive(
+                    ("intermediate", metric), partial(_intermediate_json, store, metric=metric)
+                )
                 imp.importances(rows)
-        except Exception:  # noqa: BLE001 (a deleted experiment, a store closed: nothing lost)
+        except Exception:  # a deleted experiment, a store closed: nothing is lost
             log.debug("warming the web UI's caches stopped", exc_info=True)
 
     thread = threading.Thread(target=run, name="pykatib-ui-warm", daemon=True)
@@ -145,15 +154,15 @@ def _sort_key(column: str) -> Any:
     return by_metric
 
 
+def _sorted(trials: list[TrialRow], column: str, descending: bool) -> list[TrialRow]:
+    key = _sort_key(column)
+    ordered = sorted(trials, key=key, reverse=descending)
+    if descending:  # missing values last in both directions
+        ordered = [t for t in ordered if key(t)[0] == 0] + [t for t in ordered if key(t)[0] != 0]
+    return ordered
+
+
 def _page(rows: Rows, params: Any) -> dict[str, Any]:
-    trials = rows.trials
-    status = params.get("status")
-    if status:
-        wanted = set(status.split(","))
-        trials = [t for t in trials if t.phase in wanted]
-    query = (params.get("q") or "").strip().lower()
-    if query:
-        trials = [t for t in trials if query in t.name.lower()]
     column = params.get("sort") or "name"
     valid = {
         "name",
@@ -163,11 +172,18 @@ def _page(rows: Rows, params: Any) -> dict[str, Any]:
     }
     if column not in valid:
         raise e.bad_request(f"sort: {column!r} is none of {', '.join(sorted(valid))}")
-    key = _sort_key(column)
     descending = params.get("order") == "desc"
-    trials = sorted(trials, key=key, reverse=descending)
-    if descending:  # missing values last in both directions
-        trials = [t for t in trials if key(t)[0] == 0] + [t for t in trials if key(t)[0] != 0]
+    # Each order is sorted once per rows (a filter keeps it: the sort is stable).
+    trials: list[TrialRow] = rows.derive(
+        ("sorted", column, descending), lambda r: _sorted(r.trials, column, descending)
+    )
+    status = params.get("status")
+    if status:
+        wanted = set(status.split(","))
+        trials = [t for t in trials if t.phase in wanted]
+    query = (params.get("q") or "").strip().lower()
+    if query:
+        trials = [t for t in trials if query in t.name.lower()]
     offset = _int(params, "offset", 0)
     limit = min(_int(params, "limit", 50), MAX_PAGE)
     return {
@@ -242,7 +258,9 @@ def _metric(rows: Rows, request: Request) -> str:
         return rows.objective.main
     if metric not in rows.metric_names:
         allowed = ", ".join(rows.metric_names) or "none: the experiment has no objective"
-        raise e.bad_request(f"metric: {metric!r} is not one of the experiment's metrics ({allowed})")
+        raise e.bad_request(
+            f"metric: {metric!r} is not one of the experiment's metrics ({allowed})"
+        )
     return metric
 
 
@@ -257,9 +275,8 @@ async def intermediate(request: Request, namespace: str, name: str) -> Response:
     rows = await _read_rows(request, namespace, name)
     metric = _metric(rows, request)
     store = _store(request)
-    body = await anyio.to_thread.run_sync(
-        rows.derive, ("intermediate", metric), lambda r: _intermediate_json(store, r, metric)
-    )
+    compute = partial(_intermediate_json, store, metric=metric)
+    body = await anyio.to_thread.run_sync(rows.derive, ("intermediate", metric), compute)
     return Response(body, media_type="application/json")
 
 
@@ -269,12 +286,17 @@ def _intermediate_json(store: Store, rows: Rows, metric: str) -> bytes:
     latest = rows.trials[-INTERMEDIATE_TRIALS:]
     namespace = rows.experiment.metadata.namespace or ""
     found = reads.observation_series(store, namespace, [t.name for t in latest], metric)
-    series = [
-        {"name": t.name, "status": t.phase, "steps": steps, "values": values}
-        for t in latest
-        for steps, values in [found.get(t.name, ([], []))]
-        if values
-    ]
+    series: list[dict[str, Any]] = []
+    points = 0
+    for t in reversed(latest):  # the newest first, while the points last
+        steps, values = found.get(t.name, ([], []))
+        if not values:
+            continue
+        points += len(values)
+        if series and points > INTERMEDIATE_POINTS:
+            break
+        series.append({"name": t.name, "status": t.phase, "steps": steps, "values": values})
+    series.reverse()
     body = {"metric": metric, "total": len(rows.trials), "series": series}
     return json.dumps(body, separators=(",", ":")).encode()
 

@@ -70,7 +70,11 @@ def trial_documents(
         if names is None:
             rows = list(conn.execute(query))
         else:
-            rows = [r for part in _chunks(names) for r in conn.execute(query.where(trials.c.name.in_(part)))]
+            rows = [
+                r
+                for part in _chunks(names)
+                for r in conn.execute(query.where(trials.c.name.in_(part)))
+            ]
     rows.sort(key=lambda r: r[0])
     return [(r[1], as_utc(r[2]), json.loads(r[3])) for r in rows]
 
