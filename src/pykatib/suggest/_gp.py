@@ -182,9 +182,7 @@ class GaussianProcess:
         if post.cross is not None:
             assert pending is not None
             k_inv_r = linalg.solve_triangular(self._chol[0].T, w, lower=False, check_finite=False)
-            post.dcross = self._dkernel(xs, pending, dk_xr) - np.einsum(
-                "mnd,nk->mkd", dk, k_inv_r
-            )
+            post.dcross = self._dkernel(xs, pending, dk_xr) - np.einsum("mnd,nk->mkd", dk, k_inv_r)
         return post
 
 

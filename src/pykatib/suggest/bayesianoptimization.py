@@ -10,11 +10,13 @@ thing on numpy/scipy:
   seeded by ``random_state`` (scikit-optimize's ``initial_point_generator="sobol"``; its default
   and Katib's draw them at random, which leaves more runs stuck in the basin their first good
   point happened to fall in: 3 of 8 seeds on Hartmann6, see ``bench/results/quality.md``).
-- ``acq_func``: ``EI`` (computed as log-EI), ``PI``, ``LCB``, or ``gp_hedge`` (default), which
+- ``acq_func``: ``EI`` (computed as log-EI), ``PI`` (an improvement of at least 0.01 in the
+  objective's units, scikit-optimize's ``xi``), ``LCB``, or ``gp_hedge`` (default), which
   picks one of the three at each proposal with probabilities that grow with how low the model
-  predicts their past picks to be (scikit-optimize's portfolio). ``EIps`` and ``PIps`` divide by a
-  trial's predicted duration in scikit-optimize; a trial's duration is not an objective here (nor
-  in Katib, which never passes it), so they act as ``EI`` and ``PI``.
+  predicts their past picks to be, in the objective's units (scikit-optimize's portfolio).
+  ``EIps`` and ``PIps`` divide by a trial's predicted duration in scikit-optimize; a trial's
+  duration is not an objective here (nor in Katib, which never passes it), so they act as ``EI``
+  and ``PI``.
 - ``acq_optimizer``: ``sampling`` scores quasi-random candidates; ``lbfgs`` also runs L-BFGS-B
   from the best candidate, from others drawn with probability growing with their score (so
   that a search can leave the incumbent's basin), and from the best trial (so that it can
@@ -48,7 +50,13 @@ import numpy as np
 from scipy.stats import qmc
 
 from pykatib.api.models import ObjectiveSpec
-from pykatib.suggest._acquisition import ACQUISITIONS, BatchAcquisition, Scorer, polish
+from pykatib.suggest._acquisition import (
+    ACQUISITIONS,
+    BatchAcquisition,
+    Scorer,
+    pi_margin,
+    polish,
+)
 from pykatib.suggest._gp import GaussianProcess
 from pykatib.suggest.base import Algorithm, Proposal, TrialResult
 from pykatib.suggest.random import sample_assignments
@@ -98,6 +106,8 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
 
 
 class _Model(Protocol):
+    y_std: float  # the objective's standard deviation: the model works on standardised values
+
     def predict(self, xs: np.ndarray, gradient: bool = False) -> tuple[Any, Any, Any, Any]: ...
 
 
@@ -316,9 +326,13 @@ class BayesianOptimization(Algorithm):
                 trees.add(point, trees.believe(point))
             model = trees
         if self.acq_func == "gp_hedge" and self._last_picks:
+            # In the objective's units, as scikit-optimize's GP predicts: on standardised means
+            # the portfolio stayed mixed on an objective that spreads over hundreds, and a
+            # batch kept mixing in the acquisitions that refine worse.
+            y_std = model.y_std
             for name, pick in self._last_picks.items():
                 mean, _, _, _ = model.predict(np.array([pick]))
-                self.gains[name] -= float(mean[0])
+                self.gains[name] -= float(mean[0]) * y_std
         return model
 
     def _candidates(self, rng: np.random.Generator) -> np.ndarray:
@@ -344,6 +358,8 @@ class BayesianOptimization(Algorithm):
             points = np.array(pending) if pending else np.zeros((0, len(self.space)))
             return BatchAcquisition(model, name, best, points, rng)
         acquisition = ACQUISITIONS[name]
+        if name == "PI":
+            best -= pi_margin(model.y_std)
 
         def score(xs: np.ndarray, gradient: bool = False) -> tuple[np.ndarray, None]:
             mean, std, _, _ = model.predict(xs)
