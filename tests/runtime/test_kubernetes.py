@@ -349,11 +349,8 @@ def test_deleting_the_experiment_deletes_its_running_jobs(
         assert proc is not None and proc.wait(timeout=30) == -signal.SIGKILL
 
 
-def test_a_restarted_control_plane_adopts_the_running_job(
-    tmp_path: Path, fake: FakeKubernetes
-) -> None:
-    """pykatib run --runtime kubernetes, killed mid-trial; a new process finds the job by its
-    label and watches it to its end (its log read on from where the first one stopped)."""
+def _waiting_experiment(tmp_path: Path) -> Experiment:
+    """One trial that reports loss=0.5, waits for the file ``go``, then reports loss=0.25."""
     flag = tmp_path / "go"
     code = (
         "import pathlib, sys, time\n"
@@ -362,8 +359,12 @@ def test_a_restarted_control_plane_adopts_the_running_job(
         "    time.sleep(0.02)\n"
         "print('loss=0.25', flush=True)\n"
     )
-    exp = experiment(code, maxTrialCount=1, parallelTrialCount=1)
-    spec = exp.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return experiment(code, maxTrialCount=1, parallelTrialCount=1)
+
+
+def _pykatib_run(tmp_path: Path, fake: FakeKubernetes) -> tuple[list[str], dict[str, str], str]:
+    """``pykatib run --runtime kubernetes`` of :func:`_waiting_experiment`: argv, env, db."""
+    spec = _waiting_experiment(tmp_path).model_dump(by_alias=True, exclude_none=True, mode="json")
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(spec))
     env = {
         **os.environ,
@@ -375,23 +376,45 @@ def test_a_restarted_control_plane_adopts_the_running_job(
         *(sys.executable, "-m", "pykatib.cli.main", "--db", db, "run", "-q"),
         *("-f", str(tmp_path / "exp.yaml"), "--runtime", "kubernetes"),
     ]
-    first = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    store = Store(db)
+    return argv, env, db
+
+
+def _first_observed(store: Store, proc: subprocess.Popen[bytes], fake: FakeKubernetes) -> None:
+    """Wait until the trial's first observation is stored (by ``proc``, still running)."""
 
     def observed_running() -> bool:
         trials = store.list_trials() if store_ready(store) else []
         return bool(trials) and bool(store.list_observations("default", trials[0].name))
 
+    fake.wait_for(lambda: proc.poll() is not None or observed_running(), timeout=120)
+    assert proc.poll() is None, "the control plane ended early"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_restarted_control_plane_adopts_the_running_job(
+    tmp_path: Path, fake: FakeKubernetes, sig: int
+) -> None:
+    """pykatib run --runtime kubernetes, killed or stopped (SIGTERM: a container's stop)
+    mid-trial: the job runs on; a new process finds it by its label and watches it to its end
+    (its log read on from where the first one stopped)."""
+    argv, env, db = _pykatib_run(tmp_path, fake)
+    first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    store = Store(db)
     try:
-        fake.wait_for(lambda: first.poll() is not None or observed_running(), timeout=120)
-        assert first.poll() is None, "the first control plane ended early"
+        _first_observed(store, first, fake)
     finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+        first.send_signal(sig)
+        out, _ = first.communicate(timeout=120)
+    if sig == signal.SIGTERM:
+        assert first.returncode == 130, out.decode()
+        assert "jobs go on running in the cluster" in out.decode()
+    assert fake.deleted == []
+    [pod] = fake.pods.values()
+    assert pod.proc is not None and pod.proc.poll() is None  # still running
     [trial] = store.list_trials()
     assert st.trial_phase(trial) == st.RUNNING
     second = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    flag.touch()
+    (tmp_path / "go").touch()
     out, _ = second.communicate(timeout=180)
     assert second.returncode == 0, out.decode()
 
@@ -400,6 +423,66 @@ def test_a_restarted_control_plane_adopts_the_running_job(
     assert len(fake.created) == 1  # adopted, not created again
     values = [o.value for o in store.list_observations("default", trial.name)]
     assert values == ["0.5", "0.25"]  # each line once
+
+
+def test_ctrl_c_of_pykatib_run_stops_the_trials_job_as_locally(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    """Ctrl-C is the user stopping the run: as with local trials, the trial stops (its job is
+    deleted) and is Pending again, to start afresh when the file is run again."""
+    argv, env, db = _pykatib_run(tmp_path, fake)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    store = Store(db)
+    try:
+        _first_observed(store, proc, fake)
+        [pod] = fake.pods.values()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out.decode()
+    assert "running trials were stopped" in out.decode()
+    [trial] = store.list_trials()
+    assert fake.deleted == [("jobs", "default", trial.name, "Background")]
+    assert pod.proc is not None and pod.proc.wait(timeout=30) == -signal.SIGKILL
+    assert st.trial_phase(trial) == st.PENDING
+
+
+def test_a_stopped_server_leaves_the_jobs_running_for_the_next_one(
+    tmp_path: Path, fake: FakeKubernetes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM to ``pykatib server --runtime kubernetes`` (a Deployment's rollout): its trials'
+    jobs run on, as Katib's do while its controller restarts; the next server adopts them."""
+    monkeypatch.setenv("PYKATIB_KUBECONFIG", str(fake.kubeconfig(tmp_path / "cluster")))
+    exp = _waiting_experiment(tmp_path)
+    body = exp.model_dump(by_alias=True, exclude_none=True, mode="json")
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    path = f"{pykatib_server.BASE}/namespaces/default/experiments/exp"
+    first = pykatib_server.start_server(tmp_path, db, extra_args=("--runtime", "kubernetes"))
+    store = Store(db)
+    try:
+        with first.client() as c:
+            answer = c.post(f"{pykatib_server.BASE}/namespaces/default/experiments", json=body)
+            assert answer.status_code == 201, answer.text
+        _first_observed(store, first.proc, fake)
+    finally:
+        assert first.stop() in (0, -signal.SIGTERM)
+    assert fake.deleted == []
+    [pod] = fake.pods.values()
+    assert pod.proc is not None and pod.proc.poll() is None  # still running
+    [trial] = store.list_trials()
+    assert st.trial_phase(trial) == st.RUNNING
+
+    second = pykatib_server.start_server(tmp_path, db, extra_args=("--runtime", "kubernetes"))
+    try:
+        (tmp_path / "go").touch()
+        with second.client() as c:
+            done = fake.wait_for(lambda: _finished(c.get(path).json()), timeout=120)
+    finally:
+        second.stop()
+    assert done == "Succeeded"
+    assert len(fake.created) == 1  # adopted, not created again
+    values = [o.value for o in store.list_observations("default", trial.name)]
+    assert values == ["0.5", "0.25"]
 
 
 def store_ready(store: Store) -> bool:

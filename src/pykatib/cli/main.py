@@ -377,10 +377,11 @@ def _namespaced(ctx: _Ctx, exp: Experiment) -> None:
 
 def _interrupt_on_signals() -> None:
     """SIGTERM and SIGHUP (`kill`, a closed terminal, a container stop) act as Ctrl-C does:
-    the trials stop and the experiments stay resumable."""
+    the trials stop and the experiments stay resumable; a cluster's jobs, though, run on."""
+    from pykatib.control.controller import Terminated
 
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, interrupt)
@@ -457,12 +458,17 @@ def run(
     try:
         with progress:
             finished = backend.run(keys, progress.update, following, restarting)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if backend.remote:
             again = f"pykatib run --server {ctx.server} -f {path}"
             message = (
                 f"the server at {ctx.server} goes on running the experiments; `{again}` "
                 "follows them again."
+            )
+        elif runtime == "kubernetes" and type(exc) is not KeyboardInterrupt:  # SIGTERM, SIGHUP
+            message = (
+                "the trials' jobs go on running in the cluster; "
+                f"`pykatib run -f {path} --runtime kubernetes` watches them again."
             )
         else:
             message = (
@@ -815,7 +821,8 @@ def server(
     """Run the control plane and a Kubernetes-style API that kubectl talks to.
 
     Every experiment in the database (--db) that no other control plane drives is driven here;
-    Ctrl-C or SIGTERM stops its trials, leaving the experiments resumable.
+    Ctrl-C or SIGTERM stops its trials, leaving the experiments resumable (with --runtime
+    kubernetes their jobs run on, and the next server adopts them).
     """
     _use_runtime(runtime, dask_scheduler)
     found = click_ctx.find_object(_Ctx)

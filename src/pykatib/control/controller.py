@@ -78,6 +78,11 @@ TRIAL_DIR_SETTING = "suggestion_trial_dir"
 ATTEMPT_ANNOTATION = "pykatib.kubeflow.org/attempt"
 
 
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM, SIGHUP), not interrupted by its user (Ctrl-C):
+    trials that outlive it (a cluster's jobs) are left running for the next control plane."""
+
+
 class Controller:
     """Drives experiments stored in ``store``, running their trials with ``runner``."""
 
@@ -630,8 +635,9 @@ class Controller:
                 if all(st.is_completed(s.experiment) for s in states):
                     break
                 self._wakeup.wait(RESYNC_SECONDS if self._held else FOLLOW_SECONDS)
-        except KeyboardInterrupt:
-            self.interrupt([k for k in keys if k in self._held])
+        except KeyboardInterrupt as exc:
+            held = [k for k in keys if k in self._held]
+            self.interrupt(held, leave_running=isinstance(exc, Terminated))
             raise
         except NotFoundError:
             self.runner.shutdown()  # wait for the deleted experiment's trials to exit
@@ -713,8 +719,12 @@ class Controller:
                     return
                 time.sleep(delay)
 
-    def interrupt(self, keys: Iterable[Key]) -> None:
-        """Stop every running trial and leave the experiments resumable."""
+    def interrupt(self, keys: Iterable[Key], leave_running: bool = False) -> None:
+        """Stop every running trial and leave the experiments resumable; with
+        ``leave_running``, a detached runner's trials (a cluster's jobs) are left running
+        instead, for the next control plane to adopt."""
+        if leave_running and self.runner.detach():
+            return
         self.runner.shutdown()
         for key in keys:
             state = self._states.get(key)
@@ -781,4 +791,4 @@ def _metric_names(state: ExperimentState) -> tuple[str, ...]:
     return tuple(names)
 
 
-__all__ = ["ConflictError", "Controller"]
+__all__ = ["ConflictError", "Controller", "Terminated"]

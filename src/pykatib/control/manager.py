@@ -13,7 +13,8 @@ a server runs a :class:`Manager` in a background thread instead. Each pass of it
 
 It sleeps until a trial's runner reports something, a request handler calls :meth:`wake` after a
 write, or a second has passed (changes made by other processes). :meth:`stop` stops the trials
-it runs, leaving their experiments resumable (Pending again), and releases every lease.
+it runs, leaving their experiments resumable (Pending again), and releases every lease; a
+detached runner's trials (a cluster's jobs) run on, for the next control plane to adopt.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ class Manager:
         ctl = self.controller
         held = sorted(ctl._held)
         try:
-            ctl.interrupt(held)
+            ctl.interrupt(held, leave_running=True)  # a cluster's jobs run on
         except Exception:
             log.exception("stopping the trials failed")
         for key in held:

@@ -25,6 +25,10 @@ Lifecycle, as the trial reconciler drives it:
 5. ``stop(key)`` ends a trial early (experiment done, Ctrl-C, early stopping); ``forget(key)``
    releases a finished trial's bookkeeping once its final status is stored, or stops watching a
    running one that another control plane takes over (it keeps running).
+6. ``shutdown()`` stops every trial still running (Ctrl-C of ``pykatib run``). When the control
+   plane stops cleanly (a server's SIGTERM), ``detach()`` comes first: a runner whose trials
+   outlive its process (a cluster's jobs) stops watching them and leaves them running, for the
+   next control plane to adopt.
 """
 
 from __future__ import annotations
@@ -147,6 +151,12 @@ class TrialRunner(ABC):
 
     @abstractmethod
     def forget(self, key: TrialKey) -> None: ...
+
+    def detach(self) -> bool:
+        """The control plane stops, its trials' status unstored: stop watching them and leave
+        them running (True), or say they end with this process (False: ``shutdown`` stops
+        them)."""
+        return False
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every trial still running and wait for them to exit."""

@@ -26,11 +26,13 @@ File, TensorFlowEvent and PrometheusMetric metrics are read in the pod by ``pyka
 which the runner adds as a native sidecar (:mod:`pykatib.cli.collect`); its log, read the same
 way, holds Push report lines.
 
-Stopping (early stopping, the experiment's end or deletion) deletes the object with
-``propagationPolicy: Background``; a finished one is deleted once its status is stored, unless
-the template says ``retain: true``. The run's record names the object; a control plane that
-restarts finds it again by its trial label and watches it from where the stored record says the
-log was read.
+Stopping (early stopping, the experiment's end or deletion, Ctrl-C of ``pykatib run``) deletes
+the object with ``propagationPolicy: Background``; a finished one is deleted once its status is
+stored, unless the template says ``retain: true``. A control plane that stops cleanly (a
+server's SIGTERM, a rollout) leaves the objects running (:meth:`KubernetesJobRunner.detach`),
+as Katib's trials run on while its controller restarts. The run's record names the object; a
+control plane that restarts finds it again by its trial label and watches it from where the
+stored record says the log was read.
 """
 
 from __future__ import annotations
@@ -154,8 +156,8 @@ class KubernetesTrial:
         number = record.get("attempt")
         if record.get("runtime") != RUNTIME or not isinstance(number, int):
             return False
-        if record.get("host") != shim.HOST:
-            return False  # the attempt's files (log, reports) are on another machine
+        if record.get("host") != shim.HOST and not Path(str(record.get("dir"))).is_dir():
+            return False  # the attempt's files are on another machine (no shared volume)
         try:
             found = self.api.find(self.ref, f"{TRIAL_LABEL}={self.request.key[1]}")
         except _API_ERRORS as exc:
@@ -356,9 +358,7 @@ class KubernetesTrial:
 
     def _verdict(self, job: dict[str, Any]) -> JobVerdict | None:
         try:
-            return job_verdict(
-                job, self.request.success_condition, self.request.failure_condition
-            )
+            return job_verdict(job, self.request.success_condition, self.request.failure_condition)
         except ConditionError as exc:
             # Over for the runner; the control plane fails the trial saying why.
             return JobVerdict("failed", "InvalidCondition", str(exc))
@@ -543,6 +543,20 @@ class KubernetesJobRunner(TrialRunner):
             self._ending = [t for t in self._ending if t.thread.is_alive()] + [trial]
         else:
             trial.release()  # left running: another control plane watches it now
+
+    def detach(self, timeout: float = 10.0) -> bool:
+        """Stop watching every trial and leave its object in the cluster (a server's SIGTERM, a
+        rollout: Katib's trials run on while its controller restarts); the trials already being
+        stopped are waited for."""
+        trials, self._trials = list(self._trials.values()), {}
+        for trial in trials:
+            if not trial.stopping:
+                trial.release()
+        for trial in trials + self._ending:
+            if trial.thread.is_alive():
+                trial.thread.join(timeout)
+        self._ending.clear()
+        return True
 
     def shutdown(self, timeout: float = 10.0) -> None:
         live = [t for t in self._trials.values() if not t.status.finished]

@@ -4,7 +4,8 @@ and the Kubernetes-style HTTP API, on FastAPI and uvicorn.
 Handlers read and write the store only (their own connection pool); the manager, in its own
 thread with its own pool, does the work. On Ctrl-C or SIGTERM uvicorn stops accepting, open
 watches end, requests in flight finish, and then the manager stops the trials (Pending again,
-so the experiments resume) and releases its leases.
+so the experiments resume; a cluster's jobs run on, for the next server to adopt) and releases
+its leases.
 """
 
 from __future__ import annotations
