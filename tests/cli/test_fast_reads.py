@@ -1,6 +1,7 @@
 """`get`, `describe` and `logs` start fast (issue 13): on a SQLite store and against a server
-they import none of SQLAlchemy, pydantic, httpx or the algorithms' libraries; and `get trials`
-pages with --limit and --continue, on SQLite, on PostgreSQL and through a server.
+they import none of SQLAlchemy, pydantic, httpx, rich or the algorithms' libraries (a piped
+table is written as rich would write it, without rich); and `get trials` pages with --limit and
+--continue, on SQLite, on PostgreSQL and through a server.
 
 Real processes, a real store filled by a real `pykatib run`.
 """
@@ -8,6 +9,7 @@ Real processes, a real store filled by a real `pykatib run`.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -16,8 +18,11 @@ from pathlib import Path
 
 import pytest
 from pykatib_cli import experiment, pykatib, table, write
+from rich.console import Console
 
-HEAVY = ("sqlalchemy", "pydantic", "httpx", "optuna", "numpy", "scipy", "rich.live")
+from pykatib.cli.tables import Grid, plain, to_rich
+
+HEAVY = ("sqlalchemy", "pydantic", "httpx", "optuna", "numpy", "scipy", "rich")
 # Runs the CLI as its console script does, then says which heavy modules it imported.
 PROBE = (
     "import atexit, sys\n"
@@ -167,3 +172,36 @@ def test_paging_refuses_what_it_cannot_page(tmp_path: Path) -> None:
     assert wrong.returncode == 2 and "page a list of trials" in wrong.stderr
     zero = pykatib("get", "trials", "--limit", "0")
     assert zero.returncode == 2 and "--limit" in zero.stderr
+
+
+def rich_text(grid: Grid, width: int) -> str:
+    console = Console(width=width, file=open(os.devnull, "w"), record=True)  # noqa: SIM115
+    console.print(to_rich(grid))
+    return console.export_text()
+
+
+def test_a_plain_table_is_what_rich_prints() -> None:
+    grid = Grid()
+    for header, justify in (
+        ("NAME", "left"),
+        ("STATUS", "left"),
+        ("LOSS", "right"),
+        ("AGE", "left"),
+    ):
+        grid.add_column(header, justify)
+    grid.add_row("exp-abcdefgh", "Succeeded", "0.0575494", "12s")
+    grid.add_row("exp-b", "Running", "-", "3m")
+    grid.add_row("e", "", "123456789.5", "4d")
+    assert plain(grid, 250) == rich_text(grid, 250)
+    one = Grid()
+    one.add_column("NAME")
+    assert plain(one, 250) == rich_text(one, 250)  # a header alone
+    # What rich could print otherwise is left to rich: markup, emoji codes, wide characters,
+    # a table wider than the console.
+    for cell in ("[bold]x", "a:smile:", "日本", "tab\there"):
+        odd = Grid()
+        odd.add_column("NAME")
+        odd.add_row(cell)
+        assert plain(odd, 250) is None, cell
+    assert plain(grid, 42) is None
+    assert plain(grid, 43) == rich_text(grid, 43)  # exactly as wide as the console

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
 from pykatib.api.errors import InvalidExperimentError, NotFoundError, PykatibError, one_line
 from pykatib.cli import paging
@@ -23,14 +21,41 @@ from pykatib.cli.collect import collect as collect_command
 from pykatib.cli.describe import describe, event_lines
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from pykatib.api.models import Experiment
     from pykatib.api.yaml import ExperimentDocument
     from pykatib.cli.server_reader import ServerReader
     from pykatib.store.sqlite_reader import SqliteReader
 
 # Piped output (scripts, `| grep`) is not cut to 80 columns.
-console = Console() if sys.stdout.isatty() else Console(width=250)
-err_console = Console(stderr=True, soft_wrap=True)
+PIPED_WIDTH = 250
+
+
+class _Console:
+    """A rich Console, made on first use: `get`'s tables, piped, are written without rich
+    (:func:`pykatib.cli.tables.plain`), so that those commands never import it."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self.stderr = stderr
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            if self.stderr:
+                self._console = Console(stderr=True, soft_wrap=True)
+            else:
+                self._console = Console() if sys.stdout.isatty() else Console(width=PIPED_WIDTH)
+        return self._console
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        self.get().print(*objects, **kwargs)
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 DEFAULT_NAMESPACE = "default"
 _SERVER_URL = r"https?://[^/\s]+(/\S*)?"
@@ -355,6 +380,8 @@ def _load(path: str, configmaps: Sequence[str]) -> list[ExperimentDocument]:
 
 
 def _report(errors: Sequence[str], header: str) -> None:
+    from rich.markup import escape
+
     err_console.print(f"[bold red]error:[/] {escape(header)}:", highlight=False)
     for line in errors:
         err_console.print(f"  - {line}", highlight=False, markup=False)
@@ -445,7 +472,7 @@ def run(
             restarting[key] = before
     from pykatib.cli import views
 
-    progress = views.Progress(console, quiet=quiet)
+    progress = views.Progress(console.get(), quiet=quiet)
 
     def following(key: tuple[str, str], lease: Any) -> None:
         err_console.print(
@@ -484,7 +511,7 @@ def run(
         )
         sys.exit(EXIT_FAILED)
     for exp in finished:
-        views.print_result(console, exp)
+        views.print_result(console.get(), exp)
     if any(exp.status.has("Failed") for exp in finished):
         sys.exit(EXIT_FAILED)
 
@@ -629,7 +656,7 @@ def get(
             points = ctx.backend.list_observations(trial.namespace, trial.name)
             from pykatib.cli import views
 
-            views.print_metrics(console, name, points, output)
+            views.print_metrics(console.get(), name, points, output)
             return
         if name:
             items = [ctx.find_doc(kind, name) if fast else ctx.find(kind, name)]
@@ -662,7 +689,12 @@ def get(
         where = "" if all_namespaces else f" in {ns} namespace"
         err_console.print(f"No resources found{where}.", highlight=False)
     else:
-        console.print(table(docs, wide=output == "wide", all_namespaces=all_namespaces))
+        grid = table(docs, wide=output == "wide", all_namespaces=all_namespaces)
+        text = None if sys.stdout.isatty() else tables.plain(grid, PIPED_WIDTH)
+        if text is not None:
+            sys.stdout.write(text)
+        else:
+            console.print(tables.to_rich(grid))
     if token:
         err_console.print(f"more trials: add --continue {token}", highlight=False)
 

@@ -5,15 +5,18 @@ Drawn from Katib's JSON (dicts), not the pydantic models: the local store's read
 JSON straight from SQLite (:mod:`pykatib.store.sqlite_reader`), and building the models would
 cost more than the whole command should take. The server's and the full store's objects come
 here through ``to_dict()``.
+
+A table is a :class:`Grid`; :func:`plain` writes it as rich lays out a borderless table, without
+importing rich, whenever the result is sure to be the same (plain ASCII cells that fit the
+width); else :func:`to_rich` gives the rich Table to print.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-
-from rich.table import Table
 
 Doc = dict[str, Any]
 UNAVAILABLE = "unavailable"  # pykatib.api.models.UNAVAILABLE_METRIC_VALUE
@@ -118,8 +121,57 @@ def _short(value: str | None) -> str:
     return value if number.is_integer() and "." not in value else f"{number:.6g}"
 
 
-def _table(all_namespaces: bool) -> Table:
+@dataclass
+class Grid:
+    """A table's columns (header, ``"left"`` or ``"right"``) and rows of cells."""
+
+    columns: list[tuple[str, str]] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+
+    def add_column(self, header: str, justify: str = "left") -> None:
+        self.columns.append((header, justify))
+
+    def add_row(self, *cells: str) -> None:
+        self.rows.append(list(cells))
+
+
+def plain(grid: Grid, width: int) -> str | None:
+    """``grid`` as rich prints ``to_rich(grid)`` on a console ``width`` wide that is not a
+    terminal (a cell padded by a space each side, no border), or None when rich might print it
+    otherwise: a cell rich reads as markup or emoji (``[``, ``:``), one not plain ASCII (whose
+    width rich measures in terminal cells), or a table wider than ``width`` (rich folds it)."""
+    lines = [[h for h, _ in grid.columns], *grid.rows]
+    for line in lines:
+        for cell in line:
+            if not cell.isascii() or "[" in cell or ":" in cell or not cell.isprintable():
+                return None
+    widths = [max(len(line[i]) for line in lines) for i in range(len(grid.columns))]
+    if sum(w + 2 for w in widths) > width:
+        return None
+    out = []
+    for line in lines:
+        cells = (
+            cell.rjust(w) if justify == "right" else cell.ljust(w)
+            for cell, w, (_, justify) in zip(line, widths, grid.columns)
+        )
+        out.append("".join(f" {cell} " for cell in cells))
+    return "\n".join(out) + "\n"
+
+
+def to_rich(grid: Grid) -> Any:
+    """``grid`` as a borderless rich Table with a bold header (kubectl's look)."""
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold")
+    for header, justify in grid.columns:
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for row in grid.rows:
+        table.add_row(*row)
+    return table
+
+
+def _table(all_namespaces: bool) -> Grid:
+    table = Grid()
     if all_namespaces:
         table.add_column("NAMESPACE")
     return table
@@ -135,7 +187,7 @@ def _name(obj: Doc) -> str:
 
 def experiments_table(
     items: Sequence[Doc], wide: bool = False, all_namespaces: bool = False
-) -> Table:
+) -> Grid:
     table = _table(all_namespaces)
     for col in ("NAME", "STATUS", "TRIALS", "SUCCEEDED", "RUNNING", "FAILED", "BEST", "AGE"):
         table.add_column(col)
@@ -175,7 +227,7 @@ def _names(found: Iterable[Doc]) -> list[str]:
     return list(dict.fromkeys(d["name"] for d in found if d.get("name")))
 
 
-def trials_table(items: Sequence[Doc], wide: bool = False, all_namespaces: bool = False) -> Table:
+def trials_table(items: Sequence[Doc], wide: bool = False, all_namespaces: bool = False) -> Grid:
     table = _table(all_namespaces)
     names = _names(a for trial in items for a in _assignments(trial))
     metric_names = _names(m for trial in items for m in _metrics(trial.get("status")))
@@ -213,7 +265,7 @@ def trials_table(items: Sequence[Doc], wide: bool = False, all_namespaces: bool 
 
 def suggestions_table(
     items: Sequence[Doc], wide: bool = False, all_namespaces: bool = False
-) -> Table:
+) -> Grid:
     """Katib's printer columns for Suggestion (manifests/v1beta1/components/crd/suggestion.yaml):
     the last condition's type and status, requests, assignments made, age."""
     table = _table(all_namespaces)
