@@ -5,7 +5,6 @@ Every message says what is wrong and what to do; callers (the CLI, the REST API)
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -44,6 +43,8 @@ def one_line(message: str) -> str:
 
 def unknown_field(name: str, allowed: Iterable[str]) -> str:
     """The message for a field that does not exist: the closest allowed name, or all of them."""
+    import difflib
+
     allowed = list(allowed)
     # Katib's names are camelCase; a snake_case spelling of one is the likeliest slip.
     camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
