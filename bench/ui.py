@@ -263,9 +263,24 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> N
     raise RuntimeError(f"{url} did not answer in {seconds} s")
 
 
-def time_view(browser: Any, url: str, ready: str) -> tuple[float, float | None]:
-    """Seconds from opening ``url`` in a fresh page until ``ready`` (a selector) is there, and
-    the longest server time (ms) of the ``/ui/api`` answers it had meanwhile (None: none)."""
+# In the page once the view is drawn: when its /ui/api data had come and when it was drawn
+# (ms from the page's start; a chart says when ECharts drew it, in its data-drawn).
+PAGE_TIMES = """(ready) => {
+  const el = document.querySelector(ready);
+  const drawn = el && el.dataset.drawn ? Number(el.dataset.drawn) : performance.now();
+  const data = performance.getEntriesByType("resource")
+    .filter((e) => e.name.includes("/ui/api/") && !e.name.includes("/changes"))
+    .map((e) => e.responseEnd);
+  return [data.length ? Math.max(...data) : null, drawn];
+}"""
+
+
+def time_view(browser: Any, url: str, ready: str, page_times: bool = True) -> dict[str, Any]:
+    """Opens ``url`` in a fresh page until ``ready`` (a selector) is there: ``seconds`` that
+    took, ``server_ms`` (the longest server time of the ``/ui/api`` answers meanwhile; None:
+    none), ``data_s`` and ``drawn_s`` (when the last of them had come and when the view was
+    drawn, from the page's start; ``data_s`` None: none; both None without ``page_times``,
+    which reads them in pykatib's pages)."""
     page = browser.new_page(viewport={"width": 1360, "height": 860})
     server_ms: list[float] = []
 
@@ -279,25 +294,34 @@ def time_view(browser: Any, url: str, ready: str) -> tuple[float, float | None]:
         started = time.perf_counter()
         page.goto(url, wait_until="commit")
         page.wait_for_selector(ready, state="attached", timeout=VIEW_TIMEOUT_S * 1000)
-        return time.perf_counter() - started, max(server_ms, default=None)
+        seconds = time.perf_counter() - started
+        data_ms, drawn_ms = page.evaluate(PAGE_TIMES, ready) if page_times else (None, None)
+        return {
+            "seconds": seconds,
+            "server_ms": max(server_ms, default=None),
+            "data_s": data_ms / 1000 if data_ms is not None else None,
+            "drawn_s": drawn_ms / 1000 if drawn_ms is not None else None,
+        }
     finally:
         page.close()
 
 
-def measure(browser: Any, views: list[tuple[str, str, str]]) -> dict[str, list[Any]]:
-    """``{view: [cold s, warm median s, cold server ms, warm median server ms]}``."""
+def _median(runs: list[dict[str, Any]], key: str) -> float | None:
+    known = [r[key] for r in runs if r[key] is not None]
+    return statistics.median(known) if known else None
+
+
+def measure(
+    browser: Any, views: list[tuple[str, str, str]], page_times: bool = True
+) -> dict[str, dict[str, Any]]:
+    """``{view: {"cold": time_view's answer, "warm": the medians of WARM_RUNS more}}``."""
     results = {}
     for label, url, ready in views:
-        cold, cold_ms = time_view(browser, url, ready)
-        warm = [time_view(browser, url, ready) for _ in range(WARM_RUNS)]
-        warm_s = statistics.median(t for t, _ in warm)
-        known = [ms for _, ms in warm if ms is not None]
-        warm_ms = statistics.median(known) if known else None
-        results[label] = [cold, warm_s, cold_ms, warm_ms]
-        print(
-            f"  {label}: cold {cold:.2f} s, warm {warm_s:.2f} s (server {cold_ms} / {warm_ms} ms)",
-            flush=True,
-        )
+        cold = time_view(browser, url, ready, page_times)
+        runs = [time_view(browser, url, ready, page_times) for _ in range(WARM_RUNS)]
+        warm = {key: _median(runs, key) for key in cold}
+        results[label] = {"cold": cold, "warm": warm}
+        print(f"  {label}: cold {cold}, warm {warm}", flush=True)
     return results
 
 
@@ -373,7 +397,12 @@ def report(args: argparse.Namespace, ours: dict[str, Any], theirs: dict[str, Any
             "same intermediate values in an Optuna journal file, by optuna-dashboard. "
             "Seconds from opening the view's URL in a fresh page of headless chromium until "
             f"the view is drawn: the first time (cold) and the median of {WARM_RUNS} more "
-            f"(warm); — where the view never drew within {VIEW_TIMEOUT_S} s, or the tool has no such view."
+            f"(warm); — where the view never drew within {VIEW_TIMEOUT_S} s, or the tool has no "
+            "such view. For pykatib: the longest server time of the view's `/ui/api` answers "
+            "(their `Server-Timing`), and, from the page's start (its navigation), when the last "
+            "of them had come and when the view was drawn (ECharts' `finished`); the total also "
+            "holds chromium's own start of the page. The first row is the floor: a static file "
+            "in a fresh page."
         ),
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -385,16 +414,22 @@ def report(args: argparse.Namespace, ours: dict[str, Any], theirs: dict[str, Any
         + ".",
         "",
         (
-            "| view | pykatib cold | pykatib warm | server cold / warm (ms) "
-            "| optuna-dashboard cold | optuna-dashboard warm |"
+            "| view | pykatib cold | pykatib warm | server ms (cold / warm) "
+            "| warm: data in / drawn at (s) | optuna-dashboard cold | optuna-dashboard warm |"
         ),
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for view, (cold, warm, cold_ms, warm_ms) in ours["views"].items():
+    for view, found in ours["views"].items():
+        cold, warm = found["cold"], found["warm"]
         other = (theirs or {}).get("views", {}).get(view)
-        them = f"{other[0]:.2f} | {other[1]:.2f}" if other else "— | —"
-        server = "—" if cold_ms is None and warm_ms is None else f"{_ms(cold_ms)} / {_ms(warm_ms)}"
-        lines.append(f"| {view} | {cold:.2f} | {warm:.2f} | {server} | {them} |")
+        them = (
+            f"{other['cold']['seconds']:.2f} | {other['warm']['seconds']:.2f}" if other else "— | —"
+        )
+        server = f"{_ms(cold['server_ms'])} / {_ms(warm['server_ms'])}"
+        phases = f"{_s(warm['data_s'])} / {_s(warm['drawn_s'])}"
+        lines.append(
+            f"| {view} | {cold['seconds']:.2f} | {warm['seconds']:.2f} | {server} | {phases} | {them} |"
+        )
     lines.append("")
     if theirs and theirs.get("note"):
         lines += [theirs["note"], ""]
@@ -403,6 +438,10 @@ def report(args: argparse.Namespace, ours: dict[str, Any], theirs: dict[str, Any
 
 def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f}"
+
+
+def _s(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
 
 
 def main() -> None:
@@ -462,7 +501,7 @@ def main() -> None:
                     theirs["views"] = {}
                     for view in optuna_dashboard_views(f"http://127.0.0.1:{port}"):
                         try:
-                            theirs["views"].update(measure(browser, [view]))
+                            theirs["views"].update(measure(browser, [view], page_times=False))
                         except Exception as exc:  # noqa: BLE001 (a view that never draws: say so)
                             print(f"  {view[0]}: not drawn ({type(exc).__name__})", flush=True)
                 finally:

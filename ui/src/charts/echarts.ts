@@ -32,11 +32,12 @@ export type EChart = echarts.ECharts;
 export type Option = echarts.EChartsCoreOption;
 
 /** A chart in `el`, resized with it and disposed of when `signal` aborts. Once ECharts has
- * drawn it, `el` gets `data-drawn` (what tests and bench/ui.py wait for). */
+ * drawn it, `el` gets `data-drawn`: when, in ms from the page's start (what tests and
+ * bench/ui.py wait for). */
 export function chart(el: HTMLElement, option: Option, signal: AbortSignal): EChart {
   const instance = echarts.init(el, undefined, { renderer: "canvas" });
   instance.on("finished", () => {
-    el.dataset.drawn = "";
+    el.dataset.drawn = performance.now().toFixed(0);
   });
   instance.setOption(option);
   // Redrawn when its size changes (not on the observer's first call: that is the size it has).
