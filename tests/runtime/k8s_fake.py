@@ -25,7 +25,10 @@ the kubelet sends it; each container's output is its own log. Any other kind is 
 created; ``on_create`` (a test's stand-in for its operator) is
 called for it, and may set its status (:meth:`FakeKubernetes.set_status`) and add pods with a
 log given as text (:meth:`FakeKubernetes.add_pod`). Deleting an object kills its processes and
-removes its pods (what Background propagation ends with).
+removes its pods (what Background propagation ends with), and plays the garbage collector:
+every object whose ``ownerReferences`` name the deleted one's uid is deleted too (recorded with
+the policy ``GarbageCollector``). ConfigMaps can be got, created and deleted (the runner's
+owner of an experiment's trial objects).
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class FakePod:
     def proc(self) -> subprocess.Popen[bytes] | None:
         """The main container's process."""
         return self.procs.get(self.containers[0]) if self.containers else None
+
     created: str = field(default_factory=lambda: stamp()[:19] + "Z")
 
     def json(self) -> dict[str, Any]:
@@ -250,6 +254,9 @@ class FakeKubernetes:
             if len(parts) == 7 and parts[6] == "log" and method == "GET":
                 self.requests.append(("get", "pods/log"))
                 return 200, self._log(namespace, parts[5], query)
+        if parts[:2] == ["api", "v1"] and len(parts) >= 5 and parts[4] == "configmaps":
+            name = parts[5] if len(parts) > 5 else ""
+            return self._config_map(method, parts[3], name, query, body)
         if parts[:1] == ["apis"] and len(parts) == 3 and method == "GET":
             return 200, self._discovery(f"{parts[1]}/{parts[2]}")
         if parts[:1] == ["apis"] and len(parts) >= 6 and parts[3] == "namespaces":
@@ -280,9 +287,7 @@ class FakeKubernetes:
                         return 200, self.objects[key]
                 if method == "DELETE":
                     self.requests.append(("delete", resource))
-                    policy = query.get("propagationPolicy") or (body or {}).get(
-                        "propagationPolicy"
-                    )
+                    policy = query.get("propagationPolicy") or (body or {}).get("propagationPolicy")
                     return self._delete(key, policy)
         return 404, _status(404, "NotFound", "no such path in the fake API server")
 
@@ -302,8 +307,13 @@ class FakeKubernetes:
                 }
             )
             resources.append(
-                {"name": f"{plural}/status", "singularName": "", "namespaced": True, "kind": kind,
-                 "verbs": ["get"]}
+                {
+                    "name": f"{plural}/status",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": kind,
+                    "verbs": ["get"],
+                }
             )
         return {
             "kind": "APIResourceList",
@@ -338,6 +348,31 @@ class FakeKubernetes:
             threading.Thread(target=self.on_create, args=(self, obj), daemon=True).start()
         return 201, obj
 
+    def _config_map(
+        self, method: str, namespace: str, name: str, query: dict[str, str], body: Any
+    ) -> tuple[int, Any]:
+        if method == "POST" and not name:
+            self.requests.append(("create", "configmaps"))
+            name = body["metadata"]["name"]
+            with self.lock:
+                if ("configmaps", namespace, name) in self.objects:
+                    return 409, _status(409, "AlreadyExists", f'configmaps "{name}" exists')
+                obj = {**body, "apiVersion": "v1", "kind": "ConfigMap"}
+                obj["metadata"] = {**body["metadata"], "namespace": namespace}
+                obj["metadata"]["uid"] = str(uuid.uuid4())
+                self.objects[("configmaps", namespace, name)] = obj
+                self.changed.notify_all()
+            return 201, obj
+        if method == "GET" and name:
+            self.requests.append(("get", "configmaps"))
+            with self.lock:
+                return 200, self.objects[("configmaps", namespace, name)]
+        if method == "DELETE" and name:
+            self.requests.append(("delete", "configmaps"))
+            policy = query.get("propagationPolicy") or (body or {}).get("propagationPolicy")
+            return self._delete(("configmaps", namespace, name), policy)
+        return 404, _status(404, "NotFound", "no such path in the fake API server")
+
     def _delete(self, key: tuple[str, str, str], policy: str | None) -> tuple[int, Any]:
         with self.lock:
             obj = self.objects.pop(key, None)
@@ -347,9 +382,17 @@ class FakeKubernetes:
             owned = [p for p in self.pods.values() if p.owner == key]
             for pod in owned:
                 del self.pods[(pod.namespace, pod.name)]
+            uid = obj["metadata"].get("uid")
+            dependents = [
+                k
+                for k, o in self.objects.items()
+                if any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])
+            ]
             self.changed.notify_all()
         for pod in owned:
             _kill(pod)
+        for dependent in dependents:  # the garbage collector's part
+            self._delete(dependent, "GarbageCollector")
         return 200, _status(200, "", "deleted", status="Success")
 
     def _log(self, namespace: str, name: str, query: dict[str, str]) -> str:
@@ -467,8 +510,11 @@ class FakeKubernetes:
         failed = 0
         while True:
             name = f"{key[2]}-{uuid.uuid4().hex[:5]}"
-            labels = {"job-name": key[2], "batch.kubernetes.io/job-name": key[2],
-                      "controller-uid": uid}
+            labels = {
+                "job-name": key[2],
+                "batch.kubernetes.io/job-name": key[2],
+                "controller-uid": uid,
+            }
             pod = self._start_pod(key, name, spec.get("template") or {}, labels)
             if pod is None:
                 return

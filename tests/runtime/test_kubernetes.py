@@ -138,12 +138,67 @@ def test_retain_keeps_the_finished_job(tmp_path: Path, fake: FakeKubernetes) -> 
     assert any(c["type"] == "Complete" for c in job["status"]["conditions"])
 
 
+def test_deleting_the_experiment_deletes_its_retained_jobs(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    """retain keeps a finished trial's job; deleting the experiment deletes it all the same, by
+    the cluster's garbage collector (Katib: Experiment -> Trial -> job ownerReferences)."""
+    exp = experiment(LOSS_CODE, maxTrialCount=2, parallelTrialCount=2)
+    assert exp.spec.trial_template is not None
+    exp.spec.trial_template.retain = True
+    ctl = k8s_controller(tmp_path, fake)
+    done = run(ctl, exp, tmp_path)
+    assert done.status.has("Succeeded")
+    assert len(fake.objects_of("jobs")) == 2 and fake.deleted == []
+    [owner] = fake.objects_of("configmaps")
+    for job in fake.objects_of("jobs"):
+        [reference] = job["metadata"]["ownerReferences"]
+        assert reference["uid"] == owner["metadata"]["uid"]
+        assert reference["kind"] == "ConfigMap"
+
+    trials = sorted(t.name for t in ctl.store.list_trials())
+    ctl.delete("default", "exp")
+    assert fake.objects_of("jobs") == [] and fake.objects_of("configmaps") == []
+    name = owner["metadata"]["name"]
+    assert ("configmaps", "default", name, "Background") in fake.deleted
+    assert sorted(d[2] for d in fake.deleted if d[3] == "GarbageCollector") == trials
+
+
+def test_a_server_deleting_a_finished_experiment_deletes_its_retained_jobs(
+    tmp_path: Path, fake: FakeKubernetes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the server's API: the experiment has completed (no control plane holds it)."""
+    monkeypatch.setenv("PYKATIB_KUBECONFIG", str(fake.kubeconfig(tmp_path / "cluster")))
+    body = experiment(LOSS_CODE, maxTrialCount=1, parallelTrialCount=1).model_dump(
+        by_alias=True, exclude_none=True, mode="json"
+    )
+    body["spec"]["trialTemplate"]["retain"] = True
+    server = pykatib_server.start_server(
+        tmp_path, f"sqlite:///{tmp_path / 'server.db'}", extra_args=("--runtime", "kubernetes")
+    )
+    path = f"{pykatib_server.BASE}/namespaces/default/experiments/exp"
+    try:
+        with server.client() as c:
+            answer = c.post(f"{pykatib_server.BASE}/namespaces/default/experiments", json=body)
+            assert answer.status_code == 201, answer.text
+            assert fake.wait_for(lambda: _finished(c.get(path).json()), timeout=120) == "Succeeded"
+            [job] = fake.objects_of("jobs")  # retained
+            assert c.delete(path).status_code == 200
+            fake.wait_for(lambda: not fake.objects_of("jobs"), timeout=60)
+    finally:
+        server.stop()
+    assert (*("jobs", "default"), job["metadata"]["name"], "GarbageCollector") in fake.deleted
+
+
 def test_a_failing_job_fails_the_trial_after_its_backoff_limit(
     tmp_path: Path, fake: FakeKubernetes
 ) -> None:
     code = "import sys\nprint('loss=1.0', flush=True)\nsys.exit(3)\n"
     exp = experiment(
-        code, maxTrialCount=1, parallelTrialCount=1, maxFailedTrialCount=0,
+        code,
+        maxTrialCount=1,
+        parallelTrialCount=1,
+        maxFailedTrialCount=0,
         job_spec={"backoffLimit": 1},
     )
     ctl = k8s_controller(tmp_path, fake)
@@ -343,8 +398,11 @@ def test_deleting_the_experiment_deletes_its_running_jobs(
     ctl.delete("default", "exp")
     ctl.runner.shutdown()
 
-    assert sorted(d[3] for d in fake.deleted) == ["Background", "Background"]
-    assert fake.objects_of("jobs") == []
+    # By the runner stopping the trials, or by the garbage collector (the experiment's
+    # ConfigMap deleted), whichever comes first.
+    jobs = [d for d in fake.deleted if d[0] == "jobs"]
+    assert len(jobs) == 2 and {d[3] for d in jobs} <= {"Background", "GarbageCollector"}
+    assert fake.objects_of("jobs") == [] and fake.objects_of("configmaps") == []
     for proc in procs:
         assert proc is not None and proc.wait(timeout=30) == -signal.SIGKILL
 

@@ -160,6 +160,7 @@ class Controller:
             for trial in state.active():
                 self.runner.stop((namespace, trial.name), "the experiment was deleted")
         self.store.delete_experiment(namespace, name)
+        self.runner.experiment_deleted(namespace, name)
 
     # --- the cache -----------------------------------------------------------------------------
 
@@ -678,6 +679,7 @@ class Controller:
             return self.state(key)
         except NotFoundError as exc:
             self._abandon(key, stop_trials=True)
+            self.runner.experiment_deleted(*key)
             raise NotFoundError(
                 f'experiment "{key[1]}" was deleted from namespace "{key[0]}" while it ran'
             ) from exc

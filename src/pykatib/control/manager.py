@@ -183,7 +183,7 @@ class Manager:
             ctl._release(key)
             ctl._abandon(key, stop_trials=False)
             self._wanted.discard(key)
-            self._versions.pop(key, None)
+            self._versions[key] = -1  # read afresh next pass; still known, so its deletion is seen
 
     def _forget(self, key: Key) -> None:
         self._versions.pop(key, None)
@@ -191,6 +191,7 @@ class Manager:
         self._next_claim.pop(key, None)
         if key in self.controller._held:
             self.controller._abandon(key, stop_trials=True)
+        self.controller.runner.experiment_deleted(*key)  # a cluster's retained jobs
 
     def _shut_down(self) -> None:
         ctl = self.controller

@@ -152,6 +152,10 @@ class TrialRunner(ABC):
     @abstractmethod
     def forget(self, key: TrialKey) -> None: ...
 
+    def experiment_deleted(self, namespace: str, name: str) -> None:
+        """The experiment is gone from the store (its running trials stopped): remove what its
+        trials left where they ran (a cluster's retained jobs)."""
+
     def detach(self) -> bool:
         """The control plane stops, its trials' status unstored: stop watching them and leave
         them running (True), or say they end with this process (False: ``shutdown`` stops

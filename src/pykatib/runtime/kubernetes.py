@@ -68,8 +68,10 @@ from pykatib.runtime.kubernetes_api import (
 from pykatib.runtime.kubernetes_objects import (
     COLLECTOR_CONTAINER,
     EXPERIMENT_LABEL,
+    MANAGED_BY_LABEL,
     OWNER_ANNOTATION,
     TRIAL_LABEL,
+    experiment_owner,
     has_sidecar,
     object_ref,
     pod_selector,
@@ -280,7 +282,21 @@ class KubernetesTrial:
         for."""
         attempt = self._attempt
         assert attempt is not None
-        body = render(self.request, self.report_url, self.token)
+        experiment = self.request.labels.get(EXPERIMENT_LABEL)
+        owner_uid = ""
+        if experiment:
+            owner = experiment_owner(self.ref.namespace, experiment)
+            labels = {EXPERIMENT_LABEL: experiment, MANAGED_BY_LABEL: "pykatib"}
+            try:
+                owner_uid = self.api.config_map_uid(owner.namespace, owner.name, labels)
+            except ApiException as exc:
+                self._fail_now(attempt, "CreateFailed", api_error("create", owner, exc))
+                return self.status
+            except (KubernetesRuntimeError, OSError) as exc:
+                message = f"can't create ConfigMap {owner.namespace}/{owner.name}: {exc}"
+                self._fail_now(attempt, "CreateFailed", message)
+                return self.status
+        body = render(self.request, self.report_url, self.token, owner_uid)
         while not self._created:
             if self._released:
                 return None
@@ -543,6 +559,18 @@ class KubernetesJobRunner(TrialRunner):
             self._ending = [t for t in self._ending if t.thread.is_alive()] + [trial]
         else:
             trial.release()  # left running: another control plane watches it now
+
+    def experiment_deleted(self, namespace: str, name: str) -> None:
+        """Delete the experiment's ConfigMap: the cluster's garbage collector deletes every
+        object of its trials (retained ones too), as Katib's deletes an experiment's trials and
+        through them their jobs."""
+        owner = experiment_owner(namespace, name)
+        try:
+            self.api.delete_config_map(owner.namespace, owner.name)
+        except _API_ERRORS as exc:
+            log.warning(
+                "experiment %s/%s: can't delete ConfigMap %s: %s", namespace, name, owner.name, exc
+            )
 
     def detach(self, timeout: float = 10.0) -> bool:
         """Stop watching every trial and leave its object in the cluster (a server's SIGTERM, a

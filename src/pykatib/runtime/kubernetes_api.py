@@ -100,6 +100,9 @@ class ClusterApi:
         ("delete", "*"),
         ("list", "pods"),
         ("get", "pods/log"),
+        ("get", "configmaps"),
+        ("create", "configmaps"),
+        ("delete", "configmaps"),
     )
 
     def __init__(self, api_client: k8s.ApiClient) -> None:
@@ -119,8 +122,7 @@ class ClusterApi:
         except ApiException as exc:
             if exc.status == 404:
                 raise KubernetesRuntimeError(
-                    f"the cluster does not serve {api_version} (is its operator or CRD "
-                    "installed?)"
+                    f"the cluster does not serve {api_version} (is its operator or CRD installed?)"
                 ) from exc
             raise
         for resource in listing.resources or []:
@@ -157,6 +159,32 @@ class ClusterApi:
             self.custom.delete_namespaced_custom_object(
                 *self._where(ref), ref.name, propagation_policy="Background"
             )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def config_map_uid(self, namespace: str, name: str, labels: dict[str, str]) -> str:
+        """The uid of ConfigMap ``name``, made (with ``labels``) if it is not there."""
+        try:
+            return str(self.core.read_namespaced_config_map(name, namespace).metadata.uid)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        meta = k8s.V1ObjectMeta(name=name, namespace=namespace, labels=labels)
+        try:
+            made = self.core.create_namespaced_config_map(namespace, k8s.V1ConfigMap(metadata=meta))
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            made = self.core.read_namespaced_config_map(name, namespace)  # made meanwhile
+        return str(made.metadata.uid)
+
+    def delete_config_map(self, namespace: str, name: str) -> bool:
+        """Delete the ConfigMap and, in the background, what it owns; False if it was gone."""
+        try:
+            self.core.delete_namespaced_config_map(name, namespace, propagation_policy="Background")
         except ApiException as exc:
             if exc.status == 404:
                 return False

@@ -47,6 +47,14 @@ COLLECTOR_IMAGE_ENV = "PYKATIB_COLLECTOR_IMAGE"
 DEFAULT_COLLECTOR_IMAGE = "pykatib:latest"
 
 
+def experiment_owner(namespace: str, experiment: str) -> ObjectRef:
+    """The ConfigMap that stands for an experiment in the cluster: its trials' objects name it
+    in their ownerReferences, so that deleting it (the experiment's deletion) has the cluster's
+    garbage collector delete them all, retained or not, of any kind, as Katib's Experiment ->
+    Trial -> job ownerReferences do."""
+    return ObjectRef("v1", "ConfigMap", namespace, f"pykatib-experiment-{experiment}")
+
+
 def object_ref(request: RunRequest) -> ObjectRef:
     """Where the trial's object goes: its kind, the trial's namespace and name."""
     spec = request.run_spec
@@ -84,8 +92,11 @@ def pod_templates(node: Any) -> list[dict[str, Any]]:
     return found
 
 
-def render(request: RunRequest, report_url: str | None, token: str | None) -> dict[str, Any]:
-    """The trial's object with Katib's labels, the owner annotation, the primary container's
+def render(
+    request: RunRequest, report_url: str | None, token: str | None, owner_uid: str = ""
+) -> dict[str, Any]:
+    """The trial's object with Katib's labels, the owner annotation, the ownerReference to its
+    experiment's ConfigMap (``owner_uid``: :func:`experiment_owner`), the primary container's
     environment and, where its metrics are read in the pod, the collector beside it."""
     ref = object_ref(request)
     body = deepcopy(request.run_spec)
@@ -99,6 +110,10 @@ def render(request: RunRequest, report_url: str | None, token: str | None) -> di
     meta["labels"] = {**(meta.get("labels") or {}), **ours, MANAGED_BY_LABEL: "pykatib"}
     annotations = meta.get("annotations") or {}
     meta["annotations"] = {**annotations, OWNER_ANNOTATION: f"Trial {namespace}/{trial}"}
+    if experiment and owner_uid:
+        owner = experiment_owner(ref.namespace, experiment)
+        reference = {"apiVersion": "v1", "kind": "ConfigMap", "name": owner.name, "uid": owner_uid}
+        meta["ownerReferences"] = [*(meta.get("ownerReferences") or []), reference]
     env = {TRIAL_NAME_ENV: trial, NAMESPACE_ENV: namespace}
     if collector_kind(request.metrics_collector) == PUSH_COLLECTOR and report_url:
         env[SERVER_ENV] = report_url
