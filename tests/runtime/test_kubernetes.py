@@ -649,6 +649,60 @@ def test_a_file_collector_runs_as_pykatib_collect_beside_the_trial(
     assert {"name": "pykatib-metrics", "emptyDir": {}} in pod["volumes"]
     [main] = pod["containers"]
     assert {"name": "pykatib-metrics", "mountPath": str(metrics.parent)} in main["volumeMounts"]
+    # The main container's output is the trial's log (`pykatib logs`), beside the collector's.
+    result = CliRunner(env={"PYKATIB_HOME": str(tmp_path / "home")}).invoke(
+        cli, ["--db", f"sqlite:///{tmp_path / 'test.db'}", "logs", trial.name]
+    )
+    assert result.exit_code == 0, result.output
+    assert "loss=999" in result.output
+
+
+TFEVENT_CODE = """
+import pathlib, sys
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+lr = float(sys.argv[1].split('=')[1])
+writer = EventFileWriter(str(pathlib.Path(EVENTS) / "train"))
+for step in range(3):
+    print(f"training step {step}", flush=True)
+    value = summary_pb2.Summary.Value(tag="loss", simple_value=lr * (3 - step))
+    event = event_pb2.Event(step=step, wall_time=1700000000 + step, summary=summary_pb2.Summary(value=[value]))
+    writer.add_event(event)
+writer.close()
+"""
+
+
+def test_a_tensorflow_event_collector_runs_as_pykatib_collect_beside_the_trial(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    pytest.importorskip("tensorboard", reason="the tfevent extra (tensorboard) is not installed")
+    events = tmp_path / "tb"
+    exp = experiment(
+        f"EVENTS = {str(events)!r}\n" + TFEVENT_CODE,
+        maxTrialCount=1,
+        parallelTrialCount=1,
+        metricsCollectorSpec={
+            "collector": {"kind": "TensorFlowEvent"},
+            "source": {"fileSystemPath": {"path": str(events), "kind": "Directory"}},
+        },
+    )
+    ctl = k8s_controller(tmp_path, fake)
+    done = run(ctl, exp, tmp_path)
+
+    assert done.status.has("Succeeded"), done.status
+    [trial] = ctl.store.list_trials()
+    lr = float(trial.spec.parameter_assignments[0].value)
+    values = [float(o.value) for o in ctl.store.list_observations("default", trial.name)]
+    assert values == pytest.approx([lr * 3, lr * 2, lr])
+    [body] = fake.created
+    [sidecar] = body["spec"]["template"]["spec"]["initContainers"]
+    assert sidecar["volumeMounts"] == [{"name": "pykatib-metrics", "mountPath": str(events)}]
+    log = attempt_files(tmp_path / "home", "default", "exp", trial.name).log.read_text()
+    assert [line for line in log.splitlines() if line.startswith("training step")] == [
+        "training step 0",
+        "training step 1",
+        "training step 2",
+    ]
 
 
 def test_the_kubernetes_runtime_refuses_without_a_cluster(tmp_path: Path) -> None:

@@ -122,6 +122,9 @@ class KubernetesTrial:
         self._record_changed = False
         self._cursor = LogCursor()
         self._cursor_stored = LogCursor()  # as of the points handed over
+        # With a collector in the pod: how far the main container's log (the trial's) was read.
+        self._trial_log = LogCursor()
+        self._trial_log_stored = LogCursor()
         self._attempt: Attempt | None = None
         self._number = 1
         self._uid = ""
@@ -174,10 +177,16 @@ class KubernetesTrial:
         self._started = started
         attempt = self._open(number, started, fresh=False)
         cursor = LogCursor.from_json(record.get("logs"))
+        trial_log = LogCursor.from_json(record.get("trialLog"))
         # Lines appended after the stored record are read from the cluster again.
-        mirror = self._mirror(attempt)
-        if mirror.exists() and mirror.stat().st_size > cursor.size:
-            os.truncate(mirror, cursor.size)
+        read = [(self._mirror(attempt), cursor)]
+        if self.sidecar and "trialLog" in record:
+            read.append((attempt.files.log, trial_log))
+        for path, up_to in read:
+            if path.exists() and path.stat().st_size > up_to.size:
+                os.truncate(path, up_to.size)
+        self._trial_log = LogCursor(**trial_log.to_json())
+        self._trial_log_stored = trial_log
         attempt.collector.restore(record.get("positions") or {})
         self._cursor = LogCursor(**cursor.to_json())
         self._cursor_stored = cursor
@@ -198,6 +207,7 @@ class KubernetesTrial:
             "jobStartTime": format_rfc3339(self._started),
             "positions": self._position,
             "logs": self._cursor_stored.to_json(),
+            **({"trialLog": self._trial_log_stored.to_json()} if self.sidecar else {}),
         }
 
     def drain(self) -> Drained:
@@ -394,8 +404,9 @@ class KubernetesTrial:
         self._bell.clear()
 
     def _read_logs(self, attempt: Attempt) -> None:
-        """Append the primary pod's new lines to the attempt's log (the collector's, to its
-        report file)."""
+        """Append the primary pod's new lines to the attempt's log; with a collector in the
+        pod, its lines to the report file and the main container's to the attempt's log (the
+        trial's log, for ``pykatib logs``)."""
         pods = self.api.pods(self.ref.namespace, pod_selector(self.request))
         container = COLLECTOR_CONTAINER if self.sidecar else self.request.primary_container_name
         pods = [p for p in pods if container is None or container in p.containers]
@@ -404,18 +415,25 @@ class KubernetesTrial:
         pod = pods[-1]  # the newest: a Job's retry makes a new pod
         if pod.phase == "Pending":
             return
-        cursor = self._cursor
-        if pod.name != cursor.pod:
-            cursor.pod, cursor.stamp, cursor.count = pod.name, "", 0
+        if pod.name != self._cursor.pod:
             attempt.note(f"the log of pod {pod.name}")
+        self._read_log(
+            pod.name, container or pod.containers[0], self._cursor, self._mirror(attempt)
+        )
+        if self.sidecar:
+            main = self.request.primary_container_name or pod.containers[0]
+            self._read_log(pod.name, main, self._trial_log, attempt.files.log)
+
+    def _read_log(self, pod: str, container: str, cursor: LogCursor, path: Path) -> None:
+        """Append ``container``'s new lines to ``path``; ``cursor`` moves on."""
+        if pod != cursor.pod:
+            cursor.pod, cursor.stamp, cursor.count = pod, "", 0
         since = cursor.since_seconds(LOG_OVERLAP_SECONDS)
-        text = self.api.log(self.ref.namespace, pod.name, container or pod.containers[0], since)
-        lines = cursor.take(text)
-        mirror = self._mirror(attempt)
+        lines = cursor.take(self.api.log(self.ref.namespace, pod, container, since))
         if lines:
-            with open(mirror, "ab") as f:
+            with open(path, "ab") as f:
                 f.write("".join(line + "\n" for line in lines).encode())
-        cursor.size = mirror.stat().st_size if mirror.exists() else 0
+        cursor.size = path.stat().st_size if path.exists() else 0
 
     def _collect(self, attempt: Attempt, final: bool = False) -> None:
         collector = attempt.collector
@@ -426,9 +444,11 @@ class KubernetesTrial:
             attempt.closed = final
             with self._lock:
                 cursor_moved = self._cursor.to_json() != self._cursor_stored.to_json()
+                cursor_moved |= self._trial_log.to_json() != self._trial_log_stored.to_json()
                 if self.layout.kind != STDOUT_COLLECTOR and cursor_moved:
                     self._record_changed = True
                 self._cursor_stored = LogCursor(**self._cursor.to_json())
+                self._trial_log_stored = LogCursor(**self._trial_log.to_json())
                 if not points:
                     return
                 self._points.extend(points)
