@@ -121,6 +121,8 @@ class FakeKubernetes:
         self.on_create = on_create
         # Called with each object before it is stored (a test's way to be there first).
         self.before_create: Callable[[FakeKubernetes, dict[str, Any]], None] | None = None
+        # Every create of a trial object answered with this Status (code, reason, message).
+        self.refuse_create: tuple[int, str, str] | None = None
         self.lock = threading.RLock()
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (plural, ns, name)
         self.pods: dict[tuple[str, str], FakePod] = {}
@@ -329,6 +331,8 @@ class FakeKubernetes:
         key = (plural, namespace, name)
         if self.before_create is not None:
             self.before_create(self, body)
+        if self.refuse_create is not None:
+            return self.refuse_create[0], _status(*self.refuse_create)
         with self.lock:
             if key in self.objects:
                 return 409, _status(409, "AlreadyExists", f'{plural} "{name}" already exists')

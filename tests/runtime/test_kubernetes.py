@@ -827,20 +827,51 @@ def test_pykatib_collect_refuses_what_it_cannot_read(args: list[str], says: str)
     assert says in result.output
 
 
-def test_a_kind_the_cluster_does_not_serve_fails_the_trial_saying_so(
-    tmp_path: Path, fake: FakeKubernetes
+@pytest.mark.parametrize(
+    ("api_version", "refusal", "says"),
+    [
+        (
+            "argoproj.io/v1alpha1",
+            (422, "Invalid", 'Workflow.argoproj.io "x" is invalid: spec.entrypoint: Required'),
+            'the API server answered 422: Workflow.argoproj.io "x" is invalid',
+        ),
+        (
+            "argoproj.io/v1alpha1",
+            (403, "Forbidden", "workflows.argoproj.io is forbidden: User cannot create"),
+            "the API server answered 403: workflows.argoproj.io is forbidden",
+        ),
+        (
+            "example.com/v1",
+            None,
+            "does not serve example.com/v1 (is its operator or CRD installed?)",
+        ),
+    ],
+    ids=["invalid", "forbidden", "no-crd"],
+)
+def test_a_custom_kind_the_cluster_refuses_fails_the_trial_with_its_answer(
+    tmp_path: Path,
+    fake: FakeKubernetes,
+    api_version: str,
+    refusal: tuple[int, str, str] | None,
+    says: str,
 ) -> None:
+    """Not ConditionsUnmet: the runner's failure is the trial's reason, whatever the kind's
+    conditions (these would never match a status pykatib made up)."""
+    fake.refuse_create = refusal
     exp = _workflow_experiment(maxFailedTrialCount=0)
-    assert exp.spec.trial_template is not None and exp.spec.trial_template.trial_spec
-    exp.spec.trial_template.trial_spec["apiVersion"] = "example.com/v1"
+    template = exp.spec.trial_template
+    assert template is not None and template.trial_spec
+    template.trial_spec["apiVersion"] = api_version
+    template.success_condition = 'status.state=="Done"'
+    template.failure_condition = 'status.state=="Error"'
     ctl = k8s_controller(tmp_path, fake)
     done = run(ctl, exp, tmp_path)
 
     assert done.status.has("Failed")
     trial = ctl.store.list_trials()[0]
     failed = trial.status.condition("Failed")
-    assert failed is not None
-    assert "does not serve example.com/v1 (is its operator or CRD installed?)" in (
-        failed.message or ""
-    )
+    assert failed is not None and failed.reason == "TrialFailed. Job reason: CreateFailed", failed
+    assert says in (failed.message or "")
     assert fake.created == []
+    events = [e for e in ctl.store.list_events("default") if e.reason == "CreateFailed"]
+    assert events and says in (events[0].message or "")

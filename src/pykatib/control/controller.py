@@ -291,6 +291,11 @@ class Controller:
             st.mark_trial_killed(trial, run.message)
             changes.events.append(event(trial, NORMAL, st.TRIAL_KILLED, run.message))
             return True
+        if run.phase == "failed" and run.job is None:
+            # The runner's own failure, no job to judge (a cluster refused to create it).
+            st.mark_trial_failed(trial, run.reason, run.message)
+            changes.events.append(event(trial, WARNING, run.reason, f"Job {job}: {run.message}"))
+            return True
         try:
             verdict = job_verdict(
                 run.job or {},

@@ -85,7 +85,9 @@ class RunStatus:
 
     ``job`` is the trial's job as the Kubernetes API server would show it (for a ``batch/v1``
     Job: ``status.conditions`` Complete or Failed once it ended), for Katib's
-    ``successCondition`` / ``failureCondition`` (:mod:`pykatib.control.conditions`).
+    ``successCondition`` / ``failureCondition`` (:mod:`pykatib.control.conditions`). A failed
+    run without one is the runner's own failure (the cluster refused the job, the runner
+    broke): the trial fails with ``reason`` and ``message``, its conditions unread.
     """
 
     phase: str

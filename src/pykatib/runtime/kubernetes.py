@@ -265,9 +265,9 @@ class KubernetesTrial:
         return attempt.files.metrics if self.sidecar else attempt.files.log
 
     def _fail_now(self, attempt: Attempt, reason: str, message: str) -> None:
+        """Fail the run for a reason of the runner's (no job to judge by its conditions)."""
         attempt.note(f"error: {message}")
-        job = _failed_job(reason, message)
-        self.status = RunStatus("failed", reason, message, job=job)
+        self.status = RunStatus("failed", reason, message, job=None)
 
     def _what(self) -> str:
         return f"{self.ref.kind} {self.ref.namespace}/{self.ref.name}"
@@ -373,8 +373,7 @@ class KubernetesTrial:
                 message = f"{self._what()} was deleted from the cluster"
                 attempt.note(f"error: {message}")
                 self._collect(attempt, final=True)
-                job = _failed_job("Deleted", message)
-                return RunStatus("failed", "Deleted", message, job=job)
+                return RunStatus("failed", "Deleted", message, job=None)
             verdict = self._verdict(job)
             if verdict is not None:
                 self._collect(attempt, final=True)
@@ -455,21 +454,6 @@ class KubernetesTrial:
                 self._position = collector.position()
                 self._offset = int(getattr(collector, "offset", 0))
         self.wake()
-
-
-def _failed_job(reason: str, message: str) -> dict[str, Any]:
-    """A job that failed without the cluster saying so (not created, deleted by someone), as
-    the failure conditions of the Job and the training kinds (a Failed condition) and of an
-    Argo Workflow (phase Failed) see it; others' fail as meeting neither condition."""
-    now = format_rfc3339(datetime.now(timezone.utc))
-    condition = {
-        "type": "Failed",
-        "status": "True",
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": now,
-    }
-    return {"status": {"conditions": [condition], "phase": "Failed", "message": message}}
 
 
 class KubernetesJobRunner(TrialRunner):
