@@ -16,7 +16,6 @@ import click
 
 from pykatib.api.errors import InvalidExperimentError, NotFoundError, PykatibError, one_line
 from pykatib.cli import paging
-from pykatib.cli.backend import Backend, Local, Remote
 from pykatib.cli.collect import collect as collect_command
 from pykatib.cli.describe import describe, event_lines
 
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
 
     from pykatib.api.models import Experiment
     from pykatib.api.yaml import ExperimentDocument
+    from pykatib.cli.backend import Backend
     from pykatib.cli.server_reader import ServerReader
     from pykatib.store.sqlite_reader import SqliteReader
 
@@ -140,6 +140,8 @@ class _Ctx:
     def backend(self) -> Backend:
         """The server (``--server``), else the local store (``--db``)."""
         if self._backend is None:
+            from pykatib.cli.backend import Local
+
             self._backend = self._remote() if self.server else Local(self.db)
         return self._backend
 
@@ -164,6 +166,8 @@ class _Ctx:
                 highlight=False,
             )
             sys.exit(EXIT_INVALID)
+        from pykatib.cli.backend import Remote
+
         remote = Remote(self.server, self.token)
         click_ctx = click.get_current_context(silent=True)
         if click_ctx is not None:
