@@ -164,6 +164,33 @@ def test_deleting_the_experiment_deletes_its_retained_jobs(
     assert sorted(d[2] for d in fake.deleted if d[3] == "GarbageCollector") == trials
 
 
+def test_pykatib_delete_with_the_kubernetes_runtime_deletes_the_retained_jobs(
+    tmp_path: Path, fake: FakeKubernetes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pykatib delete experiment` without a server: the jobs go with ``--runtime kubernetes``
+    (or PYKATIB_RUNTIME=kubernetes), and stay without (the local runtime knows no cluster)."""
+    exp = experiment(LOSS_CODE, maxTrialCount=1, parallelTrialCount=1)
+    assert exp.spec.trial_template is not None
+    exp.spec.trial_template.retain = True
+    for name in ("kept", "gone"):
+        exp.metadata.name = name
+        assert run(k8s_controller(tmp_path, fake), exp, tmp_path).status.has("Succeeded")
+    assert len(fake.objects_of("jobs")) == 2
+    monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig(tmp_path / "kubeconfig")))
+    monkeypatch.setenv("PYKATIB_HOME", str(tmp_path / "home"))
+    db = f"sqlite:///{tmp_path / 'test.db'}"
+    monkeypatch.setattr(selection, "_current", selection.Runtime("local"))
+    result = CliRunner().invoke(cli, ["--db", db, "delete", "experiment", "kept"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(
+        cli, ["--db", db, "delete", "experiment", "gone", "--runtime", "kubernetes"]
+    )
+    assert result.exit_code == 0, result.output
+    [job] = fake.objects_of("jobs")
+    assert job["metadata"]["labels"][EXPERIMENT_LABEL] == "kept"
+    assert [d[2] for d in fake.deleted if d[3] == "GarbageCollector"] != []
+
+
 def test_a_server_deleting_a_finished_experiment_deletes_its_retained_jobs(
     tmp_path: Path, fake: FakeKubernetes, monkeypatch: pytest.MonkeyPatch
 ) -> None:

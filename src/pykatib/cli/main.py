@@ -805,11 +805,15 @@ def logs(
 @cli.command()
 @click.argument("kind", type=click.Choice(["experiment"]))
 @click.argument("name")
+@runtime_options
 @namespace_option
 @server_options
 @pass_ctx
-def delete(ctx: _Ctx, kind: str, name: str) -> None:
-    """Delete an experiment with its trials, suggestion and observation logs."""
+def delete(ctx: _Ctx, kind: str, name: str, runtime: str, dask_scheduler: str | None) -> None:
+    """Delete an experiment with its trials, suggestion and observation logs (with --runtime
+    kubernetes, its trials' jobs in the cluster too, retained ones included)."""
+    if runtime == "kubernetes" and not ctx.server:  # a server deletes them itself
+        _use_runtime(runtime, None)
     try:
         exp = ctx.find("experiment", name)
         ctx.backend.delete(exp.namespace, exp.name)
