@@ -14,7 +14,6 @@ width); else :func:`to_rich` gives the rich Table to print.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -121,12 +120,12 @@ def _short(value: str | None) -> str:
     return value if number.is_integer() and "." not in value else f"{number:.6g}"
 
 
-@dataclass
 class Grid:
     """A table's columns (header, ``"left"`` or ``"right"``) and rows of cells."""
 
-    columns: list[tuple[str, str]] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.columns: list[tuple[str, str]] = []
+        self.rows: list[list[str]] = []
 
     def add_column(self, header: str, justify: str = "left") -> None:
         self.columns.append((header, justify))
