@@ -414,8 +414,9 @@ def report(args: argparse.Namespace, ours: dict[str, Any], theirs: dict[str, Any
         + ".",
         "",
         (
-            "| view | pykatib cold | pykatib warm | server ms (cold / warm) "
-            "| warm: data in / drawn at (s) | optuna-dashboard cold | optuna-dashboard warm |"
+            "| view | pykatib cold | pykatib warm | optuna-dashboard cold "
+            "| optuna-dashboard warm | pykatib server ms (cold / warm) "
+            "| pykatib warm: data in / drawn at (s) |"
         ),
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -428,7 +429,7 @@ def report(args: argparse.Namespace, ours: dict[str, Any], theirs: dict[str, Any
         server = f"{_ms(cold['server_ms'])} / {_ms(warm['server_ms'])}"
         phases = f"{_s(warm['data_s'])} / {_s(warm['drawn_s'])}"
         lines.append(
-            f"| {view} | {cold['seconds']:.2f} | {warm['seconds']:.2f} | {server} | {phases} | {them} |"
+            f"| {view} | {cold['seconds']:.2f} | {warm['seconds']:.2f} | {them} | {server} | {phases} |"
         )
     lines.append("")
     if theirs and theirs.get("note"):
