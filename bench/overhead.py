@@ -552,7 +552,8 @@ def workload_report(args: argparse.Namespace, m: Measurements, workload: str) ->
             + ", ".join(f"{c:.2f}" for c in cpu)
             + " s; one-trial runs: "
             + ", ".join(f"{c:.2f}" for c in one)
-            + f" s; its reaped children (trials, shims): {children:.2f} s"
+            + f" s; its reaped children: {children:.2f} s (shims started as interpreters; "
+            "shims forked by the launcher, and their trials, are the launcher's children)"
         )
     runs = "\n".join(
         f"| {i + 1} | "
