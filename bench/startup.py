@@ -118,6 +118,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--out", default="bench/results/startup.md")
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="Also time the local read commands of this git revision (its src/ on PYTHONPATH), "
+        "interleaved with the others",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="pykatib-startup-"))
@@ -160,6 +166,18 @@ def main() -> None:
         ("logs", ["logs", trial_name]),
     ]
     rows += [(f"pykatib {label}", [pykatib, *argv]) for label, argv in reads]
+    envs: dict[str, dict[str, str]] = {}
+    if args.before:
+        old = work / "before"
+        old.mkdir()
+        archive = subprocess.run(
+            ["git", "archive", args.before, "src"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        for label, argv in reads:
+            row = f"pykatib {label} (at {args.before})"
+            rows.append((row, [pykatib, *argv]))
+            envs[row] = {**env, "PYTHONPATH": str(old / "src")}
     rows += [
         (f"pykatib {label} --server", [pykatib, *argv, "--server", url]) for label, argv in reads
     ]
@@ -167,10 +185,10 @@ def main() -> None:
         wait_for_server(server, url, log)
         times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in rows}
         for label, argv in rows:  # one warm-up each: the page cache, .pyc files
-            timed(argv, env)
+            timed(argv, envs.get(label, env))
         for _ in range(args.runs):
             for label, argv in rows:
-                times[label].append(timed(argv, env))
+                times[label].append(timed(argv, envs.get(label, env)))
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -206,7 +224,8 @@ def write(
             f"{version('click')}, rich {version('rich')}, sqlalchemy {version('sqlalchemy')}, "
             f"pydantic {version('pydantic')}"
         ),
-        f"- Command: `python bench/startup.py --runs {args.runs}`",
+        f"- Command: `python bench/startup.py --runs {args.runs}"
+        + (f" --before {args.before}`" if args.before else "`"),
         "- Load average (1, 5, 15 min) before / after: "
         + " ".join(f"{x:.2f}" for x in before)
         + " / "
