@@ -447,9 +447,13 @@ def _waiting_experiment(tmp_path: Path) -> Experiment:
     return experiment(code, maxTrialCount=1, parallelTrialCount=1)
 
 
-def _pykatib_run(tmp_path: Path, fake: FakeKubernetes) -> tuple[list[str], dict[str, str], str]:
-    """``pykatib run --runtime kubernetes`` of :func:`_waiting_experiment`: argv, env, db."""
-    spec = _waiting_experiment(tmp_path).model_dump(by_alias=True, exclude_none=True, mode="json")
+def _pykatib_run(
+    tmp_path: Path, fake: FakeKubernetes, exp: Experiment | None = None
+) -> tuple[list[str], dict[str, str], str]:
+    """``pykatib run --runtime kubernetes`` of ``exp`` (:func:`_waiting_experiment`): argv, env,
+    db."""
+    exp = exp if exp is not None else _waiting_experiment(tmp_path)
+    spec = exp.model_dump(by_alias=True, exclude_none=True, mode="json")
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(spec))
     env = {
         **os.environ,
@@ -508,6 +512,53 @@ def test_a_restarted_control_plane_adopts_the_running_job(
     assert len(fake.created) == 1  # adopted, not created again
     values = [o.value for o in store.list_observations("default", trial.name)]
     assert values == ["0.5", "0.25"]  # each line once
+
+
+def test_a_file_trial_adopted_after_a_kill_keeps_each_line_of_its_log_once(
+    tmp_path: Path, fake: FakeKubernetes
+) -> None:
+    """With a collector in the pod, two logs are read on after a re-adoption: the collector's
+    reports and the main container's output (the trial's log)."""
+    flag, metrics = tmp_path / "go", tmp_path / "metrics" / "out.log"
+    code = (
+        "import pathlib, time\n"
+        f"path, flag = pathlib.Path({str(metrics)!r}), pathlib.Path({str(flag)!r})\n"
+        "path.parent.mkdir(parents=True, exist_ok=True)\n"
+        "print('step 0', flush=True)\n"
+        "with open(path, 'a') as f:\n"
+        "    f.write('loss=0.5\\n')\n"
+        "while not flag.exists():\n"
+        "    time.sleep(0.02)\n"
+        "print('step 1', flush=True)\n"
+        "with open(path, 'a') as f:\n"
+        "    f.write('loss=0.25\\n')\n"
+    )
+    exp = experiment(
+        code,
+        maxTrialCount=1,
+        parallelTrialCount=1,
+        metricsCollectorSpec={
+            "collector": {"kind": "File"},
+            "source": {"fileSystemPath": {"path": str(metrics), "kind": "File"}},
+        },
+    )
+    argv, env, db = _pykatib_run(tmp_path, fake, exp)
+    first = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = Store(db)
+    try:
+        _first_observed(store, first, fake)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    flag.touch()
+    second = subprocess.run(argv, env=env, capture_output=True, timeout=180, check=False)
+    assert second.returncode == 0, second.stdout.decode() + second.stderr.decode()
+
+    [trial] = store.list_trials()
+    assert len(fake.created) == 1  # adopted
+    assert [o.value for o in store.list_observations("default", trial.name)] == ["0.5", "0.25"]
+    log = attempt_files(tmp_path / "home", "default", "exp", trial.name).log.read_text()
+    assert [line for line in log.splitlines() if line.startswith("step")] == ["step 0", "step 1"]
 
 
 def test_ctrl_c_of_pykatib_run_stops_the_trials_job_as_locally(
