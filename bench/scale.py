@@ -19,7 +19,7 @@ written the same way. No events are seeded for the copies.
 Measured:
 
 1. ``get experiment``, ``describe experiment`` and the first page of ``get trials --limit 100``
-   of ``big`` and of ``many-42``, each against the same command on ``small`` (target: within
+   of ``big`` and of the middle ``many-*``, each against the same command on ``small`` (target: within
    1.5x), as fresh processes, the median of N runs;
 2. ``get trials -e big`` paged by 1,000 (``--limit``/``--continue``) to the end, and unpaged;
 3. the control plane's time per reconcile pass and its memory (RSS) with 100, 1,000 and 10,000
@@ -27,7 +27,7 @@ Measured:
    finishing one trial through a scripted runner);
 4. the store's size as it grows.
 
-    python bench/scale.py [--runs 5] [--trials 10000] [--skip-postgresql]
+    python bench/scale.py [--runs 5] [--trials 10000] [--many 100] [--only sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -314,10 +314,10 @@ def bench_database(kind: str, url: str, work: Path, args: argparse.Namespace) ->
     result["sizes"].append(
         (f"+ big ({args.trials:,} trials)", 1110 + args.trials, store_size(url, home))
     )
-    for i in range(100):
+    for i in range(args.many):
         seed(url, f"many-{i}", 100, home)
-    total = 1110 + args.trials + 10_000
-    result["sizes"].append(("+ 100 x 100 trials (many-*)", total, store_size(url, home)))
+    total = 1110 + args.trials + 100 * args.many
+    result["sizes"].append((f"+ {args.many} x 100 trials (many-*)", total, store_size(url, home)))
     result["seed_s"] = time.perf_counter() - started
     for name in ("probe-100", "probe-1000", "big"):
         out = subprocess.run(
@@ -337,7 +337,7 @@ def bench_database(kind: str, url: str, work: Path, args: argparse.Namespace) ->
     rows = []
     for label, argv in commands.items():
         row: dict[str, Any] = {"command": label}
-        for name in ("small", "big", "many-42"):
+        for name in ("small", "big", f"many-{args.many // 2}"):
             seconds, size = timed([pykatib, *(a.format(name=name) for a in argv)], env, args.runs)
             row[name] = (seconds, size)
         rows.append(row)
@@ -348,19 +348,22 @@ def bench_database(kind: str, url: str, work: Path, args: argparse.Namespace) ->
 
 
 def create_postgresql() -> tuple[str, Callable[[], None]]:
+    """A database of this run's own, and how to drop it (each through a fresh connection to
+    the server's maintenance database: tests elsewhere may end connections to ``test``)."""
     from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
 
-    admin = create_engine(f"{POSTGRESQL}/test", isolation_level="AUTOCOMMIT")
+    def admin(statement: str) -> None:
+        engine = create_engine(
+            f"{POSTGRESQL}/postgres", isolation_level="AUTOCOMMIT", poolclass=NullPool
+        )
+        with engine.connect() as conn:
+            conn.exec_driver_sql(statement)
+        engine.dispose()
+
     name = f"pykatib_scale_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.dispose()
-
-    return f"{POSTGRESQL}/{name}", drop
+    admin(f"CREATE DATABASE {name}")
+    return f"{POSTGRESQL}/{name}", lambda: admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def commit() -> str:
@@ -391,11 +394,15 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, loads: list[
             f"{version('sqlalchemy')}, psycopg {version('psycopg')}, SQLite "
             f"{__import__('sqlite3').sqlite_version}"
         ),
-        f"- Command: `python bench/scale.py --runs {args.runs} --trials {args.trials}`",
+        (
+            f"- Command: `python bench/scale.py --runs {args.runs} --trials {args.trials} "
+            f"--many {args.many}" + (f" --only {args.only}`" if args.only else "`")
+        ),
         f"- Load average (1, 5, 15 min) before / after: {loads[0]} / {loads[1]}",
         (
             f"- One store per database: `small` (10 trials x {STEPS} observations, run for real), "
-            f"`big` ({n} trials x {STEPS}), `many-0`..`many-99` (100 x 100 trials x {STEPS}), "
+            f"`big` ({n} trials x {STEPS}), `many-0`..`many-{args.many - 1}` ({args.many} x 100 "
+            f"trials x {STEPS}), "
             "`probe-100`, `probe-1000`; the copies seeded through `Store.commit` in batches of "
             "250 trials with their observations, the status summarised from the trials (no "
             "events for the copies)"
@@ -410,13 +417,14 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, loads: list[
         lines += [f"## {r['kind']}", ""]
         lines += [
             (
-                f"| command | small ms | big ({n}) ms | big / small | many-42 ms | many / small | "
+                f"| command | small ms | big ({n}) ms | big / small | many-{args.many // 2} ms | "
+                "many / small | "
                 "bytes out small / big |"
             ),
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for row in r["commands"]:
-            small, big, many = row["small"][0], row["big"][0], row["many-42"][0]
+            small, big, many = row["small"][0], row["big"][0], row[f"many-{args.many // 2}"][0]
             lines.append(
                 f"| `{row['command']}` | {small * 1000:.0f} | {big * 1000:.0f} | "
                 f"{big / small:.2f} | {many * 1000:.0f} | {many / small:.2f} | "
@@ -458,26 +466,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--trials", type=int, default=10_000)
-    parser.add_argument("--skip-postgresql", action="store_true")
+    parser.add_argument("--many", type=int, default=100, help="experiments of 100 trials")
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--out", default="bench/results/scale.md")
     args = parser.parse_args()
     before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     work = Path(tempfile.mkdtemp(prefix="pykatib-scale-"))
-    results = []
+    results: list[dict[str, Any]] = []
+
+    def write() -> None:  # after each database: a later failure keeps what was measured
+        after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        text = report(results, args, [before, after])
+        Path(args.out).write_text(text + "\n")
+        print(text)
+
     try:
-        results.append(bench_database("SQLite", f"sqlite:///{work / 'scale.db'}", work, args))
-        if not args.skip_postgresql:
+        if args.only != "postgresql":
+            results.append(bench_database("SQLite", f"sqlite:///{work / 'scale.db'}", work, args))
+            write()
+        if args.only != "sqlite":
             url, drop = create_postgresql()
             try:
                 results.append(bench_database("PostgreSQL", url, work, args))
+                write()
             finally:
                 drop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    after = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    text = report(results, args, [before, after])
-    Path(args.out).write_text(text + "\n")
-    print(text)
 
 
 if __name__ == "__main__":
