@@ -47,7 +47,8 @@ def sqlite_path(url: str) -> Path | None:
 def open_reader(url: str) -> SqliteReader | None:
     """A reader of the store at ``url``, or None when only the full store can read it."""
     path = sqlite_path(url)
-    if path is None or not path.is_file():
+    # A file name that a URI would have to escape is left to the full store.
+    if path is None or not path.is_file() or any(c in str(path) for c in "?#%"):
         return None
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
