@@ -31,6 +31,15 @@ def running_processes(marker: str) -> list[int]:
     return found
 
 
+def wait_for_processes(marker: str, timeout: float = 30) -> list[int]:
+    """The pids of ``marker``'s processes, once there are any (AssertionError after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while not (found := running_processes(marker)):
+        assert time.monotonic() < deadline, f"no process with {marker} in its command line"
+        time.sleep(0.05)
+    return found
+
+
 def wait_until_running(server: Server, experiment_name: str) -> None:
     deadline = time.monotonic() + 30
     with server.client() as c:
@@ -56,7 +65,8 @@ def test_lease_and_graceful_stop(tmp_path: Path, sqlite_url: str) -> None:
         with server.client() as c:
             assert c.post(f"{BASE}/namespaces/default/experiments", json=exp).status_code == 201
         wait_until_running(server, "held")
-        assert running_processes(marker)
+        # Running is set once the trial's shim has started; its command may exec a moment later.
+        wait_for_processes(marker)
 
         # Another control plane on the same database follows; it does not drive it too.
         path = tmp_path / "held.yaml"
