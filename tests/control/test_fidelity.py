@@ -315,12 +315,14 @@ def test_failure_condition_is_judged_first(tmp_path: Path) -> None:
 def test_a_job_meeting_neither_condition_waits_for_its_deadline(tmp_path: Path) -> None:
     """Katib: job_util.go:111-119 (neither condition: the trial stays Running); the Job's
     activeDeadlineSeconds then ends it as DeadlineExceeded."""
-    exp = _with_conditions(success='status.conditions.#(type=="Nope")#', activeDeadlineSeconds=1)
+    # The trial must end (meeting neither condition) before its deadline: a python start takes
+    # over a second on a loaded 2-CPU machine, so the deadline leaves it 3.
+    exp = _with_conditions(success='status.conditions.#(type=="Nope")#', activeDeadlineSeconds=3)
     ctl = controller(tmp_path)
     done = run(ctl, exp, tmp_path)
     [trial] = ctl.store.list_trials()
     assert reason(trial, "Failed") == "TrialFailed. Job reason: DeadlineExceeded"
-    assert (trial.status.completion_time - trial.status.start_time).total_seconds() >= 1
+    assert (trial.status.completion_time - trial.status.start_time).total_seconds() >= 3
     events = [e.reason for e in ctl.store.list_events("default", "Trial", trial.name)]
     assert events == ["JobCreated", "JobRunning", "ConditionsUnmet", "JobFailed"]
     assert done.status.trials_failed == 1
