@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from helpers import experiment
@@ -21,12 +21,18 @@ from helpers import experiment
 from pykatib.control import status as st
 from pykatib.control.controller import Controller
 from pykatib.metrics.observation import ObservationPoint
-from pykatib.runtime.base import Drained, RunRequest, RunStatus, TrialRunner, TrialKey
+from pykatib.runtime.base import Drained, RunRequest, RunStatus, TrialKey, TrialRunner
 from pykatib.store import Store
 
 COMPLETE = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
 # The store's reads of trials and their observations (per experiment, per trial).
-TRIAL_READS = ("list_trials", "get_trial", "list_observations", "objective_series", "get_suggestion")
+TRIAL_READS = (
+    "list_trials",
+    "get_trial",
+    "list_observations",
+    "objective_series",
+    "get_suggestion",
+)
 # How a trial is summarised: each is given the trial (its first argument).
 SUMMARIES = ("trial_phase", "objective_value", "metric_value")
 
@@ -34,7 +40,7 @@ SUMMARIES = ("trial_phase", "objective_value", "metric_value")
 class ScriptedRunner(TrialRunner):
     """Trials that run until :meth:`finish` ends one, with the loss it reported."""
 
-    kinds = {"Job": "batch/v1"}
+    kinds: ClassVar[dict[str, str]] = {"Job": "batch/v1"}
 
     def __init__(self, wake: Callable[[], None]) -> None:
         super().__init__(wake)
