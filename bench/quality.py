@@ -104,6 +104,21 @@ merged at the end (the random rows, the normalised score's baseline, come from t
 Writes the markdown report to ``--out`` (default ``bench/results/quality.md``); the ``--raw`` JSON
 carries each run's parallelism, values (in creation order) and repeated proposals.
 
+**Reference traces are kept** in ``bench/results/raw/`` (``--raw`` files of reference sides only,
+named ``<algorithm>-<reference package>-<problems>.json``). A reference's traces do not depend on
+pykatib's commit (the same seeds, budgets and trial durations give the same runs), and Optuna's
+GPSampler costs 75-200 s a run here, so a later session runs only pykatib's side and merges:
+
+    nice -n 10 python bench/quality.py --algorithms bayesianoptimization --sides pykatib \
+        --problems branin --seeds 8 --budgets 25,50,100 --parallel 1,4,8 --raw /tmp/pk.json \
+        --out /tmp/pk.md
+    python bench/quality.py --load bench/results/raw/bayesianoptimization-optuna-branin.json \
+        --load /tmp/pk.json --out bench/results/quality-gp.md
+
+Rerun a reference (and replace its file) only when its library's version changes, or for seeds,
+budgets or parallelisms its file does not have (each record names its problem, parallelism and
+seed; the file, the command, commit and library versions that made it).
+
 ``--tpe-startup`` compares ``tpe``'s default (random only for the first request, as Katib's hyperopt
 service) with the default before it, hyperopt's split, and hyperopt's own TPE, trials asked
 ``--parallel`` at a time, each batch finishing together (default parallelism ``1,3``, report
@@ -151,6 +166,7 @@ Trace = tuple[list[float], list[tuple[str, ...]]]
 def _score(value: float) -> str:
     """A normalised score: 3 decimals, or 3 significant digits below 0.001 (a GP's 1e-4)."""
     return f"{value:.3f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2e}"
+
 
 # --- one run of each side, one trial at a time (P = 1: the benchmark as it always was) -------
 
@@ -1459,6 +1475,7 @@ def main(argv: list[str] | None = None) -> int:
                         "wall": wall,
                         "load_at_start": load_at_start,
                         "commit": measured,
+                        "versions": P.versions_line(),
                         "parallel": args.parallel,
                         "durations": P.DURATIONS,
                         "records": records,

@@ -165,3 +165,47 @@ def test_quality_report_leaves_out_identical_references_and_scores_against_rando
     assert misses == ["random vs Optuna RandomSampler at P=1: branin@2"] + [
         "random vs Optuna RandomSampler at P=4: branin@2"
     ]
+
+
+RAW = sorted((P.HERE / "results" / "raw").glob("*.json"))
+
+
+@pytest.mark.skipif(not RAW, reason="no kept reference traces")
+@pytest.mark.parametrize("path", RAW, ids=[p.name for p in RAW])
+def test_kept_reference_traces_reproduce_and_merge_with_a_pykatib_run(path, tmp_path) -> None:
+    """A file under bench/results/raw holds reference sides only; its first sequential trace
+    starts as the reference's run with the same seed does today (its first 10 trials, to keep
+    this check cheap; GPSampler's P = 1 Branin runs reproduced an earlier session's cells exactly);
+    and it merges with a fresh pykatib run through ``--load`` into a report that compares them."""
+    import json
+
+    data = json.loads(path.read_text())
+    records = data["records"]
+    assert records and all(r["package"] != "pykatib" for r in records)
+    first = next(r for r in records if r["parallel"] == 1)
+    problem = P.PROBLEMS[first["problem"]]
+    gp_sampler = first["package"] == "optuna" and first["algorithm"] == "bayesianoptimization"
+    if gp_sampler and not _has("torch"):
+        pytest.skip("Optuna's GPSampler needs torch")
+    values, _ = Q.run_side(
+        first["package"], first["algorithm"], problem, first["seed"], 10, None, 1
+    )
+    assert values == first["values"][:10]
+
+    ours = tmp_path / "pykatib.json"
+    budgets = ",".join(map(str, first["budgets"]))
+    Q.main(
+        ["--algorithms", first["algorithm"], "--sides", "pykatib", "--problems", problem.name]
+        + ["--seeds", "1", "--budgets", budgets, "--parallel", "1"]
+        + ["--raw", str(ours), "--out", str(tmp_path / "pykatib.md")]
+    )
+    merged = tmp_path / "merged.md"
+    Q.main(["--load", str(path), "--load", str(ours), "--out", str(merged)])
+    text = merged.read_text()
+    assert f"## {problem.name}" in text
+    row = next(
+        line
+        for line in text.splitlines()
+        if line.startswith(f"| {first['algorithm']} | {first['budgets'][0]} | {first['side']} |")
+    )
+    assert any(word in row for word in ("inside", "better", "**worse**")), row
