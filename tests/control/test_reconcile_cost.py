@@ -8,6 +8,7 @@ file and the control plane is the real one.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -76,13 +77,22 @@ class ScriptedRunner(TrialRunner):
 
 
 class Calls:
-    """Which trials each summary function was given, and how often each store read ran."""
+    """Which trials each summary function was given, how often each store read ran, and which
+    trials the status summary was told about."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, store: Store) -> None:
         self.trials: Counter[str] = Counter()
         self.reads: Counter[str] = Counter()
+        self.updates: Counter[str] = Counter()
         for name in SUMMARIES:
             monkeypatch.setattr(st, name, self._counting_trial(getattr(st, name)))
+        update = st.TrialsSummary.update
+
+        def counted_update(summary: st.TrialsSummary, trial: Any, *args: Any) -> None:
+            self.updates[trial.name] += 1
+            update(summary, trial, *args)
+
+        monkeypatch.setattr(st.TrialsSummary, "update", counted_update)
         for name in TRIAL_READS:
             monkeypatch.setattr(store, name, self._counting_read(name, getattr(store, name)))
 
@@ -105,6 +115,7 @@ class Calls:
         """The calls made inside the block (the counters are cleared first)."""
         self.trials.clear()
         self.reads.clear()
+        self.updates.clear()
         yield self.trials, self.reads
 
 
@@ -132,9 +143,13 @@ def test_a_completed_trial_is_not_read_or_summarised_again(
         with calls.one_pass() as (trials, reads):
             state = ctl.reconcile(key)
         passes += 1
-        again = completed & set(trials)
+        again = completed & (set(trials) | set(calls.updates))
         assert not again, f"pass {passes}: completed trials summarised again: {again}"
         assert not reads, f"pass {passes}: the store was read again: {dict(reads)}"
+        # Only the trials that changed reach the status summary, and it says what a summary
+        # made from scratch of every trial says, field for field and in the same order.
+        assert set(calls.updates) <= set(trials)
+        assert status_json(state) == from_scratch(state)
         # The trial that ended in this pass is summarised: the counters do see a pass's work.
         if finished is not None:
             assert trials[finished] > 0 and state.phases[finished] == st.SUCCEEDED
@@ -147,6 +162,63 @@ def test_a_completed_trial_is_not_read_or_summarised_again(
     assert done.status.trials_succeeded == 12
     # The optimal trial is the last one finished (its loss the lowest), found from the cache.
     assert done.status.current_optimal_trial.best_trial_name == runner_last(store, key)
+
+
+def test_a_pass_where_nothing_changed_does_no_summary_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runners: list[ScriptedRunner] = []
+
+    def scripted(wake: Callable[[], None]) -> ScriptedRunner:
+        runners.append(ScriptedRunner(wake))
+        return runners[-1]
+
+    store = Store(f"sqlite:///{tmp_path / 'test.db'}")
+    ctl = Controller(store, home=tmp_path / "home", runner_factory=scripted)
+    exp = experiment("idle", maxTrialCount=40, parallelTrialCount=2)
+    ctl.apply(exp, tmp_path)
+    key = (exp.namespace, exp.name)
+    [runner] = runners
+    ctl.reconcile(key)
+    for i in range(30):  # 30 completed trials, 2 running
+        runner.finish(loss=1.0 + i)
+        ctl.reconcile(key)
+    state = ctl.reconcile(key)
+    status = state.experiment.status
+    lists = status.succeeded_trial_list, status.running_trial_list
+    optimal = status.current_optimal_trial
+    assert len(lists[0] or []) == 30 and len(lists[1] or []) == 2
+    optimals = Counter[str]()
+    optimal_of = st._optimal
+    monkeypatch.setattr(st, "_optimal", lambda t: optimals.update([t.name]) or optimal_of(t))
+    calls = Calls(monkeypatch, store)
+    with calls.one_pass() as (trials, reads):
+        ctl.reconcile(key)
+    # Nothing changed: no trial summarised, no list rebuilt, no optimal trial made again.
+    assert not trials and not reads and not calls.updates and not optimals
+    assert (status.succeeded_trial_list, status.running_trial_list) == lists
+    assert status.succeeded_trial_list is lists[0] and status.running_trial_list is lists[1]
+    assert status.current_optimal_trial is optimal
+    # One trial ends: it alone is summarised, and the lists it left and joined are rebuilt.
+    finished = runner.finish(loss=0.5)[1]
+    with calls.one_pass() as (trials, reads):
+        state = ctl.reconcile(key)
+    assert set(calls.updates) <= set(trials) and finished in calls.updates
+    assert status.succeeded_trial_list is not lists[0]
+    assert status.succeeded_trial_list[-1] == finished
+    assert status.current_optimal_trial.best_trial_name == finished
+    assert status_json(state) == from_scratch(state)
+
+
+def status_json(state: Any) -> str:
+    return json.dumps(state.experiment.status.to_dict())
+
+
+def from_scratch(state: Any) -> str:
+    """The status with its summary made again from every trial, as one pass once did."""
+    copy = state.experiment.model_copy(deep=True)
+    st.update_trials_summary(copy, state.trials, state.phases, state.values)
+    return json.dumps(copy.status.to_dict())
 
 
 def runner_last(store: Store, key: tuple[str, str]) -> str:

@@ -235,7 +235,7 @@ class Controller:
         return state
 
     def _summarize(self, state: ExperimentState) -> bool:
-        return st.update_trials_summary(state.experiment, state.trials, state.phases, state.values)
+        return state.summarize()
 
     def _sync_trials(self, state: ExperimentState, changes: Changes) -> None:
         """Start pending trials; take in the observations and ends of running ones."""

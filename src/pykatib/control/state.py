@@ -2,8 +2,9 @@
 
 Loaded from the store when the controller first looks at an experiment; every change the
 reconcilers make is written to the store and kept here, so a reconcile step never re-reads what
-it already knows. Phases and objective values are cached per trial because every step
-summarises every trial.
+it already knows. Phases and objective values are cached per trial, and what is derived from
+every trial (the status summary, the active trials, the algorithm's history) is kept up to date
+as trials change, so that a completed trial costs nothing on later steps.
 """
 
 from __future__ import annotations
@@ -32,12 +33,19 @@ class ExperimentState:
     summaries: dict[str, MetricSummary] = field(default_factory=dict)
     algorithm: Algorithm | None = None
     algorithm_state: Any = None
-    results: dict[str, TrialResult] = field(default_factory=dict)
     last_written: dict[str, Any] | None = None
     # Early stopping: the rule; and every trial's objective values in report order (those of
     # trials finished before this process started are loaded only when early stopping is on).
     early_stopping: EarlyStoppingRule | None = None
     series: dict[str, list[float]] = field(default_factory=dict)
+    # Kept as trials change (by refresh), so that a pass costs nothing per completed trial:
+    # the status summary, the pending and running trials, and the algorithm's history (one
+    # entry a trial in creation order; those refreshed since the last history() are rebuilt).
+    summary: st.TrialsSummary = field(default_factory=st.TrialsSummary, init=False)
+    _active: set[str] = field(default_factory=set, init=False)
+    _history: list[TrialResult | None] = field(default_factory=list, init=False)
+    _history_at: dict[str, int] = field(default_factory=dict, init=False)
+    _stale: set[str] = field(default_factory=set, init=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -49,26 +57,39 @@ class ExperimentState:
 
     def refresh(self, trial: Trial) -> None:
         """Recompute the cached phase and objective value after a trial changed."""
-        self.phases[trial.name] = st.trial_phase(trial)
-        self.values[trial.name] = st.objective_value(trial)
-        self.results.pop(trial.name, None)
+        name = trial.name
+        old = self.phases.get(name)
+        phase = self.phases[name] = st.trial_phase(trial)
+        value = self.values[name] = st.objective_value(trial)
+        self.summary.update(trial, old, phase, value)
+        if phase in st.ACTIVE_PHASES:
+            self._active.add(name)
+        else:
+            self._active.discard(name)
+        if name not in self._history_at:
+            self._history_at[name] = len(self._history)
+            self._history.append(None)
+        self._stale.add(name)
+
+    def summarize(self) -> bool:
+        """Write the trials summary into the experiment's status; returns whether the goal is
+        reached."""
+        return self.summary.apply(self.experiment)
 
     def active(self) -> list[Trial]:
-        return [self.trials[n] for n, p in self.phases.items() if p in st.ACTIVE_PHASES]
+        """The pending and running trials, in creation order."""
+        at = self._history_at
+        return [self.trials[n] for n in sorted(self._active, key=at.__getitem__)]
 
     def history(self) -> list[TrialResult]:
-        """Every trial as the algorithm sees it; completed trials' views are cached."""
-        out = []
-        for name, trial in self.trials.items():
-            result = self.results.get(name)
-            if result is None:
-                result = _trial_result(
-                    trial, self.phases[name], self.values[name], self.series.get(name, ())
-                )
-                if self.phases[name] in st.COMPLETED_PHASES:
-                    self.results[name] = result
-            out.append(result)
-        return out
+        """Every trial as the algorithm sees it, in creation order; completed trials' views are
+        built once, active trials' at every call."""
+        for name in self._stale | self._active:
+            self._history[self._history_at[name]] = _trial_result(
+                self.trials[name], self.phases[name], self.values[name], self.series.get(name, ())
+            )
+        self._stale.clear()
+        return list(self._history)  # type: ignore[arg-type]  # every entry is built above
 
 
 def _trial_result(

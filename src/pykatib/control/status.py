@@ -7,6 +7,8 @@ Every condition change goes through :func:`set_condition`, so the rules about
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Mapping, Sequence
 
 from pykatib.api.models import (
@@ -279,9 +281,7 @@ SUGGESTION_RESTARTING = "Experiment is restarting"
 def mark_suggestion_running(suggestion: Suggestion) -> None:
     """Katib's MarkSuggestionStatusRunning (suggestions/v1beta1/util.go:128)."""
     remove_condition(suggestion.status, "Succeeded")
-    set_condition(
-        suggestion.status, "Running", "True", SUGGESTION_RUNNING, "Suggestion is running"
-    )
+    set_condition(suggestion.status, "Running", "True", SUGGESTION_RUNNING, "Suggestion is running")
 
 
 def mark_suggestion_restarting(suggestion: Suggestion) -> None:
@@ -337,66 +337,149 @@ def complete_suggestion(exp: Experiment, suggestion: Suggestion) -> bool:
 # --- the experiment's summary -----------------------------------------------------------------
 
 
+class TrialsSummary:
+    """Katib's counters, trial lists and optimal trial, kept as trials change phase.
+
+    :meth:`update` is told of every change of a trial's phase or objective value (the
+    controller's cache calls it); :meth:`apply` writes the summary into an experiment's status
+    and costs nothing per unchanged trial, so a completed trial costs nothing on later passes.
+    Lists keep the trials' creation order, as Katib's do.
+    """
+
+    def __init__(self) -> None:
+        self.order: dict[str, int] = {}  # creation order
+        self.lists: dict[str, list[str]] = {p: [] for p in ALL_PHASES}
+        # Succeeded and early stopped trials, with their objective values: the ones ranked.
+        self.ranked: dict[str, tuple[Trial, float | None]] = {}
+        self.best: Trial | None = None
+        self.best_value = 0.0
+        self._maximize: bool | None = None  # what ``best`` was ranked by
+        self._best_stale = False
+        self._changed: set[str] = set(ALL_PHASES)  # lists not yet written to the status
+        self._optimal_changed = False
+        self._pareto_stale = True
+        self._written_to: int | None = None  # id() of the status last written
+
+    def update(self, trial: Trial, old: str | None, phase: str, value: float | None) -> None:
+        """``trial`` is now in ``phase`` with objective ``value`` (``old``: its phase before,
+        ``None`` for a trial new to the summary)."""
+        name = trial.name
+        rank = self.order.setdefault(name, len(self.order))
+        if old is not None and old != phase:
+            listed = self.lists[old]
+            del listed[bisect.bisect_left(listed, rank, key=self.order.__getitem__)]
+            self._changed.add(old)
+        if old != phase:
+            bisect.insort(self.lists[phase], name, key=self.order.__getitem__)
+            self._changed.add(phase)
+        if name in self.ranked:
+            del self.ranked[name]
+            self._pareto_stale = True
+            if self.best is not None and self.best.name == name:
+                self._best_stale = True
+        if phase in RANKED_PHASES:
+            self.ranked[name] = (trial, value)
+            self._pareto_stale = True
+            if math.isnan(value or 0.0) or math.isnan(self.best_value):
+                self._best_stale = True  # NaN ranks by position alone: rank them all again
+            elif value is not None and not self._best_stale and self._takes_over(name, value):
+                self.best, self.best_value, self._optimal_changed = trial, value, True
+
+    def _takes_over(self, name: str, value: float) -> bool:
+        best = self.best
+        if best is None:
+            return True
+        if value == self.best_value:  # a tie goes to the trial created first
+            return self.order[name] < self.order[best.name]
+        return value > self.best_value if self._maximize else value < self.best_value
+
+    def _rank_all(self) -> None:
+        self.best, self.best_value = None, 0.0
+        for name in sorted(self.ranked, key=self.order.__getitem__):
+            trial, value = self.ranked[name]
+            if value is not None and (
+                self.best is None
+                or (value > self.best_value if self._maximize else value < self.best_value)
+            ):
+                self.best, self.best_value = trial, value
+        self._best_stale, self._optimal_changed = False, True
+
+    def apply(self, exp: Experiment) -> bool:
+        """Write the summary into ``exp.status``; returns whether the goal is reached.
+
+        Zero counters and empty lists are left out, as Katib's ``omitempty`` fields are.
+        """
+        objective = exp.spec.objective
+        maximize = objective is not None and objective.type == "maximize"
+        if maximize != self._maximize:
+            self._maximize, self._best_stale = maximize, True
+        if self._best_stale:
+            self._rank_all()
+        s = exp.status
+        if self._written_to != id(s):
+            self._written_to = id(s)
+            self._changed.update(ALL_PHASES)
+            self._optimal_changed = self._pareto_stale = True
+        if self._changed:
+            s.trials = len(self.order) or None
+        for phase in self._changed:
+            listed = self.lists[phase]
+            setattr(s, _LIST_FIELDS[phase], list(listed) or None)
+            setattr(s, _COUNT_FIELDS[phase], len(listed) or None)
+        self._changed.clear()
+        if self.best is not None and self._optimal_changed:
+            s.current_optimal_trial = _optimal(self.best)
+        self._optimal_changed = False
+        if objective is not None and objective.objectives and self._pareto_stale:
+            done = [self.ranked[n][0] for n in sorted(self.ranked, key=self.order.__getitem__)]
+            s.pareto_optimal_trials = [_optimal(t) for t in pareto_front(done, objective)] or None
+            self._pareto_stale = False
+        goal = objective.goal if objective is not None else None
+        if self.best is None or goal is None:
+            return False
+        return self.best_value >= goal if maximize else self.best_value <= goal
+
+
+_LIST_FIELDS = {
+    PENDING: "pending_trial_list",
+    RUNNING: "running_trial_list",
+    SUCCEEDED: "succeeded_trial_list",
+    FAILED: "failed_trial_list",
+    KILLED: "killed_trial_list",
+    EARLY_STOPPED: "early_stopped_trial_list",
+    METRICS_UNAVAILABLE: "metrics_unavailable_trial_list",
+}
+_COUNT_FIELDS = {
+    PENDING: "trials_pending",
+    RUNNING: "trials_running",
+    SUCCEEDED: "trials_succeeded",
+    FAILED: "trials_failed",
+    KILLED: "trials_killed",
+    EARLY_STOPPED: "trials_early_stopped",
+    METRICS_UNAVAILABLE: "trial_metrics_unavailable",
+}
+
+
 def update_trials_summary(
     exp: Experiment,
     trials: Sequence[Trial] | Mapping[str, Trial],
     phases: Mapping[str, str] | None = None,
     values: Mapping[str, float | None] | None = None,
 ) -> bool:
-    """Counters, trial lists and the optimal trial; returns whether the goal is reached.
+    """Counters, trial lists and the optimal trial from scratch; returns whether the goal is
+    reached (the control plane keeps a :class:`TrialsSummary` instead).
 
-    Zero counters and empty lists are left out, as Katib's ``omitempty`` fields are.
-
-    ``trials`` by name (the controller's cache) or in order; ``phases`` and ``values`` are
-    caches of :func:`trial_phase` and :func:`objective_value`.
+    ``trials`` by name or in order; ``phases`` and ``values`` are caches of
+    :func:`trial_phase` and :func:`objective_value`.
     """
-    by_name = trials if isinstance(trials, Mapping) else {t.name: t for t in trials}
-    lists: dict[str, list[str]] = {p: [] for p in ALL_PHASES}
-    objective = exp.spec.objective
-    maximize = objective is not None and objective.type == "maximize"
-    goal = objective.goal if objective is not None else None
-    best: Trial | None = None
-    best_value = 0.0
-    for name, trial in by_name.items():
-        phase = phases[name] if phases is not None else trial_phase(trial)
-        lists[phase].append(name)
-        if phase not in RANKED_PHASES:
-            # Live observations of a running trial are shown, and a failed or killed trial keeps
-            # what it printed, but only a succeeded or early stopped trial is ranked.
-            continue
-        value = values[name] if values is not None else objective_value(trial)
-        if value is None:
-            continue
-        if best is None or (value > best_value if maximize else value < best_value):
-            best, best_value = trial, value
-    s = exp.status
-    s.trials = len(by_name) or None
-    s.pending_trial_list = lists[PENDING] or None
-    s.running_trial_list = lists[RUNNING] or None
-    s.succeeded_trial_list = lists[SUCCEEDED] or None
-    s.failed_trial_list = lists[FAILED] or None
-    s.killed_trial_list = lists[KILLED] or None
-    s.early_stopped_trial_list = lists[EARLY_STOPPED] or None
-    s.metrics_unavailable_trial_list = lists[METRICS_UNAVAILABLE] or None
-    s.trials_pending = len(lists[PENDING]) or None
-    s.trials_running = len(lists[RUNNING]) or None
-    s.trials_succeeded = len(lists[SUCCEEDED]) or None
-    s.trials_failed = len(lists[FAILED]) or None
-    s.trials_killed = len(lists[KILLED]) or None
-    s.trials_early_stopped = len(lists[EARLY_STOPPED]) or None
-    s.trial_metrics_unavailable = len(lists[METRICS_UNAVAILABLE]) or None
-    if best is not None:
-        s.current_optimal_trial = _optimal(best)
-    if objective is not None and objective.objectives:
-        done = [
-            t
-            for name, t in by_name.items()
-            if (phases[name] if phases is not None else trial_phase(t)) in RANKED_PHASES
-        ]
-        s.pareto_optimal_trials = [_optimal(t) for t in pareto_front(done, objective)] or None
-    if best is None or goal is None:
-        return False
-    return best_value >= goal if maximize else best_value <= goal
+    summary = TrialsSummary()
+    for trial in trials.values() if isinstance(trials, Mapping) else trials:
+        phase = phases[trial.name] if phases is not None else trial_phase(trial)
+        value = None
+        if phase in RANKED_PHASES:
+            value = values[trial.name] if values is not None else objective_value(trial)
+        summary.update(trial, None, phase, value)
+    return summary.apply(exp)
 
 
 def _optimal(trial: Trial) -> OptimalTrial:

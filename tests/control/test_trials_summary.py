@@ -1,0 +1,82 @@
+"""The status summary kept as trials change phase (issue 13) says what Katib's rule says of the
+whole set of trials: lists in creation order, counters, and the optimal trial (the first
+created of the best), whatever order the trials change in."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from helpers import experiment
+
+from pykatib.api.models import Condition, Trial
+from pykatib.control import status as st
+
+# The conditions that put a trial in each phase (trial_phase reads them).
+CONDITIONS = {
+    st.PENDING: [],
+    st.RUNNING: ["Running"],
+    st.SUCCEEDED: ["Succeeded"],
+    st.FAILED: ["Failed"],
+    st.KILLED: ["Killed"],
+    st.EARLY_STOPPED: ["EarlyStopped"],
+    st.METRICS_UNAVAILABLE: ["MetricsUnavailable"],
+}
+
+
+def reference(trials: list[Trial], phases: dict[str, str], values: dict, maximize: bool):
+    """Katib's summary, written out plainly: every trial looked at, in creation order."""
+    lists = {p: [t.name for t in trials if phases[t.name] == p] for p in st.ALL_PHASES}
+    best, best_value = None, 0.0
+    for t in trials:
+        v = values[t.name]
+        ranked = phases[t.name] in st.RANKED_PHASES and v is not None
+        if ranked and (best is None or (v > best_value if maximize else v < best_value)):
+            best, best_value = t.name, v
+    return lists, best
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("maximize", [False, True])
+def test_kept_summary_matches_the_whole_set(seed: int, maximize: bool) -> None:
+    rng = random.Random(seed)
+    exp = experiment("pass", objective={"type": "maximize" if maximize else "minimize"})
+    summary = st.TrialsSummary()
+    trials: list[Trial] = []
+    phases: dict[str, str] = {}
+    values: dict[str, float | None] = {}
+    for step in range(300):
+        if not trials or rng.random() < 0.3:
+            trial = Trial.model_validate({"metadata": {"name": f"t{step:03d}"}})
+            trials.append(trial)
+            old = None
+        else:
+            trial = rng.choice(trials)
+            old = phases[trial.name]
+        phase = rng.choice(st.ALL_PHASES)
+        # Few distinct values, so that ties happen; sometimes none.
+        value = rng.choice([None, 1.0, 2.0, 3.0, float(rng.randint(0, 9))])
+        trial.status.conditions = [Condition(type=c, status="True") for c in CONDITIONS[phase]]
+        assert st.trial_phase(trial) == phase
+        phases[trial.name], values[trial.name] = phase, value
+        summary.update(trial, old, phase, value if phase in st.RANKED_PHASES else None)
+        if rng.random() < 0.5:
+            continue  # several changes between two passes
+        summary.apply(exp)
+        lists, best = reference(trials, phases, values, maximize)
+        s = exp.status
+        got = {
+            st.PENDING: s.pending_trial_list,
+            st.RUNNING: s.running_trial_list,
+            st.SUCCEEDED: s.succeeded_trial_list,
+            st.FAILED: s.failed_trial_list,
+            st.KILLED: s.killed_trial_list,
+            st.EARLY_STOPPED: s.early_stopped_trial_list,
+            st.METRICS_UNAVAILABLE: s.metrics_unavailable_trial_list,
+        }
+        assert got == {p: names or None for p, names in lists.items()}, f"step {step}"
+        assert s.trials == len(trials)
+        assert s.trials_succeeded == (len(lists[st.SUCCEEDED]) or None)
+        assert s.trial_metrics_unavailable == (len(lists[st.METRICS_UNAVAILABLE]) or None)
+        if best is not None:
+            assert s.current_optimal_trial.best_trial_name == best, f"step {step}"
