@@ -5,12 +5,15 @@ created of the best), whatever order the trials change in."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from helpers import experiment
 
 from pykatib.api.models import Condition, Trial
 from pykatib.control import status as st
+from pykatib.suggest.base import TrialResult
+from pykatib.suggest.registry import create_algorithm
 
 # The conditions that put a trial in each phase (trial_phase reads them).
 CONDITIONS = {
@@ -80,3 +83,33 @@ def test_kept_summary_matches_the_whole_set(seed: int, maximize: bool) -> None:
         assert s.trial_metrics_unavailable == (len(lists[st.METRICS_UNAVAILABLE]) or None)
         if best is not None:
             assert s.current_optimal_trial.best_trial_name == best, f"step {step}"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_keeps_what_it_saw_of_the_history_as_a_fresh_one_would(seed: int) -> None:
+    """The random algorithm looks only at new and running trials on each call (issue 13); it
+    proposes what a fresh instance, looking at the whole history, proposes."""
+    rng = random.Random(seed)
+    parameters = [{"name": "n", "parameterType": "int", "feasibleSpace": {"min": "1", "max": "6"}}]
+    exp = experiment("pass", parameters=parameters)
+    exp.spec.algorithm = type(exp.spec.algorithm).model_validate(
+        {"algorithmName": "random", "algorithmSettings": [{"name": "random_state", "value": "7"}]}
+    )
+    kept = create_algorithm(exp)
+    history: list[TrialResult] = []
+    for _ in range(40):
+        # Some running trials end, in any order.
+        history = [
+            replace(t, state=st.SUCCEEDED, value=1.0)
+            if not t.completed and rng.random() < 0.5
+            else t
+            for t in history
+        ]
+        n = rng.randint(0, 3)
+        got = kept.suggest(history, n)
+        assert got == create_algorithm(exp).suggest(history, n)
+        history += [
+            TrialResult(name=f"t{len(history) + i}", assignments=p.assignments, state=st.RUNNING)
+            for i, p in enumerate(got)
+        ]
+    assert len({t.assignments["n"] for t in history}) == 6 and len(history) > 6

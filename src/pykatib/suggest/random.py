@@ -49,6 +49,8 @@ class RandomSearch(Algorithm):
         self.seed: int = (
             self.random_state if self.random_state is not None else secrets.randbits(32)
         )
+        # What earlier calls saw of the history (see _seen).
+        self._scan: tuple[dict[int, Any], set[Any], list[str]] = ({}, set(), [])
 
     @classmethod
     def validate_settings(
@@ -57,14 +59,9 @@ class RandomSearch(Algorithm):
         return algorithm_settings.validate(cls.name, SCHEMA, settings)
 
     def suggest(self, history: Sequence[TrialResult], n: int) -> list[Proposal]:
-        running = {self.space.key(t.assignments) for t in history if not t.completed}
+        open_, finished = self._seen(history)
+        running = set(open_.values())
         size = self.space.size()
-        # A continuous space practically never repeats a point: skip the O(history) scan.
-        finished = (
-            {self.space.key(t.assignments) for t in history if t.completed}
-            if size is not None
-            else set()
-        )
         proposals: list[Proposal] = []
         for number in range(len(history), len(history) + n):
             if size is not None and len(running) >= size:
@@ -81,6 +78,34 @@ class RandomSearch(Algorithm):
             running.add(key)
             proposals.append(Proposal(assignments))
         return proposals
+
+    def _seen(self, history: Sequence[TrialResult]) -> tuple[dict[int, Any], set[Any]]:
+        """The running trials' assignment keys (by position in ``history``) and the finished
+        trials' (only in a finite space: a continuous one practically never repeats a point).
+
+        Kept from call to call: only the trials new since the last call and those running at
+        it are looked at (``history`` only grows, in creation order); if it did not, start over.
+        """
+        open_, finished, names = self._scan
+        scanned = len(names)
+        if len(history) < scanned or any(
+            history[i].name != names[i] for i in [*open_, scanned - 1] if i >= 0
+        ):
+            open_, finished, names = {}, set(), []
+            scanned = 0
+        keep_finished = self.space.size() is not None
+        names += [t.name for t in history[scanned:]]
+        for i in [*open_, *range(scanned, len(history))]:
+            trial = history[i]
+            key = self.space.key(trial.assignments)
+            if not trial.completed:
+                open_[i] = key
+                continue
+            open_.pop(i, None)
+            if keep_finished:
+                finished.add(key)
+        self._scan = (open_, finished, names)
+        return open_, finished
 
     def state(self) -> dict[str, Any] | None:
         return None if self.random_state is not None else {"seed": self.seed}
