@@ -166,3 +166,30 @@ class TrialRunner(ABC):
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every trial still running and wait for them to exit."""
+
+
+class KeyedTrialRunner(TrialRunner):
+    """A runner that keeps an object per trial it runs, by key, and answers the control plane's
+    per-trial calls from it (a trial it does not know has no status and nothing to drain)."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        super().__init__(wake)
+        self._trials: dict[TrialKey, Any] = {}
+
+    def status(self, key: TrialKey) -> RunStatus | None:
+        trial = self._trials.get(key)
+        return trial.status if trial else None
+
+    def drain(self, key: TrialKey) -> Drained:
+        trial = self._trials.get(key)
+        return trial.drain() if trial else Drained()
+
+    def acknowledge(self, key: TrialKey) -> None:
+        trial = self._trials.get(key)
+        if trial:
+            trial.acknowledge()
+
+    def stop(self, key: TrialKey, message: str) -> None:
+        trial = self._trials.get(key)
+        if trial:
+            trial.stop(message)

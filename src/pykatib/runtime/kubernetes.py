@@ -57,7 +57,7 @@ from pykatib.metrics.remote_report import TOKEN_ENV
 from pykatib.metrics.timestamps import format_rfc3339, parse_rfc3339
 from pykatib.runtime import shim
 from pykatib.runtime.attempt import Attempt, Layout
-from pykatib.runtime.base import Drained, RunRequest, RunStatus, TrialKey, TrialRunner
+from pykatib.runtime.base import Drained, KeyedTrialRunner, RunRequest, RunStatus, TrialKey
 from pykatib.runtime.kubernetes_api import (
     ClusterApi,
     KubernetesRuntimeError,
@@ -456,7 +456,7 @@ class KubernetesTrial:
         self.wake()
 
 
-class KubernetesJobRunner(TrialRunner):
+class KubernetesJobRunner(KeyedTrialRunner):
     """Trials of any kind as objects in the cluster ``api_client`` talks to."""
 
     kinds: ClassVar[dict[str, str]] = {}  # any kind the cluster serves
@@ -532,24 +532,6 @@ class KubernetesJobRunner(TrialRunner):
         return KubernetesTrial(
             request, self.wake, self.api, self.report_url, self.token, self.poll_seconds
         )
-
-    def status(self, key: TrialKey) -> RunStatus | None:
-        trial = self._trials.get(key)
-        return trial.status if trial else None
-
-    def drain(self, key: TrialKey) -> Drained:
-        trial = self._trials.get(key)
-        return trial.drain() if trial else Drained()
-
-    def acknowledge(self, key: TrialKey) -> None:
-        trial = self._trials.get(key)
-        if trial:
-            trial.acknowledge()
-
-    def stop(self, key: TrialKey, message: str) -> None:
-        trial = self._trials.get(key)
-        if trial:
-            trial.stop(message)
 
     def forget(self, key: TrialKey) -> None:
         trial = self._trials.pop(key, None)

@@ -19,14 +19,14 @@ from typing import Any, ClassVar
 
 from pykatib.runtime import SUPPORTED_TRIAL_KINDS, replicas
 from pykatib.runtime.attempt import primary_container
-from pykatib.runtime.base import Drained, RunRequest, RunStatus, TrialKey, TrialRunner
+from pykatib.runtime.base import KeyedTrialRunner, RunRequest, TrialKey
 from pykatib.runtime.resources import MACHINE, Grant, Machine, trial_needs
 from pykatib.runtime.trial import LocalTrial
 
 _CONTAINERS_PATH = "spec.template.spec.containers"
 
 
-class LocalJobRunner(TrialRunner):
+class LocalJobRunner(KeyedTrialRunner):
     """Trials of kind ``Job`` as local processes, each attempt under a shim; the training
     operator's kinds (PyTorchJob...) as a gang of processes, one per replica."""
 
@@ -141,24 +141,6 @@ class LocalJobRunner(TrialRunner):
             self.machine.release(key)
 
         return release
-
-    def status(self, key: TrialKey) -> RunStatus | None:
-        trial = self._trials.get(key)
-        return trial.status if trial else None
-
-    def drain(self, key: TrialKey) -> Drained:
-        trial = self._trials.get(key)
-        return trial.drain() if trial else Drained()
-
-    def acknowledge(self, key: TrialKey) -> None:
-        trial = self._trials.get(key)
-        if trial:
-            trial.acknowledge()
-
-    def stop(self, key: TrialKey, message: str) -> None:
-        trial = self._trials.get(key)
-        if trial:
-            trial.stop(message)
 
     def forget(self, key: TrialKey) -> None:
         self._releaser(key)()
