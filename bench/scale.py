@@ -347,6 +347,52 @@ def bench_database(kind: str, url: str, work: Path, args: argparse.Namespace) ->
     return result
 
 
+def bench_control_plane(kind: str, url: str, work: Path, args: argparse.Namespace) -> str:
+    """``--control-plane``: the probe stores alone (no CLI, no `many-*`), and the control
+    plane's table for them."""
+    home = work / f"home-{kind}"
+    env = {**os.environ, "PYKATIB_HOME": str(home), "PYKATIB_DB": url}
+    env.pop("PYKATIB_SERVER", None)
+    command = ["/usr/bin/printf", "loss=%s\n", *["${trialParameters.x}"] * STEPS]
+    (work / "experiment.yaml").write_text(EXPERIMENT.format(command=json.dumps(command)))
+    subprocess.run(  # `small`, run for real: the trials seeded are copies of its own
+        [pykatib_script(), "run", "-q", "-f", str(work / "experiment.yaml")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    started = time.perf_counter()
+    names = {"probe-100": 100, "probe-1000": 1000, "big": args.trials}
+    for name, size in names.items():
+        seed(url, name, size, home, max_trials=size + PROBE_PASSES + 10)
+    seed_s = time.perf_counter() - started
+    lines = [
+        f"## {kind}, control plane only",
+        "",
+        f"- Seeding took {seed_s:.0f} s",
+        "",
+        (
+            "| control plane | load s | pass ms (median) | pass ms (max) | RSS loaded MiB | "
+            "RSS after MiB |"
+        ),
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, trials in names.items():
+        out = subprocess.run(
+            [sys.executable, __file__, "--probe", url, name, str(home)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        p = json.loads(out)
+        lines.append(
+            f"| {trials:,} trials completed | {p['load_s']:.2f} | {p['pass_ms']:.2f} | "
+            f"{p['pass_max_ms']:.2f} | {p['rss_loaded_mib']:.0f} | {p['rss_after_mib']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def create_postgresql() -> tuple[str, Callable[[], None]]:
     """A database of this run's own, and how to drop it (each through a fresh connection to
     the server's maintenance database: tests elsewhere may end connections to ``test``)."""
@@ -469,7 +515,29 @@ def main() -> None:
     parser.add_argument("--many", type=int, default=100, help="experiments of 100 trials")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--out", default="bench/results/scale.md")
+    parser.add_argument(
+        "--control-plane",
+        action="store_true",
+        help="only the control plane's reconcile probe (printed, --out is not written)",
+    )
     args = parser.parse_args()
+    if args.control_plane:
+        work = Path(tempfile.mkdtemp(prefix="pykatib-scale-"))
+        before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        try:
+            if args.only == "postgresql":
+                url, drop = create_postgresql()
+                try:
+                    print(bench_control_plane("PostgreSQL", url, work, args))
+                finally:
+                    drop()
+            else:
+                print(bench_control_plane("SQLite", f"sqlite:///{work / 'scale.db'}", work, args))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"\n- commit {commit()}; load average before / after: {before} / {after}")
+        return
     before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     work = Path(tempfile.mkdtemp(prefix="pykatib-scale-"))
     results: list[dict[str, Any]] = []
