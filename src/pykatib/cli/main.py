@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import re
 import signal
 import sys
@@ -61,6 +60,7 @@ DEFAULT_NAMESPACE = "default"
 _SERVER_URL = r"https?://[^/\s]+(/\S*)?"
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+_READ_COMMANDS = ("get", "describe", "logs")  # answered without configuring logging
 EXIT_INTERRUPTED = 130
 
 
@@ -348,7 +348,12 @@ def cli(
     With --server URL (or PYKATIB_SERVER) the commands talk to that pykatib server instead, with
     the same output; its control plane runs the experiments.
     """
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if ctx.invoked_subcommand not in _READ_COMMANDS:
+        # The read commands log nothing of their own, and importing logging is a tenth of
+        # their start-up (bench/startup.py); Python's last-resort handler still prints warnings.
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     obj = ctx.obj = _Ctx(db, namespace)
     obj.db_given = ctx.get_parameter_source("db") == click.core.ParameterSource.COMMANDLINE
     if server:
