@@ -370,7 +370,11 @@ class TrialsSummary:
             del listed[bisect.bisect_left(listed, rank, key=self.order.__getitem__)]
             self._changed.add(old)
         if old != phase:
-            bisect.insort(self.lists[phase], name, key=self.order.__getitem__)
+            listed = self.lists[phase]
+            if not listed or self.order[listed[-1]] < rank:
+                listed.append(name)  # the usual case: the newest trial of its phase
+            else:
+                bisect.insort(listed, name, key=self.order.__getitem__)
             self._changed.add(phase)
         if name in self.ranked:
             del self.ranked[name]
