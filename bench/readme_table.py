@@ -123,7 +123,9 @@ def suggest_latency() -> str:
     gp = re.search(r"^\| bayesianoptimization \| 200 \| ([0-9.]+) \|", results, re.MULTILINE)
     gp_text = f"; GP at 200 trials {float(gp.group(1)) / 1000:.2f} s" if gp else ""
     full = _section(name, "Full proposals through storage")
-    proposals = re.findall(r"^\| ([\w-]+) \| (\d+) \| [^|]* \| [^|]* \| ([0-9.]+)x \|", full, re.M)
+    proposals = re.findall(
+        r"^\| ([\w-]+) \| (\d+) \| [^|]* \| [^|]* \| ([0-9.]+)x \|", full, re.MULTILINE
+    )
     if not proposals:
         raise HeadlineMissing(f"bench/results/{name}: no rows in its full proposals table")
     largest = max(int(n) for _, n, _ in proposals)
@@ -154,7 +156,9 @@ def overhead_pytorchjob() -> str:
     name = "overhead-pytorchjob.md"
     ratio = _find(name, r"\*\*Ratio pykatib / floor[^:]*: ([0-9.]+)\*\*").group(1)
     # The peer's ratio: in its table row (or, in reports before issue 13, in its per-trial cell).
-    optuna = re.search(r"^\| Optuna, SQLite[^|]*\|[^|]*\|[^|]*\| ([0-9.]+) \|", _text(name), re.M)
+    optuna = re.search(
+        r"^\| Optuna, SQLite[^|]*\|[^|]*\|[^|]*\| ([0-9.]+) \|", _text(name), re.MULTILINE
+    )
     optuna = optuna or re.search(r"Optuna, SQLite storage.*ratio to floor ([0-9.]+)", _text(name))
     peer = f", Optuna {optuna.group(1)}x" if optuna else ""
     return f"pykatib {ratio}x the bare process pairs{peer}"
@@ -180,6 +184,46 @@ def ui() -> str:
     return (
         f"pykatib's {len(cold)} views draw in {min(cold):.1f}-{max(cold):.1f} s cold; "
         f"optuna-dashboard draws {drawn} of {len(rows)} within 60 s"
+    )
+
+
+def startup() -> str:
+    name = "startup.md"
+    text = _text(name)
+    local = [
+        int(m.group(1))
+        for m in re.finditer(
+            r"^\| `pykatib (?:get experiments|get trials|describe experiment|logs)` \| (\d+) \|",
+            text,
+            re.MULTILINE,
+        )
+    ]
+    python = _find(name, r"^\| `python -c pass` \| (\d+) \|", text).group(1)
+    if not local:
+        raise HeadlineMissing(f"bench/results/{name}: no pykatib rows")
+    return (
+        f"`get`, `describe`, `logs` on SQLite {min(local)}-{max(local)} ms wall "
+        f"(python -c pass {python} ms)"
+    )
+
+
+def scale() -> str:
+    name = "scale.md"
+    sqlite = _section(name, "SQLite")
+    ratios = [
+        float(r)
+        for r in re.findall(r"^\| `[^`]+` \| \d+ \| \d+ \| ([0-9.]+) \|", sqlite, re.MULTILINE)
+    ]
+    passes = re.findall(
+        r"^\| ([0-9,]+) trials completed \| [0-9.]+ \| ([0-9.]+) \|", sqlite, re.MULTILINE
+    )
+    if not ratios or not passes:
+        raise HeadlineMissing(f"bench/results/{name}: no SQLite command or control-plane rows")
+    per = " / ".join(f"{ms} ms" for _, ms in passes)
+    at = " / ".join(n for n, _ in passes)
+    return (
+        f"SQLite: reads of a 10,000-trial experiment {min(ratios):.2f}-{max(ratios):.2f}x a "
+        f"10-trial one's; a reconcile pass {per} at {at} completed trials"
     )
 
 
@@ -256,6 +300,20 @@ ROWS = [
         "submitted to Dask directly",
         overhead_dask,
         "overhead-dask.md",
+    ),
+    Row(
+        "`bench/startup.py`",
+        "`pykatib get`, `describe` and `logs` as fresh processes, beside `python -c pass` and "
+        "`kubectl version --client`",
+        startup,
+        "startup.md",
+    ),
+    Row(
+        "`bench/scale.py`",
+        "one experiment of 10,000 trials x 100 observations and 100 of 100 trials in one store "
+        "(SQLite, PostgreSQL): CLI reads against a 10-trial experiment, the reconcile pass",
+        scale,
+        "scale.md",
     ),
     Row(
         "`bench/ui.py`",
