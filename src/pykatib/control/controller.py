@@ -51,7 +51,6 @@ from pykatib.runtime.base import RunRequest, RunStatus, TrialRunner
 from pykatib.runtime.paths import trial_dir, trial_log_path
 from pykatib.store import Changes, Store, default_home
 from pykatib.store.leases import DEFAULT_TTL_SECONDS, Holder, Lease, LeaseLostError
-from pykatib.suggest.pbt import checkpoint_parent
 from pykatib.suggest.registry import algorithm_settings
 
 log = logging.getLogger("pykatib.control")
@@ -441,7 +440,11 @@ class Controller:
         # pbt's checkpoint folder is per trial; a child starts from a copy of its parent's.
         settings = algorithm_settings(exp)
         mapped = (settings[TRIAL_DIR_SETTING],) if settings.get(TRIAL_DIR_SETTING) else ()
-        parent = checkpoint_parent(trial.spec.labels or {}) if mapped else None
+        parent = None
+        if mapped:
+            from pykatib.suggest.pbt import checkpoint_parent  # NumPy: only for pbt's folders
+
+            parent = checkpoint_parent(trial.spec.labels or {})
         return RunRequest(
             key=(exp.namespace, trial.name),
             run_spec=trial.spec.run_spec or {},

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
+from typing import Any, Protocol
 
 from pykatib.api.models import ObjectiveSpec
 from pykatib.suggest import settings as algorithm_settings
+from pykatib.suggest._pcg64 import default_rng
 from pykatib.suggest.base import Algorithm, Proposal, TrialResult
 from pykatib.suggest.space import Parameter, SearchSpace, Value
 from pykatib.suggest.unit import from_unit
@@ -28,12 +27,18 @@ SCHEMA = (algorithm_settings.RANDOM_STATE,)
 _MAX_DRAWS = 100
 
 
-def sample_value(parameter: Parameter, rng: np.random.Generator) -> Value:
+class FloatSource(Protocol):
+    """What draws need of a generator: NumPy's, or :mod:`._pcg64`'s (random imports no NumPy)."""
+
+    def random(self) -> float: ...
+
+
+def sample_value(parameter: Parameter, rng: FloatSource) -> Value:
     """One value of ``parameter`` drawn from its distribution."""
     return from_unit(parameter, float(rng.random()))
 
 
-def sample_assignments(space: SearchSpace, rng: np.random.Generator) -> dict[str, str]:
+def sample_assignments(space: SearchSpace, rng: FloatSource) -> dict[str, str]:
     """One assignment of every parameter, drawn independently, as Katib writes it."""
     return space.format_assignments({p.name: sample_value(p, rng) for p in space})
 
@@ -66,7 +71,7 @@ class RandomSearch(Algorithm):
         for number in range(len(history), len(history) + n):
             if size is not None and len(running) >= size:
                 break  # every assignment is running or proposed: nothing distinct until one ends
-            rng = np.random.default_rng([self.seed, number])
+            rng = default_rng([self.seed, number])
             # Prefer a new assignment; in a small finite space accept repeating a finished one.
             for draw in range(_MAX_DRAWS * 10):
                 assignments = sample_assignments(self.space, rng)
