@@ -44,7 +44,7 @@ ALGORITHM_ORDER = (
 # Measure this checkout's pykatib, whatever an editable install elsewhere points at.
 sys.path.insert(0, str(REPO / "src"))
 
-from pykatib.api.models import Experiment
+from pykatib.api.models import Experiment, ObjectiveItem
 
 # --- test functions -------------------------------------------------------------------------
 
@@ -151,6 +151,109 @@ def _self_check() -> None:
 
 
 _self_check()
+
+
+# --- multi-objective test functions ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MultiObjectiveProblem:
+    """Two objectives, both minimised, over the box ``bounds``; ``reference`` is the fixed
+    hypervolume reference point and ``max_hv`` the hypervolume of the true Pareto front."""
+
+    name: str
+    bounds: tuple[tuple[float, float], ...]
+    reference: tuple[float, float]
+    max_hv: float
+    f: Callable[[np.ndarray], tuple[float, float]]
+
+    @property
+    def dim(self) -> int:
+        return len(self.bounds)
+
+    @property
+    def names(self) -> list[str]:
+        return [f"x{i}" for i in range(self.dim)]
+
+    def __call__(self, x: Sequence[float]) -> tuple[float, float]:
+        f1, f2 = self.f(np.asarray(x, dtype=float))
+        return float(f1), float(f2)
+
+
+def zdt1(x: np.ndarray) -> tuple[float, float]:
+    """ZDT1 (Zitzler, Deb & Thiele 2000): front f2 = 1 - sqrt(f1) where x[1:] = 0."""
+    f1 = x[0]
+    g = 1 + 9 * np.sum(x[1:]) / (len(x) - 1)
+    return f1, g * (1 - math.sqrt(f1 / g))
+
+
+def branin_currin(x: np.ndarray) -> tuple[float, float]:
+    """Branin-Currin on [0, 1]^2 (BoTorch's ``BraninCurrin``: Branin on the rescaled box
+    [-5, 10] x [0, 15], and Currin's exponential function)."""
+    x1, x2 = x
+    currin_factor = 1.0 if x2 == 0 else 1 - math.exp(-1 / (2 * x2))
+    currin = (
+        currin_factor
+        * (2300 * x1**3 + 1900 * x1**2 + 2092 * x1 + 60)
+        / (100 * x1**3 + 500 * x1**2 + 4 * x1 + 20)
+    )
+    return branin(np.array([15 * x1 - 5, 15 * x2])), currin
+
+
+# Reference points and front hypervolumes as BoTorch's test problems give them (ZDT1's front
+# hypervolume is 11 * 11 - 1/3 exactly; Branin-Currin's is computed on a dense grid).
+MO_PROBLEMS: dict[str, MultiObjectiveProblem] = {
+    p.name: p
+    for p in (
+        MultiObjectiveProblem("zdt1", ((0.0, 1.0),) * 6, (11.0, 11.0), 120 + 2 / 3, zdt1),
+        MultiObjectiveProblem(
+            "branin-currin", ((0.0, 1.0),) * 2, (18.0, 6.0), 59.36011874867746, branin_currin
+        ),
+    )
+}
+
+
+def hypervolume(points: Sequence[Sequence[float]], reference: Sequence[float]) -> float:
+    """The exact area dominated by ``points`` (two objectives, minimised) and bounded by
+    ``reference``: a sweep over the points sorted by the first objective. Written here rather than
+    taken from ``optuna._hypervolume``, which is private."""
+    r1, r2 = reference
+    inside = sorted((float(a), float(b)) for a, b in points if a < r1 and b < r2)
+    area, lowest = 0.0, r2
+    for a, b in inside:
+        if b < lowest:
+            area += (r1 - a) * (lowest - b)
+            lowest = b
+    return area
+
+
+def experiment_mo(
+    algorithm: str,
+    problem: MultiObjectiveProblem,
+    settings: dict[str, str] | None = None,
+    parallel: int = 1,
+) -> Experiment:
+    """An Experiment minimising both of ``problem``'s objectives (``objective.objectives``,
+    metrics ``f1`` and ``f2``), run ``parallel`` trials at a time."""
+    exp = experiment(algorithm, problem, settings, parallel=parallel)  # type: ignore[arg-type]
+    exp.spec.objective.objective_metric_name = "f1"
+    exp.spec.objective.objectives = [
+        ObjectiveItem(name="f1", type="minimize"),
+        ObjectiveItem(name="f2", type="minimize"),
+    ]
+    return exp
+
+
+def create_mo(algorithm: str, problem: MultiObjectiveProblem, seed: int, parallel: int = 1):
+    """A pykatib Algorithm for a multi-objective ``problem``, through the registry."""
+    from pykatib.suggest.registry import create_algorithm, validate_algorithm
+
+    exp = experiment_mo(algorithm, problem, seeded_settings(algorithm, seed), parallel)
+    problems = validate_algorithm(algorithm, exp)
+    if problems:
+        raise ValueError(f"{algorithm} rejects the benchmark experiment: {problems}")
+    return create_algorithm(exp)
+
 
 # --- grid: the lattice both sides walk ------------------------------------------------------
 

@@ -125,6 +125,13 @@ service) with the default before it, hyperopt's split, and hyperopt's own TPE, t
 ``bench/results/tpe-startup.md``, about 10 min here):
 
     nice -n 10 python bench/quality.py --tpe-startup --seeds 30 --budgets 25,50,100 --parallel 1,3
+
+``--multi-objective`` runs ``nsga2`` and multi-objective ``tpe`` on two-objective problems (ZDT1,
+Branin-Currin) against Optuna's NSGAIISampler and TPESampler with two directions, with the same
+trial loop, and reports hypervolume regret (``bench/_quality_mo.py``; report
+``bench/results/quality-mo.md``, about 10 min here for 10 seeds):
+
+    nice -n 10 python bench/quality.py --multi-objective --seeds 10 --raw /tmp/mo.json
 """
 
 from __future__ import annotations
@@ -1351,6 +1358,33 @@ def tpe_startup_main(args: argparse.Namespace, command: str) -> int:
     return 0
 
 
+def multi_objective_main(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None
+) -> int:
+    """``--multi-objective``: the flags read for bench/_quality_mo.py, whose defaults differ."""
+    import _quality_mo as MO
+
+    everything = ",".join(P.ALGORITHM_ORDER)
+    names = MO.ALGORITHMS if args.algorithms == everything else args.algorithms.split(",")
+    args.algorithms = [a.strip() for a in names if a.strip()]
+    args.problems = [p.strip() for p in (args.problems or ",".join(P.MO_PROBLEMS)).split(",")]
+    args.seeds = 10 if args.seeds is None else args.seeds
+    budgets = args.budgets or ",".join(map(str, MO.DEFAULT_BUDGETS))
+    args.budgets = sorted({int(b) for b in budgets.split(",")})
+    parallel = args.parallel or ",".join(map(str, DEFAULT_PARALLEL))
+    args.parallel = sorted({int(p) for p in parallel.split(",")})
+    args.sides = [s.strip() for s in args.sides.split(",") if s.strip()]
+    args.out = args.out or MO.RESULTS
+    if set(args.algorithms) - set(MO.ALGORITHMS):
+        parser.error(f"--multi-objective runs {', '.join(MO.ALGORITHMS)}: not {args.algorithms}")
+    if set(args.problems) - set(P.MO_PROBLEMS):
+        parser.error(f"unknown problem(s) {args.problems}; known: {list(P.MO_PROBLEMS)}")
+    if set(args.sides) - {"both", "pykatib", "reference", "optuna"}:
+        parser.error(f"--sides: {args.sides}; known: both, pykatib, reference, optuna")
+    command = "python bench/quality.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    return MO.main(args, command)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -1363,8 +1397,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, help="seeds 0..N-1 (default 10)")
     parser.add_argument(
         "--budgets",
-        default=",".join(map(str, DEFAULT_BUDGETS)),
-        help="comma-separated trial budgets; those above 100 only for the cheap algorithms",
+        help="comma-separated trial budgets (default 25,50,100,200; --multi-objective: "
+        "50,100,200); those above 100 only for the cheap algorithms",
     )
     parser.add_argument(
         "--expensive-seeds",
@@ -1402,6 +1436,13 @@ def main(argv: list[str] | None = None) -> int:
         f"trials asked --parallel at a time (report: {TPE_STARTUP_RESULTS.relative_to(P.REPO)})",
     )
     parser.add_argument(
+        "--multi-objective",
+        action="store_true",
+        help="nsga2 and multi-objective tpe on two-objective problems, against Optuna "
+        "(default problems zdt1,branin-currin, budgets 50,100,200; report: "
+        "bench/results/quality-mo.md)",
+    )
+    parser.add_argument(
         "--out", type=Path, help=f"report file (default {RESULTS.relative_to(P.REPO)})"
     )
     parser.add_argument("--raw", type=Path, help="also write every run's values as JSON here")
@@ -1412,6 +1453,8 @@ def main(argv: list[str] | None = None) -> int:
         help="report the runs in this --raw file instead of running (repeatable: merged)",
     )
     args = parser.parse_args(argv)
+    if args.multi_objective:
+        return multi_objective_main(parser, args, argv)
     args.algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()]
     # The expensive algorithms run on fewer seeds and problems, unless the command names them.
     if args.expensive_seeds is None:
@@ -1421,7 +1464,8 @@ def main(argv: list[str] | None = None) -> int:
     args.seeds = 10 if args.seeds is None else args.seeds
     args.problems = [p.strip() for p in (args.problems or ",".join(P.PROBLEMS)).split(",")]
     args.problems = [p for p in args.problems if p]
-    args.budgets = sorted({int(b) for b in args.budgets.split(",")})
+    budgets = args.budgets or ",".join(map(str, DEFAULT_BUDGETS))
+    args.budgets = sorted({int(b) for b in budgets.split(",")})
     args.expensive_problems = [p.strip() for p in args.expensive_problems.split(",")]
     unknown = [p for p in args.problems if p not in P.PROBLEMS]
     if unknown:
