@@ -113,3 +113,39 @@ def test_the_launcher_exits_when_its_runner_closes_the_socket(tmp_path: Path) ->
     assert launcher._proc is not None and launcher._proc.poll() is None
     launcher._sock.close()
     assert launcher._proc.wait(60) == 0
+
+
+def test_a_command_is_looked_up_in_the_trials_path(tmp_path: Path) -> None:
+    """As execvpe would: the trial's env names the PATH, not the runner's."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "only-here").write_text("#!/bin/sh\necho loss=2\n")
+    (tools / "only-here").chmod(0o755)
+    files = _files(tmp_path, "g")
+    env = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
+    _, started = shim.spawn(files, ["only-here"], str(files.root), env, 5.0, 5.0)
+    assert started is not None
+    _wait_exit(started.shim.pid)
+    assert shim.read_exited(files).exit_code == 0
+    assert "loss=2" in files.log.read_text()
+
+
+def test_the_launcher_counts_its_shims_cpu(tmp_path: Path) -> None:
+    """It reaps its shims, so their CPU (and their trials') reaches its parent's children's
+    time: what bench/overhead.py counts as pykatib's."""
+    import resource
+
+    def children_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    launcher = shim._Launcher()
+    files = _files(tmp_path, "h")
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    before = children_cpu()
+    _, started = _spawn(files, [sys.executable, "-c", burn], launcher)
+    assert started is not None
+    _wait_exit(started.shim.pid)
+    launcher._sock.close()
+    assert launcher._proc.wait(60) == 0
+    assert children_cpu() - before >= 0.3
