@@ -21,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _problems as P
+import _quality_mo as MO
 import quality as Q
 
 from pykatib.suggest.base import TrialResult
@@ -167,7 +168,9 @@ def test_quality_report_leaves_out_identical_references_and_scores_against_rando
     ]
 
 
-RAW = sorted((P.HERE / "results" / "raw").glob("*.json"))
+# The single-objective reference traces (mo-*.json are --multi-objective's, checked below).
+RAW = sorted(p for p in (P.HERE / "results" / "raw").glob("*.json") if not p.name.startswith("mo-"))
+MO_RAW = sorted((P.HERE / "results" / "raw").glob("mo-*.json"))
 
 
 @pytest.mark.skipif(not RAW, reason="no kept reference traces")
@@ -209,3 +212,107 @@ def test_kept_reference_traces_reproduce_and_merge_with_a_pykatib_run(path, tmp_
         if line.startswith(f"| {first['algorithm']} | {first['budgets'][0]} | {first['side']} |")
     )
     assert any(word in row for word in ("inside", "better", "**worse**")), row
+
+
+# --- --multi-objective ----------------------------------------------------------------------
+
+
+def test_hypervolume_is_the_dominated_area_inside_the_reference() -> None:
+    # Three steps of areas 3, 2 and 1; a dominated point and points beyond the reference add 0.
+    points = [(3, 1), (1, 3), (2, 2), (2.5, 2.5), (5, 0), (0, 4)]
+    assert P.hypervolume(points, (4, 4)) == 6.0
+    assert P.hypervolume([], (4, 4)) == 0.0
+
+
+def test_front_hypervolumes_are_the_fronts() -> None:
+    """HV* of each problem: approached from below by points on (or near) its Pareto front."""
+    import numpy as np
+
+    zdt1 = P.MO_PROBLEMS["zdt1"]
+    front = [zdt1([a] + [0.0] * 5) for a in np.linspace(0, 1, 5001)]
+    assert 0 < zdt1.max_hv - P.hypervolume(front, zdt1.reference) < 1e-3
+    bc = P.MO_PROBLEMS["branin-currin"]
+    grid = np.linspace(0, 1, 301)
+    points = [bc([a, b]) for a in grid for b in grid]
+    assert (
+        0 < bc.max_hv - P.hypervolume(points, bc.reference) < 0.02 * bc.max_hv
+    )  # 301 x 301 grid: 1.4% short
+
+
+@pytest.mark.parametrize("package", ["pykatib", "optuna"])
+@pytest.mark.parametrize("algorithm", MO.ALGORITHMS)
+def test_multi_objective_drivers_keep_p_in_flight_and_tell_both_values(
+    package, algorithm, monkeypatch
+) -> None:
+    problem = P.MO_PROBLEMS["branin-currin"]
+    seen: list[tuple[int, int]] = []  # pykatib: (n asked, trials running)
+    create = P.create_mo
+
+    def spy(*args, **kwargs):
+        alg = create(*args, **kwargs)
+        suggest = alg.suggest
+
+        def recorded(history: list[TrialResult], n: int):
+            seen.append((n, sum(t.state == "running" for t in history)))
+            for t in history:
+                if t.state == "succeeded":
+                    assert list(t.values) == list(
+                        problem([float(t.assignments[x]) for x in problem.names])
+                    )
+                # nsga2's generation travels in a label, which the control plane keeps
+                assert bool(t.labels) == (algorithm == "nsga2")
+            return suggest(history, n)
+
+        alg.suggest = recorded
+        return alg
+
+    monkeypatch.setattr(P, "create_mo", spy)
+    values, points = MO.RUNNERS[package](algorithm, problem, 1, 30, 4)
+    assert len(values) == len(points) == 30
+    assert values == [list(problem([float(x) for x in p])) for p in points]
+    if package == "pykatib":
+        assert seen[0] == (4, 0) and all(n + running == 4 for n, running in seen[:-3])
+
+
+def test_multi_objective_report_merges_loaded_runs(tmp_path) -> None:
+    common = ["--multi-objective", "--algorithms", "nsga2", "--problems", "branin-currin"]
+    common += ["--seeds", "2", "--budgets", "10,20", "--parallel", "1,4"]
+    for side in ("pykatib", "optuna"):
+        Q.main(
+            common
+            + ["--sides", side, "--raw", str(tmp_path / f"{side}.json")]
+            + ["--out", str(tmp_path / f"{side}.md")]
+        )
+    merged = tmp_path / "merged.md"
+    Q.main(
+        [
+            "--multi-objective",
+            "--load",
+            str(tmp_path / "pykatib.json"),
+            "--load",
+            str(tmp_path / "optuna.json"),
+            "--out",
+            str(merged),
+        ]
+    )
+    text = merged.read_text()
+    assert "| nsga2 | Optuna NSGAIISampler(population_size=50) | 4 | " in text
+    rows = [line for line in text.splitlines() if line.startswith("| nsga2 | 4 | 20 |")]
+    assert len(rows) == 1 and any(w in rows[0] for w in ("inside", "better", "**worse**"))
+
+
+@pytest.mark.skipif(not MO_RAW, reason="no kept multi-objective traces")
+@pytest.mark.parametrize("path", MO_RAW, ids=[p.name for p in MO_RAW])
+def test_kept_multi_objective_traces_reproduce(path) -> None:
+    """The first run of each side and parallelism in a kept file starts as it does today."""
+    import json
+
+    firsts: dict[tuple, dict] = {}
+    for r in json.loads(path.read_text())["records"]:
+        firsts.setdefault((r["algorithm"], r["package"], r["parallel"]), r)
+    for r in firsts.values():
+        with P.quiet():
+            values, _ = MO.RUNNERS[r["package"]](
+                r["algorithm"], P.MO_PROBLEMS[r["problem"]], r["seed"], 10, r["parallel"]
+            )
+        assert values == r["values"][:10]
