@@ -13,40 +13,42 @@ from pykatib.control.controller import Controller
 from pykatib.store import Store
 
 
-def experiment(
-    code: str,
+def experiment_doc(
+    code: str | None = None,
     *,
     name: str = "exp",
+    namespace: str | None = "default",
     parameters: list[dict[str, Any]] | None = None,
     args: list[str] | None = None,
+    command: list[str] | None = None,
     algorithm: str = "random",
     objective: dict[str, Any] | None = None,
     job_spec: dict[str, Any] | None = None,
     env: list[dict[str, str]] | None = None,
+    container: str = "training-container",
     **spec: Any,
-) -> Experiment:
-    """An experiment whose trial runs ``python -c code`` with ``args`` (placeholders allowed)."""
+) -> dict[str, Any]:
+    """An Experiment document (what a user writes in YAML) whose trial runs ``python -c code``
+    with ``args`` (placeholders allowed), or ``command`` as it is; ``namespace=None`` leaves
+    it to the reader's default."""
     parameters = parameters or [
         {"name": "lr", "parameterType": "double", "feasibleSpace": {"min": "0.01", "max": "0.05"}}
     ]
-    if args is None:
-        args = ["--lr=${trialParameters.lr}"]
-    container: dict[str, Any] = {
-        "name": "training-container",
-        "image": "python:3",
-        "command": [sys.executable, "-c", code],
-        "args": args,
-    }
+    main: dict[str, Any] = {"name": container, "image": "python:3"}
+    if command is not None:
+        main["command"] = command
+    else:
+        main["command"] = [sys.executable, "-c", code]
+        main["args"] = ["--lr=${trialParameters.lr}"] if args is None else args
     if env:
-        container["env"] = env
-    job: dict[str, Any] = {
-        "template": {"spec": {"containers": [container], "restartPolicy": "Never"}}
-    }
+        main["env"] = env
+    job: dict[str, Any] = {"template": {"spec": {"containers": [main], "restartPolicy": "Never"}}}
     job.update(copy.deepcopy(job_spec or {}))
-    data = {
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+    return {
         "apiVersion": "kubeflow.org/v1beta1",
         "kind": "Experiment",
-        "metadata": {"name": name, "namespace": "default"},
+        "metadata": metadata,
         "spec": {
             "objective": objective or {"type": "minimize", "objectiveMetricName": "loss"},
             "algorithm": {"algorithmName": algorithm},
@@ -54,7 +56,7 @@ def experiment(
             "maxTrialCount": 4,
             "parameters": parameters,
             "trialTemplate": {
-                "primaryContainerName": "training-container",
+                "primaryContainerName": container,
                 "trialParameters": [
                     {"name": p["name"], "reference": p["name"]} for p in parameters
                 ],
@@ -63,7 +65,11 @@ def experiment(
             **spec,
         },
     }
-    exp = Experiment.model_validate(data)
+
+
+def experiment(code: str, **options: Any) -> Experiment:
+    """:func:`experiment_doc` as the API's model, with Katib's defaults set."""
+    exp = Experiment.model_validate(experiment_doc(code, **options))
     set_defaults(exp)
     return exp
 

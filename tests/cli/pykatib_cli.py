@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from helpers import experiment_doc
 
 
 def pykatib(
@@ -46,49 +47,14 @@ def table(text: str) -> list[list[str]]:
 
 def experiment(name: str, namespace: str | None = None, **spec: Any) -> dict[str, Any]:
     """A small valid Experiment whose trials print ``loss=<lr>`` and end at once."""
-    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
-    return {
-        "apiVersion": "kubeflow.org/v1beta1",
-        "kind": "Experiment",
-        "metadata": metadata,
-        "spec": {
-            "objective": {"type": "minimize", "objectiveMetricName": "loss"},
-            "algorithm": {"algorithmName": "random"},
-            "parallelTrialCount": 1,
-            "maxTrialCount": 2,
-            "parameters": [
-                {
-                    "name": "lr",
-                    "parameterType": "double",
-                    "feasibleSpace": {"min": "0.1", "max": "0.9"},
-                }
-            ],
-            "trialTemplate": {
-                "primaryContainerName": "main",
-                "trialParameters": [{"name": "lr", "reference": "lr"}],
-                "trialSpec": {
-                    "apiVersion": "batch/v1",
-                    "kind": "Job",
-                    "spec": {
-                        "template": {
-                            "spec": {
-                                "restartPolicy": "Never",
-                                "containers": [
-                                    {
-                                        "name": "main",
-                                        "command": [
-                                            sys.executable,
-                                            "-c",
-                                            "import sys; print('loss=' + sys.argv[1])",
-                                            "${trialParameters.lr}",
-                                        ],
-                                    }
-                                ],
-                            }
-                        }
-                    },
-                },
-            },
-            **spec,
-        },
-    }
+    return experiment_doc(
+        "import sys; print('loss=' + sys.argv[1])",
+        name=name,
+        namespace=namespace,
+        container="main",
+        parameters=[
+            {"name": "lr", "parameterType": "double", "feasibleSpace": {"min": "0.1", "max": "0.9"}}
+        ],
+        args=["${trialParameters.lr}"],
+        **{"parallelTrialCount": 1, "maxTrialCount": 2, **spec},
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import controller, experiment, run
+from helpers import controller, experiment, experiment_doc, run
 
 from pykatib.api.errors import InvalidExperimentError
 from pykatib.api.yaml import parse_experiments
@@ -78,53 +78,24 @@ def test_dominated_trials_are_not_in_the_front(tmp_path: Path) -> None:
 
 
 def test_objectives_are_validated() -> None:
-    doc = yaml.safe_dump(
-        {
-            "apiVersion": "kubeflow.org/v1beta1",
-            "kind": "Experiment",
-            "metadata": {"name": "mo"},
-            "spec": {
-                "objective": {
-                    "objectiveMetricName": "acc",
-                    "type": "maximize",
-                    "objectives": [
-                        {"name": "loss", "type": "minimize"},
-                        {"name": "loss", "type": "up"},
-                    ],
-                },
-                "algorithm": {"algorithmName": "random"},
-                "parameters": [
-                    {
-                        "name": "x",
-                        "parameterType": "double",
-                        "feasibleSpace": {"min": "0", "max": "1"},
-                    }
-                ],
-                "trialTemplate": {
-                    "primaryContainerName": "c",
-                    "trialParameters": [{"name": "x", "reference": "x"}],
-                    "trialSpec": {
-                        "apiVersion": "batch/v1",
-                        "kind": "Job",
-                        "spec": {
-                            "template": {
-                                "spec": {
-                                    "restartPolicy": "Never",
-                                    "containers": [
-                                        {
-                                            "name": "c",
-                                            "image": "i",
-                                            "command": ["echo", "${trialParameters.x}"],
-                                        }
-                                    ],
-                                }
-                            }
-                        },
-                    },
-                },
-            },
-        }
+    objective = {
+        "objectiveMetricName": "acc",
+        "type": "maximize",
+        "objectives": [{"name": "loss", "type": "minimize"}, {"name": "loss", "type": "up"}],
+    }
+    parameters = [
+        {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}
+    ]
+    exp = experiment_doc(
+        name="mo",
+        namespace=None,
+        objective=objective,
+        parameters=parameters,
+        command=["echo", "${trialParameters.x}"],
     )
+    for key in ("parallelTrialCount", "maxTrialCount"):
+        del exp["spec"][key]
+    doc = yaml.safe_dump(exp)
     with pytest.raises(InvalidExperimentError) as err:
         parse_experiments(doc)
     text = str(err.value)

@@ -5,7 +5,6 @@ HTTP ``POST .../trials/NAME/observationlog``, ``pykatib.report_metrics`` with
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import experiment_doc
 from pykatib_server import BASE, Server, free_port, start_server
 from test_api import is_status
 
@@ -42,53 +42,24 @@ BLOCKED_TRIAL = "import sys; open(sys.argv[2]).read()"
 def push_experiment(
     name: str, code: str, args: list[str], env: dict[str, str], trials: int = 2, **spec: Any
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubeflow.org/v1beta1",
-        "kind": "Experiment",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {
-            "objective": {
-                "type": "minimize",
-                "objectiveMetricName": "loss",
-                "additionalMetricNames": ["accuracy"],
-            },
-            "algorithm": {"algorithmName": "random"},
+    return experiment_doc(
+        code,
+        name=name,
+        container="main",
+        args=args,
+        env=[{"name": k, "value": v} for k, v in env.items()],
+        objective={
+            "type": "minimize",
+            "objectiveMetricName": "loss",
+            "additionalMetricNames": ["accuracy"],
+        },
+        **{
             "maxTrialCount": trials,
             "parallelTrialCount": trials,
             "metricsCollectorSpec": {"collector": {"kind": "Push"}},
-            "parameters": [
-                {
-                    "name": "lr",
-                    "parameterType": "double",
-                    "feasibleSpace": {"min": "0.01", "max": "0.05"},
-                }
-            ],
-            "trialTemplate": {
-                "primaryContainerName": "main",
-                "trialParameters": [{"name": "lr", "reference": "lr"}],
-                "trialSpec": {
-                    "apiVersion": "batch/v1",
-                    "kind": "Job",
-                    "spec": {
-                        "template": {
-                            "spec": {
-                                "restartPolicy": "Never",
-                                "containers": [
-                                    {
-                                        "name": "main",
-                                        "image": "python:3",
-                                        "command": [sys.executable, "-c", code, *args],
-                                        "env": [{"name": k, "value": v} for k, v in env.items()],
-                                    }
-                                ],
-                            }
-                        }
-                    },
-                },
-            },
             **spec,
         },
-    }
+    )
 
 
 def log_url(trial: str, namespace: str = "default") -> str:
