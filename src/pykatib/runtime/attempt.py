@@ -72,6 +72,7 @@ class Attempt:
     channel: PushChannel | None = None
     proc: subprocess.Popen[bytes] | None = None  # the shim, when this process started it
     ident: shim.Started | None = None
+    ended: int | None = None  # run by this process's launcher: readable once it has exited
     stopping: str | None = None  # why the runner ended it: "stopped" or "deadline"
     kill_at: float | None = None  # when SIGKILL follows the SIGTERM (time.monotonic)
     closed: bool = False  # the collector has read its last
@@ -88,9 +89,11 @@ class Attempt:
         ident = self.ident
         if ident is None:
             return
+        # The group outlives its leader's pid only until the shim (its reaper) has written the
+        # exit (a launcher runs on after).
+        reaping = ident.shim.alive() and not self.files.exit.exists()
         for proc in (ident.trial, ident.sidecar):
-            # The group outlives its leader's pid only while the shim (its reaper) runs.
-            if proc is not None and (proc.alive() or ident.shim.alive()):
+            if proc is not None and (proc.alive() or reaping):
                 proc.signal_group(sig)
 
     def mark_stopping(self, why: str) -> None:
@@ -257,7 +260,7 @@ class Layout:
 
     def spawn(self, attempt: Attempt, launch: Launch) -> None:
         """Start the attempt's shim; sets ``proc`` and ``ident``."""
-        attempt.proc, attempt.ident = shim.spawn(
+        attempt.proc, attempt.ident, attempt.ended = shim.spawn(
             attempt.files,
             launch.argv,
             launch.cwd,
@@ -338,12 +341,15 @@ class Layout:
 
 
 class ExitWaiter:
-    """Tells when an attempt's shim has exited: at once through a pidfd where Linux has them
-    (the shim is this process's child, or an adopted one), else by looking at each poll."""
+    """Tells when an attempt has ended: at once through the launcher's pipe (run by this
+    process's launcher) or a pidfd where Linux has them (the shim is this process's child, or an
+    adopted one), else by looking at each poll."""
 
     def __init__(self, attempt: Attempt) -> None:
         self.attempt = attempt
-        self._fd: int | None = None
+        self._fd, attempt.ended = attempt.ended, None
+        if self._fd is not None:
+            return
         pid = attempt.proc.pid if attempt.proc is not None else None
         if pid is None and attempt.ident is not None:
             pid = attempt.ident.shim.pid

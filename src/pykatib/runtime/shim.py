@@ -20,13 +20,21 @@ starts in about 10 ms) in a session of its own; the shim
 
 The runner stops an attempt by signalling the trial's process group, as before.
 
-Starting an interpreter for every attempt costs more CPU than a short trial itself, so a runner
-process starts one *launcher* (``python -I -S -c LAUNCHER``, once) and each shim is a fork of
-it: the same program in a process (and session) of its own, with the same files and the same
-lifetime, at the cost of a fork. The launcher is single-threaded (forking it is safe), reaps
-its shims as they end (so their CPU time is counted as its children's), and exits when the runner's end of its socket
-closes. Where it can't be used (no ``socket.send_fds``, or it died), the shim starts as its own
-interpreter.
+Starting an interpreter (or even forking one) for every attempt costs more CPU than a short
+trial itself, so a runner process starts one *launcher* (``python -I -S -c LAUNCHER``, once)
+that does the shim's work for each attempt it is asked to run, in a thread of its own: it starts
+the trial (``subprocess``, so vfork and no Python in the child) in a process group of its own,
+writes the same ``pid`` file (with itself as the shim, as it is the trial's reaper) and the
+same ``exit`` file, and closes a pipe the runner holds once it has (so the runner's watch wakes
+at once). Like a shim, it runs in a session of its own and outlives the runner: when the
+runner's end of its socket closes it takes no more work and exits once its last trial has
+ended. It reaps what it starts, so their CPU time counts as its, and as its parent's children's.
+An attempt with a memory limit (set between fork and exec, which threads can't do safely), one
+whose command does not start (the shim reports why, as before) and a runner with no launcher
+(no ``socket.send_fds``, Python 3.10, ``PYKATIB_SHIM_LAUNCHER=0``, or it died) get a shim
+started as an interpreter of its own. Killing the launcher loses the exits of all the attempts
+it runs, as killing their shims would; a control plane that adopts an attempt a launcher runs
+(its runner is gone) sees it end at its next look (within a second), not at once.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pykatib.runtime.paths import AttemptFiles
 from pykatib.runtime.resources import quantity
@@ -48,7 +56,6 @@ SHIM = r"""
 import _signal as signal, os, sys, time  # signal itself imports enum: 4 ms more to start
 state, log, grace, sidecar_grace = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 state = os.path.abspath(state)  # the shim changes directory to start the trial
-environ = globals().get("environ", os.environ)  # the launcher passes the trial's as a global
 
 
 def ticks(pid):
@@ -147,8 +154,8 @@ def reap(pid, seconds):
 null = os.open(os.devnull, os.O_RDWR)
 out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 cwd, argv, rest = take(sys.argv[5:])
-memory = environ.pop("PYKATIB_SHIM_MEMORY_LIMIT", None)
-pid, error = spawn(cwd, argv, environ, memory)
+memory = os.environ.pop("PYKATIB_SHIM_MEMORY_LIMIT", None)
+pid, error = spawn(cwd, argv, os.environ, memory)
 host = os.uname().nodename.replace("\\", "\\\\").replace('"', '\\"')
 me = os.getpid()
 ident = '"shim": {"pid": %d, "start": %s}, "trial": {"pid": %d, "start": %s}, "host": "%s"' % (
@@ -157,7 +164,7 @@ ident = '"shim": {"pid": %d, "start": %s}, "trial": {"pid": %d, "start": %s}, "h
 side = None
 if rest and not error:
     scwd, sargv, extra = take(rest)
-    env = dict(environ)
+    env = dict(os.environ)
     for item in extra:
         key, _, value = item.partition("=")
         env[key] = value
@@ -194,60 +201,132 @@ put(
 )
 """
 
-# Forks one shim per request: [args, env, cwd, stderr path] as JSON, with the write end of the
-# pipe the shim prints its pid line to (SCM_RIGHTS). Its stdin is its end of a socket pair.
+# Supervises the attempts its runner asks for, each as the shim would (one thread each): a
+# request is [args, env] as JSON (args as the shim's argv), with the write end of a pipe
+# (SCM_RIGHTS) that gets the pid line, and is closed once the exit file is written. A request it
+# can't start (a command that won't run, a memory limit) gets no line: the runner starts a shim.
 LAUNCHER = r"""
-import _signal as signal, json, os, socket, sys
+import json, os, socket, subprocess, threading, time
+sock = socket.socket(fileno=0)
+null = os.open(os.devnull, os.O_RDWR)
 
 
-def reap(*_):
+def ticks(pid):
     try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-    except ChildProcessError:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read()
+        return str(int(data[data.rindex(b")") + 2 :].split()[19]))
+    except (OSError, ValueError, IndexError):
+        return "null"
+
+
+def put(state, name, text):
+    tmp = os.path.join(state, "." + name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, os.path.join(state, name))
+
+
+def take(args):
+    n = int(args[1])
+    return args[0], args[2 : 2 + n], args[2 + n :]
+
+
+def start(cwd, argv, env, out):
+    return subprocess.Popen(
+        argv, cwd=cwd, env=env, stdin=null, stdout=out, stderr=out, process_group=0
+    )
+
+
+def reap(proc, seconds):
+    try:
+        proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        stop(proc, 9)
+        proc.wait()
+
+
+def stop(proc, sig):
+    try:
+        os.killpg(proc.pid, sig)
+    except OSError:
         pass
 
 
-# Reaped here (not left to the kernel with SIG_IGN) so that the shims' CPU time is counted in
-# the launcher's, and so in its parent's: what pykatib spends on each trial stays measurable.
-signal.signal(signal.SIGCHLD, reap)
-sock = socket.socket(fileno=0)
-shim = compile(sys.argv[1], "<pykatib shim>", "exec")
+me = '"shim": {"pid": %d, "start": %s}' % (os.getpid(), ticks(os.getpid()))
+host = os.uname().nodename.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def supervise(args, env, pipe):
+    try:
+        run(args, env, pipe)
+    finally:
+        os.close(pipe)
+
+
+def run(args, env, pipe):
+    state, log, grace, sidecar_grace = args[0], args[1], float(args[2]), float(args[3])
+    cwd, argv, rest = take(args[4:])
+    out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        trial = start(cwd, argv, env, out)
+    except OSError:
+        os.close(out)
+        return
+    ident = '%s, "trial": {"pid": %d, "start": %s}, "host": "%s"' % (
+        me, trial.pid, ticks(trial.pid), host
+    )
+    side = None
+    if rest:
+        scwd, sargv, extra = take(rest)
+        senv = dict(env)
+        for item in extra:
+            key, _, value = item.partition("=")
+            senv[key] = value
+        try:
+            side = start(scwd, sargv, senv, out)
+        except OSError as exc:
+            text = str(exc.strerror or exc)
+            note = "[pykatib] error: can't start the custom collector %r: %s\n" % (sargv[0], text)
+            os.write(out, note.encode("utf-8", "replace"))
+        else:
+            ident += ', "sidecar": {"pid": %d, "start": %s}' % (side.pid, ticks(side.pid))
+    line = "{" + ident + "}"
+    try:
+        put(state, "pid", line)
+    except OSError:
+        pass  # the runner has the line (it runs: it must not be started again)
+    try:
+        os.write(pipe, (line + "\n").encode())
+    except OSError:
+        pass
+    code = trial.wait()
+    if side is not None:
+        if code != 0:
+            stop(side, 15)
+            reap(side, grace)
+        else:
+            reap(side, sidecar_grace)
+    os.close(out)
+    put(
+        state,
+        "exit",
+        '{"code": %s, "signal": %s, "time": %r, "error": null}'
+        % (code if code >= 0 else "null", -code if code < 0 else "null", time.time()),
+    )
+
+
 while True:
     try:
         data, fds, _, _ = socket.recv_fds(sock, 1 << 22, 1)
     except OSError:
-        os._exit(0)
+        break
     if not data:
-        os._exit(0)
-    if not fds:
-        continue
-    if os.fork():
-        for fd in fds:
-            os.close(fd)
-        continue
-    code = 0
-    try:
-        args, env, cwd, stderr = json.loads(data)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        os.setsid()
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)  # closes this copy of the socket
-        os.close(null)
-        os.dup2(fds[0], 1)
-        os.close(fds[0])
-        err = os.open(stderr, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        os.dup2(err, 2)
-        os.close(err)
-        os.chdir(cwd)
-        sys.argv = ["-c", *args]
-        exec(shim, {"__name__": "__main__", "environ": env})
-    except BaseException:
-        import traceback
-
-        traceback.print_exc()
-        code = 1
-    os._exit(code)
+        break
+    if fds:
+        args, env = json.loads(data)
+        threading.Thread(target=supervise, args=(args, env, fds[0])).start()
+# The runner is gone: the attempts it started run on, and this process with them.
 """
 
 LAUNCHER_ENV = "PYKATIB_SHIM_LAUNCHER"  # "0": every shim starts as an interpreter of its own
@@ -260,13 +339,18 @@ class _Launcher:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._broken = not hasattr(socket, "send_fds") or os.environ.get(LAUNCHER_ENV) == "0"
+        self._broken = (
+            not hasattr(socket, "send_fds")
+            or sys.version_info < (3, 11)  # Popen(process_group=) is 3.11's
+            or os.environ.get(LAUNCHER_ENV) == "0"
+        )
         self._pid = os.getpid()
 
-    def launch(self, args: list[str], env: dict[str, str], cwd: str, stderr: str) -> int | None:
-        """Fork a shim with ``args``; the read end of the pipe it prints its pid line to (None:
-        start it as an interpreter of its own)."""
-        message = json.dumps([args, env, cwd, stderr]).encode()
+    def launch(self, args: list[str], env: dict[str, str]) -> int | None:
+        """Have the launcher run an attempt (``args`` as the shim's); the read end of the pipe
+        it prints the pid line to and closes once the exit file is written (None: start a shim
+        as an interpreter of its own)."""
+        message = json.dumps([args, env]).encode()
         with self._lock:
             sock = self._socket()
             if sock is None:
@@ -291,7 +375,7 @@ class _Launcher:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
                 self._proc = subprocess.Popen(
-                    [sys.executable, "-I", "-S", "-c", LAUNCHER, SHIM],
+                    [sys.executable, "-I", "-S", "-c", LAUNCHER],
                     stdin=theirs,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -449,6 +533,15 @@ def read_exited(files: AttemptFiles) -> Exited | None:
     )
 
 
+class Spawned(NamedTuple):
+    """What :func:`spawn` started."""
+
+    proc: subprocess.Popen[bytes] | None  # the shim, when started as an interpreter of its own
+    started: Started | None  # what it started (None: it failed)
+    # Run by the launcher: the read end of a pipe that ends once the exit file is written.
+    ended: int | None = None
+
+
 def spawn(
     files: AttemptFiles,
     argv: list[str],
@@ -458,30 +551,29 @@ def spawn(
     sidecar_grace: float,
     sidecar: tuple[str, list[str], dict[str, str]] | None = None,
     memory_limit: int | None = None,
-) -> tuple[subprocess.Popen[bytes] | None, Started | None]:
-    """Start the shim for one attempt; returns it (None: forked by the launcher, not this
-    process's child) and what it started (None: it failed).
+) -> Spawned:
+    """Start one attempt: by the launcher, else (a memory limit, a command that does not start,
+    no launcher) under a shim started as an interpreter of its own.
 
     ``sidecar`` is (cwd, argv, extra env) of a Custom collector; ``memory_limit`` (bytes) caps
     the trial's address space (RLIMIT_AS), as its container's memory limit would.
     """
-    if memory_limit:
-        env = {**env, MEMORY_LIMIT_ENV: str(memory_limit)}
     args = [str(grace), str(sidecar_grace), cwd, str(len(argv)), *argv]
     if sidecar is not None:
         scwd, sargv, extra = sidecar
         args += [scwd, str(len(sargv)), *sargv, *(f"{k}={v}" for k, v in extra.items())]
     shim_args = [str(files.state), str(files.log), *args]
-    pipe = _LAUNCHER.launch(shim_args, env, str(files.state), str(files.log))
+    pipe = None if memory_limit else _LAUNCHER.launch(shim_args, env)
     if pipe is not None:
-        with open(pipe, "rb") as lines:
-            line = lines.readline()
         try:
-            return None, Started.from_json(json.loads(line))
+            return Spawned(None, Started.from_json(json.loads(_first_line(pipe))), pipe)
         except ValueError:
-            if files.pid.exists():  # it started its trial, and failed after
-                return None, read_started(files)
-            # The launcher died before it forked the shim: start one as before.
+            os.close(pipe)
+            if files.pid.exists():  # it started its trial, and died after
+                return Spawned(None, read_started(files))
+            # It could not start the command (a shim will say why), or it died before.
+    if memory_limit:
+        env = {**env, MEMORY_LIMIT_ENV: str(memory_limit)}
     with open(files.log, "ab") as log:  # where the shim itself would complain
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", SHIM, *shim_args],
@@ -496,9 +588,20 @@ def spawn(
     with proc.stdout:
         line = proc.stdout.readline()
     try:
-        return proc, Started.from_json(json.loads(line))
+        return Spawned(proc, Started.from_json(json.loads(line)))
     except ValueError:
-        return proc, None
+        return Spawned(proc, None)
+
+
+def _first_line(fd: int) -> bytes:
+    """What the launcher printed (one line), without reading past it."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 __all__ = ["HOST", "Exited", "Proc", "Started", "process_start", "read_exited", "read_started"]
