@@ -46,6 +46,21 @@ def test_sign_in_once_per_session(guarded: Server, page: Any) -> None:
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
+def test_an_experiment_page_asks_for_the_token_first(guarded: Server, page: Any) -> None:
+    """The experiment page checks the token with its own first read (no /apis probe first):
+    the sign-in form, with nothing of the page, and a refused token said as such."""
+    page.expected_errors += ["status of 401", "status of 404"]  # signed out; no such experiment
+    page.goto(guarded.url + "/#/experiments/default/nowhere/history")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator(".tabs, .chart, .error")).to_have_count(0)
+    page.get_by_label("Token").fill("wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("That token was refused.")).to_be_visible()
+    page.get_by_label("Token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".error")).to_contain_text("nowhere")  # past the sign-in: not found
+
+
 def test_assets_are_public_and_data_is_not(guarded: Server, tmp_path: Path) -> None:
     with httpx.Client(base_url=guarded.url) as anonymous:
         page = anonymous.get("/")

@@ -7,10 +7,14 @@ import { clear, errorBox, h } from "./dom";
 /** A page draws itself into `root`; `signal` aborts when the user leaves it. */
 export type Page = (root: HTMLElement, args: string[], signal: AbortSignal) => Promise<void> | void;
 
-const routes: [RegExp, () => Promise<Page>][] = [
-  [/^\/?$/, () => import("./pages/experiments").then((m) => m.experimentsPage)],
+/** A route: its path, its page's module, and whether the page shows nothing before a read
+ * that needs the token has answered (that read is then the token's check: see start). */
+type Route = [RegExp, () => Promise<Page>, { checksToken?: boolean }?];
+
+const routes: Route[] = [
+  [/^\/?$/, () => import("./pages/experiments").then((m) => m.experimentsPage), { checksToken: true }],
   [/^\/create$/, () => import("./pages/create").then((m) => m.createPage)],
-  [/^\/experiments\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/, () => import("./pages/experiment").then((m) => m.experimentPage)],
+  [/^\/experiments\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/, () => import("./pages/experiment").then((m) => m.experimentPage), { checksToken: true }],
   [/^\/trials\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/, () => import("./pages/trial").then((m) => m.trialPage)],
 ];
 
@@ -33,11 +37,12 @@ function showLogin(): void {
 
 const currentPath = () => decodeURIComponent(location.hash.replace(/^#/, "").split("?")[0]);
 
-/** The page's module for `path` (loading it), or null when no route matches. */
-function pageFor(path: string): [Promise<Page>, RegExpExecArray] | null {
-  for (const [pattern, load] of routes) {
+/** The page's module for `path` (loading it), the route's match and whether the page checks
+ * the token itself; null when no route matches. */
+function pageFor(path: string): [Promise<Page>, RegExpExecArray, boolean] | null {
+  for (const [pattern, load, options] of routes) {
     const match = pattern.exec(path);
-    if (match) return [load(), match];
+    if (match) return [load(), match, options?.checksToken ?? false];
   }
   return null;
 }
@@ -66,17 +71,21 @@ async function route(): Promise<void> {
 }
 
 /** Checks the token (the server may need none) before anything is drawn; the page's module
- * loads meanwhile. */
+ * loads meanwhile. A page that shows nothing before its first read checks the token with that
+ * read (a 401 brings the sign-in form): one round trip less before its data. */
 async function start(): Promise<void> {
   const path = currentPath();
-  void pageFor(path)?.[0].catch(() => undefined);
+  const found = pageFor(path);
+  found?.[0].catch(() => undefined);
   if (CHART_TAB.test(path)) void import("./charts").catch(() => undefined); // ECharts: the longest load
-  try {
-    await get("/apis");
-  } catch (error) {
-    if (error instanceof ApiError && error.code === 401) return; // showLogin ran
-    clear(app, errorBox(`The server does not answer: ${error instanceof Error ? error.message : error}`));
-    return;
+  if (!found?.[2]) {
+    try {
+      await get("/apis");
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 401) return; // showLogin ran
+      clear(app, errorBox(`The server does not answer: ${error instanceof Error ? error.message : error}`));
+      return;
+    }
   }
   logout.hidden = getToken() === null;
   await route();
