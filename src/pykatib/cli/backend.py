@@ -117,6 +117,11 @@ class Local:
             self._store = Store(self.db)
         return self._store
 
+    def close(self) -> None:
+        """Close the store's connections, if it was opened."""
+        if self._store is not None:
+            self._store.close()
+
     @property
     def controller(self) -> Any:
         if self._controller is None:

@@ -17,6 +17,7 @@ from pykatib.api.errors import InvalidExperimentError, NotFoundError, PykatibErr
 from pykatib.cli import paging
 from pykatib.cli.collect import collect as collect_command
 from pykatib.cli.describe import describe, event_lines
+from pykatib.cli.views import PIPED_WIDTH, is_plain
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,9 +27,6 @@ if TYPE_CHECKING:
     from pykatib.cli.backend import Backend
     from pykatib.cli.server_reader import ServerReader
     from pykatib.store.sqlite_reader import SqliteReader
-
-# Piped output (scripts, `| grep`) is not cut to 80 columns.
-PIPED_WIDTH = 250
 
 
 class _Console:
@@ -51,6 +49,15 @@ class _Console:
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         self.get().print(*objects, **kwargs)
+
+    def say(self, line: str) -> None:
+        """Print ``line`` (no markup); written straight to a stream that is not a terminal
+        when rich would write it unchanged, so that a quiet, piped `run` needs no rich."""
+        stream = sys.stderr if self.stderr else sys.stdout
+        if not stream.isatty() and is_plain(line, None if self.stderr else PIPED_WIDTH):
+            stream.write(f"{line}\n")
+        else:
+            self.print(line, highlight=False)
 
 
 console = _Console()
@@ -140,10 +147,17 @@ class _Ctx:
     def backend(self) -> Backend:
         """The server (``--server``), else the local store (``--db``)."""
         if self._backend is None:
-            from pykatib.cli.backend import Local
-
-            self._backend = self._remote() if self.server else Local(self.db)
+            self._backend = self._remote() if self.server else self._local()
         return self._backend
+
+    def _local(self) -> Backend:
+        from pykatib.cli.backend import Local
+
+        local = Local(self.db)
+        click_ctx = click.get_current_context(silent=True)
+        if click_ctx is not None:
+            click_ctx.call_on_close(local.close)
+        return local
 
     def _remote(self) -> Backend:
         assert self.server is not None
@@ -475,13 +489,13 @@ def run(
             _invalid(exc, path)
         _warn(_new(warnings, doc.warnings))
         verb = {"created": "created", "configured": "configured", "unchanged": "resumed"}[outcome]
-        err_console.print(f"experiment.kubeflow.org/{exp.name} {verb}", highlight=False)
+        err_console.say(f"experiment.kubeflow.org/{exp.name} {verb}")
         keys.append(key)
         if before is not None and _restarts(before, exp, outcome):
             restarting[key] = before
     from pykatib.cli import views
 
-    progress = views.Progress(console.get(), quiet=quiet)
+    progress = views.Progress(console.get, quiet=quiet)
 
     def following(key: tuple[str, str], lease: Any) -> None:
         err_console.print(
@@ -491,9 +505,14 @@ def run(
         )
 
     _interrupt_on_signals()
+    global _FINISHED_RUN
     try:
         with progress:
-            finished = backend.run(keys, progress.update, following, restarting)
+            try:
+                finished = backend.run(keys, progress.update, following, restarting)
+            finally:
+                # Driven to the end, or its trials stopped (an interrupt, a deletion).
+                _FINISHED_RUN = True
     except KeyboardInterrupt as exc:
         if backend.remote:
             again = f"pykatib run --server {ctx.server} -f {path}"
@@ -520,7 +539,7 @@ def run(
         )
         sys.exit(EXIT_FAILED)
     for exp in finished:
-        views.print_result(console.get(), exp)
+        views.print_result(console.get, exp)
     if any(exp.status.has("Failed") for exp in finished):
         sys.exit(EXIT_FAILED)
 
@@ -953,10 +972,45 @@ cli.add_command(collect_command)  # pykatib collect: a trial's collector in its 
 
 def main() -> None:
     try:
-        cli(standalone_mode=True)
-    except PykatibError as exc:
-        err_console.print(f"[bold red]error:[/] {_explained(exc)}", highlight=False)
-        sys.exit(EXIT_FAILED)
+        try:
+            cli(standalone_mode=True)
+        except PykatibError as exc:
+            err_console.print(f"[bold red]error:[/] {_explained(exc)}", highlight=False)
+            sys.exit(EXIT_FAILED)
+    except SystemExit as exc:
+        if _FINISHED_RUN and (exc.code is None or isinstance(exc.code, int)):
+            _exit_at_once(exc.code or 0)
+        raise
+
+
+# Set once `run` has driven its experiments to the end (or stopped their trials); its store is
+# closed with the command's context, before main() sees the exit.
+_FINISHED_RUN = False
+
+
+def _exit_at_once(code: int) -> None:
+    """End a finished `run` without the interpreter's teardown: freeing the modules a run
+    imports (SQLAlchemy, pydantic, the control plane) costs about 100 ms of CPU and more of wall
+    time, and does nothing a run needs. Everything is written and closed by then; the exit
+    handlers still run (logging's flush among them). Not when another thread still runs: the
+    interpreter would wait for it, so the normal exit does."""
+    import atexit
+    import os
+    import threading
+
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.main_thread()
+    ):
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
+            pass
+    os._exit(code)
 
 
 def _explained(exc: PykatibError) -> str:

@@ -6,15 +6,20 @@ The control plane calls :func:`validate_early_stopping` when an experiment is ap
 
 from __future__ import annotations
 
-from pykatib.api.models import Experiment, ObjectiveSpec
-from pykatib.earlystop.asha import Asha
-from pykatib.earlystop.base import EarlyStoppingRule
-from pykatib.earlystop.medianstop import MedianStop
-from pykatib.earlystop.threshold import Threshold
+import importlib
+from typing import TYPE_CHECKING
 
-# Katib's one rule first, then pykatib's extensions.
-_RULES: dict[str, type[EarlyStoppingRule]] = {
-    rule.name: rule for rule in (MedianStop, Asha, Threshold)
+from pykatib.api.models import Experiment, ObjectiveSpec
+
+if TYPE_CHECKING:
+    from pykatib.earlystop.base import EarlyStoppingRule
+
+# name -> "module:Class" under pykatib.earlystop, imported on first use (as the algorithms are):
+# an experiment without early stopping imports none. Katib's one rule first, then pykatib's.
+_RULES: dict[str, str] = {
+    "medianstop": "medianstop:MedianStop",
+    "asha": "asha:Asha",
+    "threshold": "threshold:Threshold",
 }
 EARLY_STOPPING_ALGORITHM_NAMES: tuple[str, ...] = tuple(_RULES)
 
@@ -28,12 +33,16 @@ class UnknownEarlyStoppingAlgorithmError(KeyError):
 
 def get_rule(name: str) -> type[EarlyStoppingRule]:
     """The class for ``algorithmName``; :class:`UnknownEarlyStoppingAlgorithmError` if none."""
-    rule = _RULES.get(name)
-    if rule is None:
+    target = _RULES.get(name)
+    if target is None:
         # Katib's medianstop service says "unknown algorithm name <name>"; the list is pykatib's.
         raise UnknownEarlyStoppingAlgorithmError(
             f"unknown algorithm name {name}; known: {', '.join(EARLY_STOPPING_ALGORITHM_NAMES)}"
         )
+    module, cls = target.split(":")
+    rule: type[EarlyStoppingRule] = getattr(
+        importlib.import_module(f"pykatib.earlystop.{module}"), cls
+    )
     return rule
 
 

@@ -18,8 +18,6 @@ The runner:
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -195,6 +193,9 @@ class PrometheusCollector(Collector):
         self._last: dict[str, str] = {}
 
     def poll(self) -> list[ObservationPoint]:
+        import urllib.error  # here: http.client and ssl cost every run a few ms
+        import urllib.request
+
         from prometheus_client.parser import text_string_to_metric_families
 
         from pykatib.metrics.timestamps import utc_now
