@@ -1,5 +1,8 @@
 """CLI start-up: how long `pykatib get`, `describe` and `logs` take, end to end, as a user runs
-them, side by side with `python -c pass` and `kubectl version --client` (issue 13, part 2).
+them, side by side with `python -c pass` and `kubectl version --client` (issue 13, part 2); and
+what `pykatib run` costs before its trials: a one-trial run of a native command in a fresh
+``PYKATIB_HOME`` (a new SQLite store each time), beside `pykatib run --help` (the CLI's own
+floor: the interpreter, click and the command's module).
 
 One store (a fresh ``PYKATIB_HOME``, SQLite) holds one experiment of 10 finished trials, made by
 a real ``pykatib run`` of a trivial native command. Each command then runs N times as a fresh
@@ -10,7 +13,7 @@ also run against a ``pykatib server`` of that store (``--server URL``).
 The interpreter is this one (``sys.executable``) and the ``pykatib`` script beside it: a pyenv
 shim in front of them adds its own bash start-up (about 150 ms here) to every row.
 
-    python bench/startup.py [--runs 20] [--out bench/results/startup.md]
+    python bench/startup.py [--runs 20] [--out bench/results/startup.md] [--at REV] [--before REV]
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
-TARGET_MS = 150
+TARGET_MS = 150  # for get, describe and logs
+RUN_ONE = "run -q -f <one trial>"
 EXPERIMENT = """\
 apiVersion: kubeflow.org/v1beta1
 kind: Experiment
@@ -58,6 +62,13 @@ spec:
               image: none
               command: [/usr/bin/printf, "loss=%s\\n", "${trialParameters.x}"]
 """
+
+
+# One trial at a time, one trial in all: what a run costs beyond its trials (start-up, store,
+# admission, algorithm, launcher, shutdown), as bench/overhead.py's one-trial runs measure it.
+ONE_TRIAL = EXPERIMENT.replace("name: startup", "name: one-trial").replace(
+    "parallelTrialCount: 2\n  maxTrialCount: 10", "parallelTrialCount: 1\n  maxTrialCount: 1"
+)
 
 
 def pykatib_script() -> str:
@@ -101,7 +112,20 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, cpu
 
 
-def commit() -> str:
+def checkout(rev: str, into: Path) -> Path:
+    """``rev``'s ``src`` folder, extracted under ``into`` (for PYTHONPATH); its path."""
+    into.mkdir()
+    archive = subprocess.run(["git", "archive", rev, "src"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
+
+
+def commit(at: str | None = None) -> str:
+    if at:
+        short = subprocess.run(
+            ["git", "rev-parse", "--short", at], capture_output=True, text=True, check=False
+        )
+        return f"{short.stdout.strip() or at} (its src/ alone, from git archive)"
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
@@ -124,6 +148,12 @@ def main() -> None:
         help="Also time the local read commands of this git revision (its src/ on PYTHONPATH), "
         "interleaved with the others",
     )
+    parser.add_argument(
+        "--at",
+        metavar="REV",
+        help="Time this git revision's src/ (on PYTHONPATH) instead of the working tree's: a "
+        "tree others are editing still gives a clean measurement of a commit",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="pykatib-startup-"))
@@ -131,8 +161,11 @@ def main() -> None:
     # As an installed package runs: its modules compiled once (.pyc), not at every start.
     for key in ("PYKATIB_DB", "PYKATIB_SERVER", "PYKATIB_TOKEN", "PYTHONDONTWRITEBYTECODE"):
         env.pop(key, None)
+    if args.at:
+        env["PYTHONPATH"] = str(checkout(args.at, work / "at"))
     pykatib = pykatib_script()
     (work / "experiment.yaml").write_text(EXPERIMENT)
+    (work / "one-trial.yaml").write_text(ONE_TRIAL)
     subprocess.run(
         [pykatib, "run", "-q", "-f", str(work / "experiment.yaml")],
         env=env,
@@ -166,30 +199,39 @@ def main() -> None:
         ("describe experiment", ["describe", "experiment", "startup"]),
         ("logs", ["logs", trial_name]),
     ]
-    rows += [(f"pykatib {label}", [pykatib, *argv]) for label, argv in reads]
+    runs = [
+        ("run --help", ["run", "--help"]),
+        (RUN_ONE, ["run", "-q", "-f", str(work / "one-trial.yaml")]),
+    ]
+    rows += [(f"pykatib {label}", [pykatib, *argv]) for label, argv in reads + runs]
     envs: dict[str, dict[str, str]] = {}
     if args.before:
-        old = work / "before"
-        old.mkdir()
-        archive = subprocess.run(
-            ["git", "archive", args.before, "src"], capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
-        for label, argv in reads:
+        old = checkout(args.before, work / "before")
+        for label, argv in reads + runs:
             row = f"pykatib {label} (at {args.before})"
             rows.append((row, [pykatib, *argv]))
-            envs[row] = {**env, "PYTHONPATH": str(old / "src")}
+            envs[row] = {**env, "PYTHONPATH": str(old)}
     rows += [
         (f"pykatib {label} --server", [pykatib, *argv, "--server", url]) for label, argv in reads
     ]
     try:
         wait_for_server(server, url, log)
         times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in rows}
+        homes = iter(range(1_000_000))
+
+        def env_of(label: str) -> dict[str, str]:
+            """A one-trial run gets a fresh PYKATIB_HOME each time: it creates its store."""
+            chosen = envs.get(label, env)
+            if RUN_ONE not in label:
+                return chosen
+            home = work / f"run-{next(homes)}"
+            return {**chosen, "PYKATIB_HOME": str(home), "PYKATIB_RUNTIME": "local"}
+
         for label, argv in rows:  # one warm-up each: the page cache, .pyc files
-            timed(argv, envs.get(label, env))
+            timed(argv, env_of(label))
         for _ in range(args.runs):
             for label, argv in rows:
-                times[label].append(timed(argv, envs.get(label, env)))
+                times[label].append(timed(argv, env_of(label)))
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -215,7 +257,7 @@ def write(
     lines = [
         "# CLI start-up (bench/startup.py)",
         "",
-        f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit()}",
+        f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit(args.at)}",
         (
             f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical "
             f"CPUs, {platform.system()} {platform.release()}"
@@ -226,6 +268,7 @@ def write(
             f"pydantic {version('pydantic')}"
         ),
         f"- Command: `python bench/startup.py --runs {args.runs}"
+        + (f" --at {args.at}" if args.at else "")
         + (f" --before {args.before}`" if args.before else "`"),
         "- Load average (1, 5, 15 min) before / after: "
         + " ".join(f"{x:.2f}" for x in before)
@@ -234,7 +277,9 @@ def write(
         (
             "- Store: SQLite in a fresh PYKATIB_HOME, one experiment of 10 finished trials (a "
             "real `pykatib run` of `/usr/bin/printf loss=...`); `--server`: a `pykatib server` "
-            "of that store on 127.0.0.1"
+            "of that store on 127.0.0.1; `run -q -f <one trial>`: one trial of "
+            "`/usr/bin/printf loss=...`, one at a time, in a fresh PYKATIB_HOME each run (a new "
+            "SQLite store)"
         ),
         (
             f"- Each command a fresh process, {args.runs} runs after one warm-up (which writes the "
@@ -252,7 +297,8 @@ def write(
         median = statistics.median(wall[label]) * 1000
         fastest = min(wall[label]) * 1000
         used = statistics.median(cpu[label]) * 1000
-        target = ("yes" if median <= TARGET_MS else "no") if label.startswith("pykatib") else ""
+        read = label.startswith("pykatib") and not label.startswith("pykatib run")
+        target = ("yes" if median <= TARGET_MS else "no") if read else ""
         lines.append(
             f"| `{label}` | {median:.0f} | {fastest:.0f} | {used:.0f} | "
             f"{used - base_cpu * 1000:.0f} | {target} |"
@@ -261,6 +307,12 @@ def write(
     lines.append(
         f"- `python -c pass` wall median {base * 1000:.0f} ms: the interpreter's own start-up "
         "on this machine at this load (its site-packages `.pth` files included)"
+    )
+    lines.append(
+        f"- `pykatib {RUN_ONE}`: everything a run costs but its trial's own work: start-up, "
+        "a new store, admission, the algorithm, the trial launcher, one trial, the exit. Its CPU "
+        "is the `pykatib` process's and the children it reaped; the launcher (one `python -I -S` "
+        "a run, the trials' parent) exits on its own once the run has ended and is not counted"
     )
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
