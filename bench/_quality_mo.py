@@ -26,6 +26,15 @@ verdicts and repeated proposals as in the single-objective report.
 
     nice -n 10 python bench/quality.py --multi-objective --seeds 10 --budgets 50,100,200 \\
         --parallel 1,4,8 --raw /tmp/mo.json --out bench/results/quality-mo.md
+
+The traces behind ``bench/results/quality-mo.md`` are kept in ``bench/results/raw/``, one file
+per algorithm and side (``mo-<algorithm>-<package>.json``, values to 6 significant digits). The
+reference's do not depend on pykatib's commit, so a later session reruns pykatib's side only:
+
+    nice -n 10 python bench/quality.py --multi-objective --sides pykatib --seeds 20 \\
+        --algorithms tpe --raw /tmp/mo-tpe-pykatib.json --out /tmp/mo.md
+    python bench/quality.py --multi-objective --load bench/results/raw/mo-tpe-optuna.json \\
+        --load /tmp/mo-tpe-pykatib.json --out bench/results/quality-mo.md
 """
 
 from __future__ import annotations
@@ -148,6 +157,13 @@ def units(args: argparse.Namespace) -> list[dict]:
     return out
 
 
+def kept(values: list[list[float]]) -> list[list[float]]:
+    """A trace's values to 6 significant digits, as the records keep them: the kept raw files
+    stay small, and a report from them is the report of the run (HV regret moves by about 1e-6
+    of HV*)."""
+    return [[float(f"{v:.6g}") for v in pair] for pair in values]
+
+
 def run_unit(unit: dict) -> dict:
     problem = P.MO_PROBLEMS[unit["problem"]]
     s0 = time.perf_counter()
@@ -157,7 +173,7 @@ def run_unit(unit: dict) -> dict:
         )
     return {
         **unit,
-        "values": values,
+        "values": kept(values),
         "duplicates": Q.repeats(points),
         "seconds": time.perf_counter() - s0,
     }
@@ -367,7 +383,12 @@ def main(args: argparse.Namespace, command: str) -> int:
             "commit": " / ".join(dict.fromkeys(str(d.get("commit")) for d in datas)),
         }
     else:
-        meta = {"command": command, "load_at_start": P.load(), "commit": P.commit()}
+        meta = {
+            "command": command,
+            "load_at_start": P.load(),
+            "commit": P.commit(),
+            "versions": P.versions_line(),
+        }
         records = []
         t0 = time.perf_counter()
         todo = units(args)
