@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from pykatib.api.models import API_VERSION, Event, now
+from pykatib.store import driver
 from pykatib.store.schema import as_utc, events
 
 # (kind, name) -> the object's uid, or None when the store has no such object.
@@ -37,8 +38,9 @@ def record(
 ) -> None:
     """Write ``recorded`` (each one occurrence) about objects of one experiment.
 
-    Three statements at most, however many events: one look-up of the keys already stored,
-    one UPDATE of their counts and one INSERT of the new rows (each an executemany).
+    Three statements at most, however many events: one look-up of the keys already stored
+    (on SQLite, one a key, each cheaper through the driver), one UPDATE of their counts and one
+    INSERT of the new rows (each an executemany).
     """
     pending: dict[str, tuple[Event, str, datetime]] = {}
     repeats: list[dict[str, Any]] = []
@@ -52,12 +54,7 @@ def record(
             pending[key] = (event, ns, stamp)
     if not pending:
         return
-    stored = {
-        row[0]
-        for row in conn.execute(
-            _STORED_KEYS, {"experiment_id": experiment_id, "keys": list(pending)}
-        )
-    }
+    stored = _stored(conn, experiment_id, list(pending))
     # Stored ones first: a repeat within this step comes after its first occurrence.
     repeats = [{"key": k, "stamp": s} for k, (_, _, s) in pending.items() if k in stored] + repeats
     rows = []
@@ -65,11 +62,23 @@ def record(
         if key not in stored:
             rows.append(_new_row(experiment_id, key, event, ns, stamp, uid_of))
     if rows:
-        conn.execute(insert(events), rows)
+        driver.execute_many(conn, _INSERT, rows)
     for repeat in repeats:
         repeat["experiment"] = experiment_id
     if repeats:
-        conn.execute(_COUNT_REPEAT, repeats)
+        driver.execute_many(conn, _COUNT_REPEAT, repeats)
+
+
+def _stored(conn: Connection, experiment_id: int, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the experiment's events have already."""
+    if conn.dialect.name == "sqlite":  # a look-up each through the driver costs less than one IN
+        params = {"experiment_id": experiment_id}
+        return {
+            k for k in keys if driver.execute(conn, _STORED_KEY, {**params, "key": k}).fetchone()
+        }
+    return {
+        row[0] for row in conn.execute(_STORED_KEYS, {"experiment_id": experiment_id, "keys": keys})
+    }
 
 
 def _new_row(
@@ -109,6 +118,26 @@ def _new_row(
 _STORED_KEYS = select(events.c.aggregate_key).where(
     events.c.experiment_id == bindparam("experiment_id"),
     events.c.aggregate_key.in_(bindparam("keys", expanding=True)),
+)
+_STORED_KEY = select(events.c.aggregate_key).where(
+    events.c.experiment_id == bindparam("experiment_id"),
+    events.c.aggregate_key == bindparam("key"),
+)
+_INSERT = insert(events).values(
+    {
+        name: bindparam(name)
+        for name in (
+            "experiment_id",
+            "namespace",
+            "involved_kind",
+            "involved_name",
+            "aggregate_key",
+            "count",
+            "first_timestamp",
+            "last_timestamp",
+            "resource",
+        )
+    }
 )
 _COUNT_REPEAT = (
     update(events)

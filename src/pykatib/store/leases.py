@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pykatib.api.errors import ConflictError
+from pykatib.store import driver
 from pykatib.store.schema import as_utc, leases
 
 # A holder renews at a third of this; a crashed holder's lease is free after it (at once when
@@ -71,6 +72,7 @@ def _now() -> datetime:
 
 
 # Built once: every reconcile step's write checks the lease.
+_HOLDER = select(leases.c.holder).where(leases.c.experiment_id == bindparam("experiment"))
 _READ = select(
     leases.c.holder, leases.c.host, leases.c.pid, leases.c.acquired_at, leases.c.expires_at
 ).where(leases.c.experiment_id == bindparam("experiment"))
@@ -135,10 +137,21 @@ def release(conn: Any, experiment_id: int, holder: Holder) -> None:
 
 def check(conn: Any, experiment_id: int, holder: Holder) -> None:
     """Raise :class:`LeaseLostError` unless ``holder`` holds the lease (inside a write)."""
+    row = driver.execute(conn, _HOLDER, {"experiment": experiment_id}).fetchone()
+    if row is not None and row[0] == holder.id:  # every step: the holder alone, through the driver
+        return
     lease = read(conn, experiment_id)
     if lease is None or lease.holder.id != holder.id:
         by = f"by {lease.describe()}" if lease else "by nobody (it was released)"
         raise LeaseLostError(f"the experiment is now driven {by}")
 
 
-__all__ = ["DEFAULT_TTL_SECONDS", "Holder", "Lease", "LeaseLostError", "acquire", "check", "release"]
+__all__ = [
+    "DEFAULT_TTL_SECONDS",
+    "Holder",
+    "Lease",
+    "LeaseLostError",
+    "acquire",
+    "check",
+    "release",
+]

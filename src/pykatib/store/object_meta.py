@@ -18,6 +18,7 @@ from sqlalchemy import Column, Connection, Table, Update, bindparam, select, upd
 
 from pykatib.api.errors import ConflictError, NotFoundError
 from pykatib.api.models import API_VERSION, ObjectMeta
+from pykatib.store import driver
 from pykatib.store.schema import as_utc
 
 _OWNED = ("uid", "resourceVersion", "creationTimestamp", "generation")
@@ -108,7 +109,7 @@ def update_row(
             params["expected_uid"] = meta.uid
     stmt = _update_statement(table, key_column, tuple(values), bump, tuple(params))
     version = table.c.resource_version
-    if conn.execute(stmt, params).rowcount != 1:
+    if driver.execute(conn, stmt, params).rowcount != 1:
         found = conn.execute(select(version, table.c.uid).where(key_column == key)).first()
         if found is None:
             raise NotFoundError(f"{what} not found: it was deleted since it was read")

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from pykatib.api.errors import ConflictError, NotFoundError
 from pykatib.api.models import Event, Experiment, ObjectMeta, Suggestion, Trial, now
 from pykatib.metrics.observation import ObservationPoint
+from pykatib.store import driver
 from pykatib.store import events as event_log
 from pykatib.store.object_meta import Owner, dumps, stamp, stored_json, update_row
 from pykatib.store.schema import experiments, observations, suggestions, trials
@@ -97,7 +98,7 @@ class Unit:
         key = (namespace, name)
         found = self.new_trials.get(key) or self.known_trials.get(key)
         if found is None:
-            row = self.conn.execute(_TRIAL_ROW, {"ns": namespace, "name": name}).first()
+            row = driver.execute(self.conn, _TRIAL_ROW, {"ns": namespace, "name": name}).fetchone()
             if row is None:
                 raise NotFoundError(f'trial "{name}" not found in namespace "{namespace}"')
             found = self.new_trials[key] = (int(row[0]), row[1])
@@ -127,7 +128,7 @@ class Unit:
         resource = stored_json(trial.to_dict())
         found = self.new_trials.get(key) or self.known_trials.get(key)
         if found is None:
-            row = self.conn.execute(_TRIAL_ROW, {"ns": key[0], "name": key[1]}).first()
+            row = driver.execute(self.conn, _TRIAL_ROW, {"ns": key[0], "name": key[1]}).fetchone()
             if row is None and meta.resource_version is not None:
                 raise NotFoundError(
                     f'trial "{key[1]}" not found in namespace "{key[0]}": it was deleted '
@@ -152,7 +153,8 @@ class Unit:
     def _create_trial(self, trial: Trial, resource: str) -> None:
         uid, created = str(uuid.uuid4()), now()
         try:
-            result = self.conn.execute(
+            row_id = driver.inserted_id(
+                self.conn,
                 _INSERT_TRIAL,
                 {
                     "experiment_id": self.owner.id,
@@ -166,9 +168,7 @@ class Unit:
             )
         except IntegrityError as err:
             raise _created_meanwhile(f'trial "{trial.namespace}/{trial.name}"') from err
-        row = result.inserted_primary_key
-        assert row is not None
-        self.new_trials[(trial.namespace, trial.name)] = (int(row[0]), uid)
+        self.new_trials[(trial.namespace, trial.name)] = (row_id, uid)
         self._written("Trial", trial.metadata, uid, 1, created)
 
     def _write_suggestion(self, changes: Changes) -> None:
@@ -187,8 +187,11 @@ class Unit:
             values["algorithm_state"] = None if state is None else dumps(state)
         exp_id = self.owner.id
         what = f'suggestion "{self.owner.namespace}/{self.owner.name}"'
-        exists = select(suggestions.c.experiment_id).where(suggestions.c.experiment_id == exp_id)
-        if meta.resource_version is None and self.conn.execute(exists).first() is None:
+        if (
+            meta.resource_version is None
+            and driver.execute(self.conn, _SUGGESTION_ROW, {"experiment": exp_id}).fetchone()
+            is None
+        ):
             uid: str | None = str(uuid.uuid4())
             created: datetime | None = now()
             try:
@@ -273,7 +276,23 @@ class Unit:
 _TRIAL_ROW = select(trials.c.id, trials.c.uid).where(
     trials.c.namespace == bindparam("ns"), trials.c.name == bindparam("name")
 )
-_INSERT_TRIAL = insert(trials)
+_INSERT_TRIAL = insert(trials).values(
+    {
+        name: bindparam(name)
+        for name in (
+            "experiment_id",
+            "namespace",
+            "name",
+            "resource",
+            "uid",
+            "created_at",
+            "resource_version",
+        )
+    }
+)
+_SUGGESTION_ROW = select(suggestions.c.experiment_id).where(
+    suggestions.c.experiment_id == bindparam("experiment")
+)
 
 
 def _created_meanwhile(what: str) -> ConflictError:
