@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pykatib.suggest import bayesianoptimization
+from pykatib.suggest._gp import GaussianProcess
 from pykatib.suggest.base import TrialResult
 from pykatib.suggest.registry import create_algorithm, validate_algorithm
 
@@ -120,6 +121,28 @@ def test_gp_converges_on_a_quadratic(acq: str) -> None:
     assert float(np.median([best(h) for h in runs])) < 1e-2
     for history in runs:
         assert best(history) < best(history[:10]) / 10
+
+
+def test_gp_fits_a_noise_free_objective_without_a_noise_floor_of_its_own() -> None:
+    """The fitted noise follows the data: far below Optuna's floor of 1e-6 (standardised) on a
+    smooth deterministic function, near the truth on the same function with noise added."""
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 2))
+    smooth = ((x - 0.3) ** 2).sum(axis=1)
+    assert GaussianProcess(x, smooth, np.zeros(2, dtype=bool)).noise < 1e-7
+    noisy = smooth + 0.05 * rng.standard_normal(40)
+    true_noise = (0.05 / noisy.std()) ** 2
+    fitted = GaussianProcess(x, noisy, np.zeros(2, dtype=bool)).noise
+    assert true_noise / 3 < fitted < true_noise * 3
+
+
+def test_gp_refines_a_minimum_below_the_old_noise_floor() -> None:
+    """With the noise floor at Optuna's 1e-6 the model could not tell points apart by less
+    than about 1e-3 of the values' spread, and EI's median best of 30 trials on the quadratic
+    stopped at 2.9e-5 over these seeds (Branin at 100 trials: about 1e-4 regret); it is now
+    5e-7."""
+    runs = [optimise({"random_state": seed, "acq_func": "EI"}, 30) for seed in "123"]
+    assert float(np.median([best(h) for h in runs])) < 3e-6
 
 
 def test_pi_margin_is_in_the_objectives_units() -> None:
