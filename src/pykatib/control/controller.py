@@ -181,7 +181,7 @@ class Controller:
             if state.early_stopping is not None:
                 objective = _metric_names(state)[0]
                 state.series = self.store.objective_series(key[0], key[1], objective)
-            state.last_written = exp.status.to_dict()
+            state.last_written = state.status_text.of(exp.status)
             self._states[key] = state
             self._generations[key] = self.store.experiment_generation(*key)
         elif time.monotonic() >= self._next_spec_check.get(key, 0.0):
@@ -566,7 +566,7 @@ class Controller:
             self._summarize(state)
 
     def _write(self, state: ExperimentState, changes: Changes) -> None:
-        current = state.experiment.status.to_dict()
+        current = state.status_text.of(state.experiment.status)
         if current != state.last_written:
             changes.experiment, changes.experiment_status = state.experiment, current
         holder = self.holder if state.key in self._held else None

@@ -16,6 +16,7 @@ from typing import Any
 
 from pykatib.api.models import Experiment, Suggestion, Trial
 from pykatib.control import status as st
+from pykatib.control.status_text import StatusText
 from pykatib.earlystop.base import EarlyStoppingRule
 from pykatib.metrics.summary import MetricSummary
 from pykatib.suggest.base import Algorithm, TrialResult
@@ -33,7 +34,7 @@ class ExperimentState:
     summaries: dict[str, MetricSummary] = field(default_factory=dict)
     algorithm: Algorithm | None = None
     algorithm_state: Any = None
-    last_written: dict[str, Any] | None = None
+    last_written: str | None = None  # the status's JSON, as last written
     # Early stopping: the rule; and every trial's objective values in report order (those of
     # trials finished before this process started are loaded only when early stopping is on).
     early_stopping: EarlyStoppingRule | None = None
@@ -42,6 +43,7 @@ class ExperimentState:
     # the status summary, the pending and running trials, and the algorithm's history (one
     # entry a trial in creation order; those refreshed since the last history() are rebuilt).
     summary: st.TrialsSummary = field(default_factory=st.TrialsSummary, init=False)
+    status_text: StatusText = field(default_factory=StatusText, init=False)
     _active: set[str] = field(default_factory=set, init=False)
     _history: list[TrialResult | None] = field(default_factory=list, init=False)
     _history_at: dict[str, int] = field(default_factory=dict, init=False)

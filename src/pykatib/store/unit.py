@@ -31,8 +31,8 @@ class Changes:
     """
 
     experiment: Experiment | None = None  # its status is written, never its spec
-    # ``experiment.status.to_dict()`` when the caller has it already (it is compared every step).
-    experiment_status: dict[str, Any] | None = None
+    # The status's JSON when the caller has it already (it is compared every step).
+    experiment_status: str | None = None
     trials: list[Trial] = field(default_factory=list)
     suggestion: Suggestion | None = None
     algorithm_state: Any = None
@@ -110,7 +110,7 @@ class Unit:
         self._uids[(kind, meta.name or self.owner.name)] = uid
         self._stamps.append((meta, uid, version, created, kind != "Experiment"))
 
-    def _write_status(self, exp: Experiment, status: dict[str, Any] | None) -> None:
+    def _write_status(self, exp: Experiment, status: str | None) -> None:
         version, uid, created = update_row(
             self.conn,
             experiments,
@@ -118,7 +118,7 @@ class Unit:
             self.owner.id,
             exp.metadata,
             f'experiment "{exp.namespace}/{exp.name}"',
-            {"status": dumps(status if status is not None else exp.status.to_dict())},
+            {"status": status if status is not None else dumps(exp.status.to_dict())},
         )
         self._written("Experiment", exp.metadata, uid, version, created)
 
