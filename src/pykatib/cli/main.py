@@ -473,6 +473,10 @@ def run(
     if errors:
         _invalid(InvalidExperimentError(errors, path), path)
     backend = ctx.backend
+    if runtime == "local" and not backend.remote:
+        from pykatib.runtime.shim import start_launcher
+
+        start_launcher()  # its interpreter starts while the store opens
     keys = []
     restarting = {}
     source_dir = Path(path).resolve().parent

@@ -401,6 +401,13 @@ class _Launcher:
 _LAUNCHER = _Launcher()
 
 
+def start_launcher() -> None:
+    """Start this process's launcher now, not at the first trial: its interpreter starts while
+    the caller goes on (``pykatib run`` opens its store meanwhile), off the first trial's path."""
+    with _LAUNCHER._lock:
+        _LAUNCHER._socket()
+
+
 HOST = os.uname().nodename
 
 
