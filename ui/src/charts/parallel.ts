@@ -50,7 +50,7 @@ export function parallelChart(el: HTMLElement, columns: Columns, signal: AbortSi
     el.before(
       h(
         "p",
-        { class: "muted chart-note" },
+        { class: "muted" },
         `${rows.length} of ${all.length} trials drawn: the best ${BEST_LINES} and ${rows.length - BEST_LINES} others spread evenly over the ranks of ${metric}.`,
       ),
     );
