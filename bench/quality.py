@@ -129,9 +129,9 @@ service) with the default before it, hyperopt's split, and hyperopt's own TPE, t
 ``--multi-objective`` runs ``nsga2`` and multi-objective ``tpe`` on two-objective problems (ZDT1,
 Branin-Currin) against Optuna's NSGAIISampler and TPESampler with two directions, with the same
 trial loop, and reports hypervolume regret (``bench/_quality_mo.py``; report
-``bench/results/quality-mo.md``, about 10 min here for 10 seeds):
+``bench/results/quality-mo.md``, about 10 min here for 20 seeds at load 6-12):
 
-    nice -n 10 python bench/quality.py --multi-objective --seeds 10 --raw /tmp/mo.json
+    nice -n 10 python bench/quality.py --multi-objective --seeds 20 --raw /tmp/mo.json
 """
 
 from __future__ import annotations

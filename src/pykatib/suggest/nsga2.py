@@ -10,6 +10,12 @@ The study holds the history, as :mod:`pykatib.suggest._optuna` keeps it; each
 proposal carries its generation in the label :data:`GENERATION_LABEL`, which is how a study built
 from the history knows the generations. ``normal`` and ``logNormal`` parameters are searched as their
 quantile, so their distribution is the prior the first generation is drawn from.
+
+With trials in flight (``parallelTrialCount`` > 1) a generation is full, as in Optuna, once
+``population_size`` of its trials have completed; the ones still running keep their generation
+(their label) and the next one is bred from what has completed. A child that repeats a running or
+finished trial (every parameter from one parent and no mutation: about 7% of Optuna's own trials in
+``bench/results/quality-mo.md``) is replaced by another child (:meth:`OptunaAlgorithm._ask`).
 """
 
 from __future__ import annotations
