@@ -52,12 +52,8 @@ from typing import Any, NamedTuple
 from pykatib.runtime.paths import AttemptFiles
 from pykatib.runtime.resources import quantity
 
-SHIM = r"""
-import _signal as signal, os, sys, time  # signal itself imports enum: 4 ms more to start
-state, log, grace, sidecar_grace = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-state = os.path.abspath(state)  # the shim changes directory to start the trial
-
-
+# Defined first in both programs below: a process's start time, and "cwd n argv... rest" split.
+_HELPERS = r"""
 def ticks(pid):
     try:
         with open("/proc/%d/stat" % pid, "rb") as f:
@@ -67,6 +63,19 @@ def ticks(pid):
         return "null"
 
 
+def take(args):
+    n = int(args[1])
+    return args[0], args[2 : 2 + n], args[2 + n :]
+"""
+
+SHIM = (
+    _HELPERS
+    + r"""
+import _signal as signal, os, sys, time  # signal itself imports enum: 4 ms more to start
+state, log, grace, sidecar_grace = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+
+
+
 def put(name, text):
     tmp = os.path.join(state, "." + name + ".tmp")
     with open(tmp, "w") as f:
@@ -74,17 +83,7 @@ def put(name, text):
     os.replace(tmp, os.path.join(state, name))
 
 
-def take(args):
-    n = int(args[1])
-    return args[0], args[2 : 2 + n], args[2 + n :]
-
-
 def spawn(cwd, argv, env, memory=None):
-    if not memory:
-        try:
-            return quick_spawn(cwd, argv, env), ""
-        except (OSError, StopIteration):
-            pass  # fork, to report the error as the trial's exit (127)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -118,20 +117,6 @@ def spawn(cwd, argv, env, memory=None):
         error += chunk
     os.close(r)
     return pid, error.decode("utf-8", "replace")
-
-
-def quick_spawn(cwd, argv, env):
-    # As spawn, without running Python in a forked copy of this process: a millisecond less.
-    os.chdir(cwd)
-    path = argv[0]
-    if os.sep not in path:  # looked up in the trial's PATH, as execvpe does (not in this one's)
-        found = [os.path.join(d, path) for d in os.get_exec_path(env)]
-        path = next(p for p in found if os.access(p, os.X_OK) and not os.path.isdir(p))
-    outputs = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out, 1)]
-    return os.posix_spawn(
-        path, argv, env, file_actions=outputs + [(os.POSIX_SPAWN_DUP2, out, 2)],
-        setpgroup=0, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
-    )
 
 
 def kill(pid, sig):
@@ -200,24 +185,19 @@ put(
     % (code if code >= 0 else "null", -code if code < 0 else "null", time.time(), error or "null"),
 )
 """
+)
 
 # Supervises the attempts its runner asks for, each as the shim would (one thread each): a
 # request is [args, env] as JSON (args as the shim's argv), with the write end of a pipe
-# (SCM_RIGHTS) that gets the pid line, and is closed once the exit file is written. A request it
-# can't start (a command that won't run, a memory limit) gets no line: the runner starts a shim.
-LAUNCHER = r"""
+# (SCM_RIGHTS) that gets the pid line, and is closed once the exit file is written. A command it
+# can't start gets no line: the runner starts a shim, which says why.
+LAUNCHER = (
+    _HELPERS
+    + r"""
 import json, os, socket, subprocess, threading, time
 sock = socket.socket(fileno=0)
 null = os.open(os.devnull, os.O_RDWR)
 
-
-def ticks(pid):
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            data = f.read()
-        return str(int(data[data.rindex(b")") + 2 :].split()[19]))
-    except (OSError, ValueError, IndexError):
-        return "null"
 
 
 def put(state, name, text):
@@ -225,11 +205,6 @@ def put(state, name, text):
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, os.path.join(state, name))
-
-
-def take(args):
-    n = int(args[1])
-    return args[0], args[2 : 2 + n], args[2 + n :]
 
 
 def start(cwd, argv, env, out):
@@ -328,6 +303,7 @@ while True:
         threading.Thread(target=supervise, args=(args, env, fds[0])).start()
 # The runner is gone: the attempts it started run on, and this process with them.
 """
+)
 
 LAUNCHER_ENV = "PYKATIB_SHIM_LAUNCHER"  # "0": every shim starts as an interpreter of its own
 
