@@ -51,7 +51,8 @@ def log_ei(mean: np.ndarray, std: np.ndarray, best: float) -> Scores:
     pdf, cdf = np.exp(-0.5 * zn**2) / SQRT_2PI, special.ndtr(zn)
     h = zn * cdf + pdf
     r = SQRT_HALF_PI * special.erfcx(-zf / np.sqrt(2.0))
-    q = np.where(zf < -20.0, zf**-2 - 3.0 * zf**-4 + 15.0 * zf**-6, 1.0 + zf * r)
+    u = 1.0 / (zf * zf)  # not zf**-2: a negative power is 100 times slower in numpy
+    q = np.where(zf < -20.0, u * (1.0 - u * (3.0 - 15.0 * u)), 1.0 + zf * r)
     log_h = np.where(near, np.log(h), -0.5 * zf**2 - np.log(SQRT_2PI) + np.log(q))
     d_mean = np.where(near, -cdf / h, -r / q) / std
     d_std = np.where(near, pdf / h, 1.0 / q) / std
@@ -124,8 +125,12 @@ class BatchAcquisition:
     def __call__(
         self, xs: np.ndarray, gradient: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        post = self.model.posterior(xs, self.pending, gradient)
-        m = len(xs)
+        return self.at(self.model.posterior(xs, self.pending, gradient), gradient)
+
+    def at(self, post: Any, gradient: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """The scores at the points of ``post``, the model's posterior there given
+        ``self.pending``: one posterior of the candidates serves every acquisition."""
+        m = len(post.mean)
         if post.cross is None:
             shift, spread = np.zeros((m, 1)), np.zeros((m, 0))
         else:

@@ -387,9 +387,15 @@ class BayesianOptimization(Algorithm):
             probs = np.exp(logits - logits.max())
             chosen = names[int(rng.choice(len(names), p=probs / probs.sum()))]
         picks: dict[str, list[tuple[float, np.ndarray]]] = {}
+        shared = None  # the GP's posterior of the candidates, the same for every acquisition
         for name in names:
             score = self._scorer(model, name, best, pending, rng)
-            scores = score(candidates, False)[0]
+            if isinstance(score, BatchAcquisition):
+                if shared is None:
+                    shared = score.model.posterior(candidates, score.pending)
+                scores = score.at(shared)[0]
+            else:
+                scores = score(candidates, False)[0]
             ranked = [(float(scores[i]), candidates[i]) for i in np.argsort(-scores)[:_KEPT]]
             if self.polish and name == chosen:
                 # Only the chosen one is polished: the others' best candidates are enough for
