@@ -9,12 +9,32 @@ import resource
 import select
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pykatib.runtime import shim
 from pykatib.runtime.paths import AttemptFiles
+
+
+@pytest.fixture(autouse=True)
+def _close_launchers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each launcher a test makes is closed after it, and waited for (its trials have ended)."""
+    made: list[shim._Launcher] = []
+
+    class Tracked(shim._Launcher):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(shim, "_Launcher", Tracked)
+    yield
+    for launcher in made:
+        if launcher._sock is not None:
+            launcher._sock.close()
+        if launcher._proc is not None:
+            launcher._proc.wait(60)
 
 
 def _files(tmp_path: Path, name: str) -> AttemptFiles:
