@@ -100,6 +100,22 @@ def quality() -> str:
     )
 
 
+def quality_mo() -> str:
+    name = "quality-mo.md"
+    summary = _section(name, "Summary")
+    cells = re.findall(r"^\|[^|]*\|[^|]*\|\s*\d+\s*\|\s*(\d+)/(\d+)\s*\|", summary, re.MULTILINE)
+    if not cells:
+        raise HeadlineMissing(f"bench/results/{name}: no 'cells met' column in its Summary")
+    met, total = sum(int(m) for m, _ in cells), sum(int(t) for _, t in cells)
+    repeats = _section(name, "Repeated proposals")
+    ours = re.findall(r"^\| [\w-]+ \| pykatib \|(.*)\|$", repeats, re.MULTILINE)
+    repeated = sum(int(n) for row in ours for n in re.findall(r"(\d+)/\d+", row))
+    return (
+        f"inside Optuna's seed IQR or better in **{met} of {total}** cells; "
+        f"{repeated} repeated proposals"
+    )
+
+
 def tpe_startup() -> str:
     name = "tpe-startup.md"
     summary = _section(name, "Summary")
@@ -202,9 +218,15 @@ def startup() -> str:
     python = _find(name, r"^\| `python -c pass` \| (\d+) \|", text).group(1)
     if not local:
         raise HeadlineMissing(f"bench/results/{name}: no pykatib rows")
+    run = re.search(
+        r"^\| `pykatib run -q -f <one trial>` \| (\d+) \| \d+ \| (\d+) \|", text, re.MULTILINE
+    )
+    run_text = (
+        f"; a one-trial `pykatib run` {run.group(2)} ms CPU, {run.group(1)} ms wall" if run else ""
+    )
     return (
         f"`get`, `describe`, `logs` on SQLite {min(local)}-{max(local)} ms wall "
-        f"(python -c pass {python} ms)"
+        f"(python -c pass {python} ms){run_text}"
     )
 
 
@@ -267,6 +289,13 @@ ROWS = [
         "quality.md",
     ),
     Row(
+        "`bench/quality.py --multi-objective`",
+        "hypervolume regret of `nsga2` and multi-objective `tpe` on ZDT1 and Branin-Currin with "
+        "1, 4 and 8 trials in flight, against Optuna's NSGAIISampler and TPESampler",
+        quality_mo,
+        "quality-mo.md",
+    ),
+    Row(
         "`bench/quality.py --tpe-startup`",
         "tpe's default start-up against the default before it, hyperopt's split and hyperopt's "
         "TPE, 1 and 3 trials at a time, 30 seeds",
@@ -304,8 +333,8 @@ ROWS = [
     ),
     Row(
         "`bench/startup.py`",
-        "`pykatib get`, `describe` and `logs` as fresh processes, beside `python -c pass` and "
-        "`kubectl version --client`",
+        "`pykatib get`, `describe`, `logs` and a one-trial `pykatib run` as fresh processes, "
+        "beside `python -c pass` and `kubectl version --client`",
         startup,
         "startup.md",
     ),
