@@ -255,6 +255,12 @@ class OptunaAlgorithm(Algorithm):
         the study's finished trials (never its random state)."""
         raise NotImplementedError
 
+    def running_state(self) -> TrialState:
+        """The state the study gives the history's pending and running trials. A sampler that
+        should not see them returns FAIL, which samplers ignore; the trials it asks during a
+        call still run as RUNNING."""
+        return TrialState.RUNNING
+
     @property
     def direction(self) -> str:
         return "maximize" if self.objective.type == "maximize" else "minimize"
@@ -361,6 +367,8 @@ class OptunaAlgorithm(Algorithm):
         except (KeyError, ValueError):
             return None
         state = _STATES.get(t.state, TrialState.FAIL)
+        if state == TrialState.RUNNING:
+            state = self.running_state()
         values = self._values(t)
         if state == TrialState.COMPLETE and values is None:
             state = TrialState.FAIL

@@ -18,12 +18,20 @@ Katib runs ``tpe`` with hyperopt (``pkg/suggestion/v1beta1/hyperopt/base_service
   ``n_startup_trials``, ``n_ei_candidates``.
 
 ``multivariate-tpe`` is what Katib's Optuna service runs (``pkg/suggestion/v1beta1/optuna/
-service.py`` lines 79-85): ``TPESampler(multivariate=True, constant_liar=True)`` with Optuna's
-defaults (10 random start-up trials) and its settings. Both use the constant liar, so that a
-parallel batch spreads out instead of piling on the best point (Katib's hyperopt ``tpe`` proposes
-one point ``parallelTrialCount`` times, kubeflow/katib#1329). With more than one entry in
-``objective.objectives`` (pykatib's extension) both are multi-objective TPE (MOTPE), one direction
-per objective.
+service.py`` lines 79-85), ``TPESampler(multivariate=True, constant_liar=True)`` with Optuna's
+defaults (10 random start-up trials) and its settings. In both:
+
+**running trials**: Optuna's constant liar counts a running trial among the bad ones. Within
+one call that keeps a batch apart: its proposals are made at once from the same densities, and
+without the liar independent TPE puts them in one cluster. A trial still running from an earlier
+call is left out of both densities, as hyperopt leaves out a trial without a loss: counted as bad
+it grows the bad density where the good one points (such trials run mostly there), and the next
+proposals leave the best region while it is being worked (issue 14, ``bench/results/
+quality-tpe.md``). None repeats a running or finished trial (Katib's hyperopt ``tpe`` proposes
+one point ``parallelTrialCount`` times, kubeflow/katib#1329).
+
+With more than one entry in ``objective.objectives`` (pykatib's extension) both are
+multi-objective TPE (MOTPE), one direction per objective.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from pykatib.suggest._optuna import OptunaAlgorithm
 from pykatib.suggest.base import Proposal, TrialResult
@@ -76,6 +85,11 @@ class TPE(OptunaAlgorithm):
     def suggest(self, history: Sequence[TrialResult], n: int) -> list[Proposal]:
         self._request = n
         return super().suggest(history, n)
+
+    def running_state(self) -> TrialState:
+        # Out of both densities with one objective; with several, the liar spreads a batch
+        # along the front, every part of which is a best region.
+        return TrialState.RUNNING if self.objectives else TrialState.FAIL
 
     def tpe_options(self) -> dict[str, Any]:
         """``TPESampler`` keyword arguments for the current :meth:`suggest` call."""
