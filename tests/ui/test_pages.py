@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
-from pykatib_server import BASE, Server
+from pykatib_server import BASE, Server, start_server
 from ui_browser import create, expect, tiny_experiment, wait_succeeded
 
 TABS = ["overview", "trials", "history", "parallel", "importance", "intermediate", "slice"]
@@ -121,3 +122,22 @@ def test_pareto_front_of_a_multi_objective_experiment(ui_server: Server, page: A
     front = page.locator("[data-chart=pareto]")
     expect(front).to_have_attribute("data-front", re.compile(r"^[1-4]$"))
     expect(page.locator(".tabs a.active")).to_have_text("Pareto front")
+
+
+def test_a_server_that_stopped_is_said_so(
+    tmp_path: Path, page: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list read from a server that has gone away says so and what to check, not the
+    browser's "Failed to fetch"."""
+    monkeypatch.setenv("PYKATIB_HOME", str(tmp_path / "home"))
+    server = start_server(tmp_path, f"sqlite:///{tmp_path / 'gone.db'}")
+    try:
+        page.goto(server.url + "/")
+        expect(page.locator(".list-body")).to_contain_text("No experiments")
+    finally:
+        server.stop()
+    page.expected_errors = ["ERR_CONNECTION_REFUSED", "Failed to load resource"]
+    page.get_by_label("Namespace").select_option("default")
+    message = page.get_by_role("alert")
+    expect(message).to_contain_text("The server does not answer")
+    expect(message).to_contain_text("is `pykatib server` still running?")

@@ -32,13 +32,25 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
   return token ? { ...extra, Authorization: `Bearer ${token}` } : extra;
 }
 
+/** `fetch`, with a failure to reach the server (not an abort) said as such: the browser's own
+ * words ("Failed to fetch") don't tell the user what to do. */
+async function reach(path: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(path, init);
+  } catch (error) {
+    if (init.signal?.aborted) throw error;
+    const why = error instanceof Error ? error.message : String(error);
+    throw new ApiError(`The server does not answer (${why}): is \`pykatib server\` still running?`, 0);
+  }
+}
+
 export async function request<T>(
   path: string,
   init: { method?: string; body?: unknown; contentType?: string; signal?: AbortSignal } = {},
 ): Promise<T> {
   const extra: Record<string, string> = { Accept: "application/json" };
   if (init.body !== undefined) extra["Content-Type"] = init.contentType ?? "application/json";
-  const response = await fetch(path, {
+  const response = await reach(path, {
     method: init.method ?? "GET",
     headers: headers(extra),
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
@@ -71,7 +83,7 @@ export async function streamLines(
   onLine: (line: string) => void,
   signal: AbortSignal,
 ): Promise<void> {
-  const response = await fetch(path, { headers: headers(), signal });
+  const response = await reach(path, { headers: headers(), signal });
   if (response.status === 401) onUnauthorized();
   if (!response.ok || !response.body) throw new ApiError(`${path}: ${response.status}`, response.status);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -89,7 +101,7 @@ export async function streamLines(
 
 /** The raw text of a response (logs). */
 export async function getText(path: string, signal?: AbortSignal): Promise<string> {
-  const response = await fetch(path, { headers: headers(), signal });
+  const response = await reach(path, { headers: headers(), signal });
   if (response.status === 401) onUnauthorized();
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;

@@ -83,7 +83,7 @@ async function start(): Promise<void> {
       await get("/apis");
     } catch (error) {
       if (error instanceof ApiError && error.code === 401) return; // showLogin ran
-      clear(app, errorBox(`The server does not answer: ${error instanceof Error ? error.message : error}`));
+      clear(app, errorBox(error instanceof Error ? error.message : String(error)));
       return;
     }
   }

@@ -1,1 +1,0 @@
-import{r as e}from"./browser-Cb6Qxvct.js";import{m as t}from"./index-CKSMk0b6.js";function n(n){return t(`pre`,{class:`yaml`},e(n,{lineWidth:0}))}export{n as yamlView};

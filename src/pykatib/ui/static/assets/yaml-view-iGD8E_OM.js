@@ -1,0 +1,1 @@
+import{r as e}from"./browser-Cb6Qxvct.js";import{m as t}from"./index-60YD_IAY.js";function n(n){return t(`pre`,{class:`yaml`},e(n,{lineWidth:0}))}export{n as yamlView};
