@@ -104,7 +104,7 @@ def test_two_runs_of_one_file_drive_it_once(tmp_path: Path) -> None:
     both: queue.Queue[str] = queue.Queue()
     first, second = Run(path, both), Run(path, both)
     # Whichever got the lease, the other says who drives the experiment and follows it.
-    assert first.wait_for("is driven by")  # reads the lines of both
+    assert first.wait_for("is driven by"), first.err + second.err  # reads the lines of both
     (tmp_path / "gate").touch()
     assert first.finish() == 0 and second.finish() == 0, first.err + second.err
     followers = [r for r in (first, second) if any("is driven by" in x for x in r.err)]
