@@ -61,7 +61,6 @@ class MedianStop(EarlyStoppingRule):
             f"over their first {step} reports"
         )
 
-
     def trial_rules(self, completed: Mapping[str, Sequence[float]]) -> list[dict[str, Any]]:
         """Katib's medianstop rule (medianstop/service.py GetEarlyStoppingRules): the objective
         compared with the median at ``start_step``, once ``min_trials_required`` trials have
