@@ -216,26 +216,6 @@ def test_explicit_n_startup_trials_wins() -> None:
     assert default == random_stream
 
 
-@pytest.mark.parametrize(
-    ("name", "settings"), [("multivariate-tpe", {}), ("tpe", {"n_startup_trials": "10"})]
-)
-def test_running_trials_count_towards_a_fixed_start_up(name: str, settings: dict[str, str]) -> None:
-    """A start-up of 10 is the first 10 trials created: with 7 running, 2 finished trials still
-    draw at random and 3 are modelled (Optuna alone would wait for 10 with a value)."""
-    seeded = {"random_state": "3", **settings}
-    algorithm = create_algorithm(experiment(name, QUADRATIC, seeded, None, "minimize"))
-    random_stream = create_algorithm(
-        experiment(name, QUADRATIC, {**seeded, "n_startup_trials": "1000"}, None, "minimize")
-    )
-    created = algorithm.suggest([], 10)
-    values = [quadratic(p.assignments) for p in created]
-    for done, expect_random in ((2, True), (3, False)):
-        history = finished(created[:done], values[:done])
-        history += running(created[done : done + 7], start=done)
-        proposals = algorithm.suggest(history, 1)
-        assert (proposals == random_stream.suggest(history, 1)) is expect_random
-
-
 def test_a_kept_instance_and_a_new_one_agree_with_the_default_start_up() -> None:
     exp = experiment("tpe", QUADRATIC, {"random_state": "8"}, None, "minimize")
     kept = create_algorithm(exp)

@@ -81,19 +81,10 @@ class TPE(OptunaAlgorithm):
     )
     multivariate = False
     _request = 0  # the n of the current suggest call
-    _running = 0  # the trials running (or pending) in its history
 
     def suggest(self, history: Sequence[TrialResult], n: int) -> list[Proposal]:
         self._request = n
-        self._running = sum(t.state in ("pending", "running") for t in history)
         return super().suggest(history, n)
-
-    def startup(self, count: int) -> int:
-        """Optuna's ``n_startup_trials`` for a start-up of ``count`` trials created. Optuna draws
-        at random until ``count`` trials have a value; with P trials in flight that is P - 1
-        more random trials than one at a time (17 of the first 25 at P = 8 for 10). The running
-        trials were drawn at random already, so they count (issue 14)."""
-        return max(0, count - self._running)
 
     def running_state(self) -> TrialState:
         # Out of both densities with one objective; with several, the liar spreads a batch
@@ -105,7 +96,7 @@ class TPE(OptunaAlgorithm):
         options = self.options
         gamma, startup = options["gamma"], options["n_startup_trials"]
         return {
-            "n_startup_trials": self._request if startup is None else self.startup(startup),
+            "n_startup_trials": self._request if startup is None else startup,
             "n_ei_candidates": options["n_ei_candidates"],
             "prior_weight": options["prior_weight"],
             "gamma": None if gamma is None else hyperopt_gamma(gamma),
@@ -140,6 +131,6 @@ class MultivariateTPE(TPE):
 
     def tpe_options(self) -> dict[str, Any]:
         return {
-            "n_startup_trials": self.startup(self.options["n_startup_trials"]),
+            "n_startup_trials": self.options["n_startup_trials"],
             "n_ei_candidates": self.options["n_ei_candidates"],
         }
