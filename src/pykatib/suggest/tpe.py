@@ -19,16 +19,20 @@ Katib runs ``tpe`` with hyperopt (``pkg/suggestion/v1beta1/hyperopt/base_service
 
 ``multivariate-tpe`` is what Katib's Optuna service runs (``pkg/suggestion/v1beta1/optuna/
 service.py`` lines 79-85), ``TPESampler(multivariate=True, constant_liar=True)`` with Optuna's
-defaults (10 random start-up trials) and its settings. In both:
+defaults (10 random start-up trials) and its settings.
 
-**running trials**: Optuna's constant liar counts a running trial among the bad ones. Within
-one call that keeps a batch apart: its proposals are made at once from the same densities, and
-without the liar independent TPE puts them in one cluster. A trial still running from an earlier
-call is left out of both densities, as hyperopt leaves out a trial without a loss: counted as bad
-it grows the bad density where the good one points (such trials run mostly there), and the next
-proposals leave the best region while it is being worked (issue 14, ``bench/results/
-quality-tpe.md``). None repeats a running or finished trial (Katib's hyperopt ``tpe`` proposes
-one point ``parallelTrialCount`` times, kubeflow/katib#1329).
+**Running trials**: both use Optuna's constant liar, which counts a running trial among the bad
+ones, so that a batch spreads out instead of piling on the best point (Katib's hyperopt ``tpe``
+proposes one point ``parallelTrialCount`` times, kubeflow/katib#1329), and none repeats a
+running or finished trial. With one objective, ``multivariate-tpe`` lies only about the
+proposals of the current call: a trial still running from an earlier call is left out of both
+densities, as hyperopt leaves out a trial without a loss. Counted as bad, it grows the bad
+density where the good one points (such trials run mostly there), and the next proposals leave
+the best region while it is being worked; a joint density spreads its proposals over the good
+trials without the lie. Independent ``tpe`` keeps the lie: each parameter comes from its own
+one-dimensional density, so proposals made from the same densities share their coordinates'
+modes, and with 8 in flight the lie is what keeps them apart (issue 14,
+``bench/results/quality-tpe.md``).
 
 With more than one entry in ``objective.objectives`` (pykatib's extension) both are
 multi-objective TPE (MOTPE), one direction per objective.
@@ -86,11 +90,6 @@ class TPE(OptunaAlgorithm):
         self._request = n
         return super().suggest(history, n)
 
-    def running_state(self) -> TrialState:
-        # Out of both densities with one objective; with several, the liar spreads a batch
-        # along the front, every part of which is a best region.
-        return TrialState.RUNNING if self.objectives else TrialState.FAIL
-
     def tpe_options(self) -> dict[str, Any]:
         """``TPESampler`` keyword arguments for the current :meth:`suggest` call."""
         options = self.options
@@ -128,6 +127,11 @@ class MultivariateTPE(TPE):
         RANDOM_STATE,
     )
     multivariate = True
+
+    def running_state(self) -> TrialState:
+        # Out of both densities with one objective; with several, the liar spreads a batch
+        # along the front, every part of which is a best region.
+        return TrialState.RUNNING if self.objectives else TrialState.FAIL
 
     def tpe_options(self) -> dict[str, Any]:
         return {
