@@ -17,8 +17,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from pykatib.api.metric_rule import document_value, strategy_of
+
 Doc = dict[str, Any]
-UNAVAILABLE = "unavailable"  # pykatib.api.models.UNAVAILABLE_METRIC_VALUE
 
 
 def age(start: datetime | str | None) -> str:
@@ -63,36 +64,8 @@ def trial_status(trial: Doc) -> str:
     return "Pending" if _conditions(trial) else "Created"
 
 
-def _strategy(objective: Doc | None, name: str) -> str:
-    strategies = (objective or {}).get("metricStrategies") or []
-    return next((s.get("value") for s in strategies if s.get("name") == name), None) or "latest"
-
-
 def _metrics(obj: Doc | None) -> list[Doc]:
     return ((obj or {}).get("observation") or {}).get("metrics") or []
-
-
-def metric_value(trial: Doc, name: str) -> float | None:
-    """The trial's value of metric ``name`` under its objective's strategy (as
-    :func:`pykatib.control.status.metric_value` reads a Trial)."""
-    objective = (trial.get("spec") or {}).get("objective")
-    status = trial.get("status") or {}
-    if not status.get("observation") or objective is None:
-        return None
-    strategy = _strategy(objective, name)
-    for metric in _metrics(status):
-        if metric.get("name") != name:
-            continue
-        raw = metric.get("latest")
-        if strategy in ("min", "max") and metric.get(strategy) != UNAVAILABLE:
-            raw = metric.get(strategy)
-        if raw is None or raw == UNAVAILABLE:
-            return None
-        try:
-            return float(raw)
-        except ValueError:
-            return None
-    return None
 
 
 def best_value(exp: Doc) -> str:
@@ -102,7 +75,8 @@ def best_value(exp: Doc) -> str:
     if not best or not best.get("bestTrialName") or objective is None:
         return "-"
     name = objective.get("objectiveMetricName")
-    strategy = _strategy(objective, name)
+    strategies = ((s.get("name"), s.get("value")) for s in objective.get("metricStrategies") or [])
+    strategy = strategy_of(strategies, name)
     for metric in _metrics(best):
         if metric.get("name") == name:
             return f"{metric.get(strategy) or metric.get('latest')}"
@@ -244,7 +218,7 @@ def trials_table(items: Sequence[Doc], wide: bool = False, all_namespaces: bool 
         values = {a.get("name"): a.get("value") for a in _assignments(trial)}
         metrics: dict[str, str] = {}
         for m in _metrics(trial.get("status")):
-            value = metric_value(trial, m.get("name") or "")
+            value = document_value(trial, m.get("name") or "")
             metrics[m.get("name") or ""] = f"{value:.6g}" if value is not None else "-"
         row = [_namespace(trial)] if all_namespaces else []
         row += [_name(trial), trial_status(trial)]

@@ -11,8 +11,8 @@ import bisect
 import math
 from collections.abc import Mapping, Sequence
 
+from pykatib.api import metric_rule
 from pykatib.api.models import (
-    UNAVAILABLE_METRIC_VALUE,
     Condition,
     Experiment,
     Metric,
@@ -238,27 +238,18 @@ def objective_value(trial: Trial) -> float | None:
 
 
 def metric_value(trial: Trial, name: str) -> float | None:
+    """The trial's value of metric ``name`` under its objective's strategy (Katib's rule:
+    :mod:`pykatib.api.metric_rule`)."""
     observation = trial.status.observation
     objective = trial.spec.objective
     if observation is None or objective is None:
         return None
-    strategy = next(
-        (s.value for s in objective.metric_strategies or [] if s.name == name), "latest"
+    strategy = metric_rule.strategy_of(
+        ((s.name, s.value) for s in objective.metric_strategies or []), name
     )
     for metric in observation.metrics or []:
-        if metric.name != name:
-            continue
-        raw = metric.latest
-        if strategy == "min" and metric.min != UNAVAILABLE_METRIC_VALUE:
-            raw = metric.min
-        elif strategy == "max" and metric.max != UNAVAILABLE_METRIC_VALUE:
-            raw = metric.max
-        if raw is None or raw == UNAVAILABLE_METRIC_VALUE:
-            return None
-        try:
-            return float(raw)
-        except ValueError:
-            return None
+        if metric.name == name:
+            return metric_rule.pick(strategy, metric.latest, metric.min, metric.max)
     return None
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from pykatib.api.metric_rule import parse_value
+
 
 @dataclass(frozen=True)
 class ObservationPoint:
@@ -24,16 +26,4 @@ class ObservationPoint:
     timestamped: bool = True
 
 
-def parse_value(value: str) -> float | None:
-    """The number a reported value stands for, or None when it is not a plain decimal float.
-
-    Katib keeps values as strings and parses them with Go's ``strconv.ParseFloat``; this accepts
-    the same decimal shapes (``-1``, ``.333``, ``888.``, ``1E-5``, ``inf``, ``nan``) and rejects
-    what Python's ``float`` allows beyond them (``1_000``, non-ASCII digits).
-    """
-    if not value.isascii() or "_" in value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
+__all__ = ["ObservationPoint", "parse_value"]

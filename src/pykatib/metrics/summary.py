@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
+from pykatib.api.metric_rule import pick
 from pykatib.api.models import UNAVAILABLE_METRIC_VALUE, Metric, MetricStrategyType
 from pykatib.metrics.observation import ObservationPoint, parse_value
 
@@ -111,19 +112,8 @@ def extract_value(
     are unavailable (only non-numeric values were reported). None also when the metric is
     missing or the picked value is not a number.
     """
-    strategy = MetricStrategyType(strategy)
+    strategy = MetricStrategyType(strategy).value
     for metric in metrics:
-        if metric.name != name:
-            continue
-        if strategy is MetricStrategyType.MIN:
-            picked = metric.min
-        elif strategy is MetricStrategyType.MAX:
-            picked = metric.max
-        else:
-            picked = metric.latest
-        if picked is None or picked == UNAVAILABLE_METRIC_VALUE:
-            picked = metric.latest
-        if picked is None or picked == UNAVAILABLE_METRIC_VALUE:
-            return None
-        return parse_value(picked)
+        if metric.name == name:
+            return pick(strategy, metric.latest, metric.min, metric.max)
     return None

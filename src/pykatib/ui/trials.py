@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pykatib.api.models import UNAVAILABLE_METRIC_VALUE, Experiment
+from pykatib.api import metric_rule
+from pykatib.api.models import Experiment
 from pykatib.control import status as st
 from pykatib.store import Store
 from pykatib.ui import reads
@@ -132,30 +133,8 @@ def metric_value(data: dict[str, Any], name: str) -> float | None:
     """The value of metric ``name`` in a trial's JSON by its strategy (latest, min or max), as
     :func:`pykatib.control.status.metric_value` reads it (but one that is not finite is None:
     no plot or JSON can show it)."""
-    observation = (data.get("status") or {}).get("observation")
-    objective = (data.get("spec") or {}).get("objective")
-    if observation is None or objective is None:
-        return None
-    strategy = next(
-        (s.get("value") for s in objective.get("metricStrategies") or [] if s.get("name") == name),
-        "latest",
-    )
-    for metric in observation.get("metrics") or []:
-        if metric.get("name") != name:
-            continue
-        raw = metric.get("latest")
-        if strategy == "min" and metric.get("min") != UNAVAILABLE_METRIC_VALUE:
-            raw = metric.get("min")
-        elif strategy == "max" and metric.get("max") != UNAVAILABLE_METRIC_VALUE:
-            raw = metric.get("max")
-        if raw is None or raw == UNAVAILABLE_METRIC_VALUE:
-            return None
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            return None
-        return value if math.isfinite(value) else None  # nothing a plot or JSON can show
-    return None
+    value = metric_rule.document_value(data, name)
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _param_value(raw: Any, numeric: bool) -> float | str:
