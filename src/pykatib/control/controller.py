@@ -175,12 +175,12 @@ class Controller:
                 source_dir=Path(source) if source else Path.cwd(),
                 algorithm_state=algorithm_state,
             )
-            for trial in self.store.list_trials(key[0], key[1]):
-                state.add_trial(trial)
             state.early_stopping = create_rule(exp)
             if state.early_stopping is not None:
                 objective = _metric_names(state)[0]
                 state.series = self.store.objective_series(key[0], key[1], objective)
+            for trial in self.store.list_trials(key[0], key[1]):
+                state.add_trial(trial)
             state.last_written = state.status_text.of(exp.status)
             self._states[key] = state
             self._generations[key] = self.store.experiment_generation(*key)
@@ -415,14 +415,11 @@ class Controller:
         """Ask the early stopping rule about a running trial that just reported."""
         rule = state.early_stopping
         assert rule is not None
-        completed = _completed_series(state)
-        running = {
-            name: state.series.get(name, [])
-            for name, phase in state.phases.items()
-            if phase == st.RUNNING
-        }
         message = rule.should_stop(
-            trial.name, state.series.get(trial.name, []), completed, running=running
+            trial.name,
+            state.series.get(trial.name, []),
+            state.completed,
+            running=state.running_series(),
         )
         if message is None:
             return
@@ -524,7 +521,7 @@ class Controller:
         if rules is None and state.early_stopping is not None:
             rules = [
                 TrialEarlyStoppingRule.model_validate(r)
-                for r in state.early_stopping.trial_rules(_completed_series(state))
+                for r in state.early_stopping.trial_rules(state.completed)
             ] or None
         trial = Trial(
             metadata=ObjectMeta(name=assignment.name, namespace=exp.namespace, labels=labels),
@@ -780,15 +777,6 @@ def _set_attempt_record(trial: Trial, record: dict[str, Any]) -> None:
     annotations = dict(trial.metadata.annotations or {})
     annotations[ATTEMPT_ANNOTATION] = json.dumps(record, separators=(",", ":"))
     trial.metadata.annotations = annotations
-
-
-def _completed_series(state: ExperimentState) -> dict[str, list[float]]:
-    """The objective series of the trials early stopping compares with."""
-    return {
-        name: state.series.get(name, [])
-        for name, phase in state.phases.items()
-        if phase in st.RANKED_PHASES
-    }
 
 
 def _metric_names(state: ExperimentState) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from typing import Any
 from pykatib.api.models import Experiment, Suggestion, Trial
 from pykatib.control import status as st
 from pykatib.control.status_text import StatusText
-from pykatib.earlystop.base import EarlyStoppingRule
+from pykatib.earlystop.base import CompletedSeries, EarlyStoppingRule
 from pykatib.metrics.summary import MetricSummary
 from pykatib.suggest.base import Algorithm, TrialResult
 
@@ -36,13 +36,16 @@ class ExperimentState:
     algorithm_state: Any = None
     last_written: str | None = None  # the status's JSON, as last written
     # Early stopping: the rule; and every trial's objective values in report order (those of
-    # trials finished before this process started are loaded only when early stopping is on).
+    # trials finished before this process started are loaded only when early stopping is on,
+    # before the trials are added, so that `completed` holds them).
     early_stopping: EarlyStoppingRule | None = None
     series: dict[str, list[float]] = field(default_factory=dict)
     # Kept as trials change (by refresh), so that a pass costs nothing per completed trial:
     # the status summary, the pending and running trials, and the algorithm's history (one
     # entry a trial in creation order; those refreshed since the last history() are rebuilt).
     summary: st.TrialsSummary = field(default_factory=st.TrialsSummary, init=False)
+    # The series of the Succeeded and EarlyStopped trials, the ones early stopping compares with.
+    completed: CompletedSeries = field(default_factory=CompletedSeries, init=False)
     status_text: StatusText = field(default_factory=StatusText, init=False)
     _active: set[str] = field(default_factory=set, init=False)
     _history: list[TrialResult | None] = field(default_factory=list, init=False)
@@ -68,6 +71,10 @@ class ExperimentState:
             self._active.add(name)
         else:
             self._active.discard(name)
+        if phase in st.RANKED_PHASES:
+            self.completed.add(name, self.series.get(name, _NO_SERIES))
+        else:
+            self.completed.discard(name)
         if name not in self._history_at:
             self._history_at[name] = len(self._history)
             self._history.append(None)
@@ -83,6 +90,15 @@ class ExperimentState:
         at = self._history_at
         return [self.trials[n] for n in sorted(self._active, key=at.__getitem__)]
 
+    def running_series(self) -> dict[str, Sequence[float]]:
+        """The series so far of the running trials (what early stopping compares with, besides
+        ``completed``)."""
+        return {
+            name: self.series.get(name, _NO_SERIES)
+            for name in self._active
+            if self.phases[name] == st.RUNNING
+        }
+
     def history(self) -> list[TrialResult]:
         """Every trial as the algorithm sees it, in creation order; completed trials' views are
         built once, active trials' at every call."""
@@ -92,6 +108,10 @@ class ExperimentState:
             )
         self._stale.clear()
         return list(self._history)  # type: ignore[arg-type]  # every entry is built above
+
+
+# One object, so that refreshing a completed trial that has no series is no change.
+_NO_SERIES: tuple[float, ...] = ()
 
 
 def _trial_result(

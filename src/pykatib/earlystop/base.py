@@ -16,6 +16,11 @@ Lifecycle, as the control plane drives it:
 Rules keep no state between calls: a decision depends only on the arguments, so calling twice, or
 again after a restart, decides the same (the reconcile loop may call as often as it likes).
 
+Cost: the control plane passes ``completed`` as a :class:`CompletedSeries`, which it keeps as trials
+complete. A rule that derives statistics from every completed trial keeps them in an index of that
+object (:meth:`CompletedSeries.index`), fed each series once, when its trial completes, so that a
+report costs nothing per completed trial. Given a plain mapping, rules compute the same from scratch.
+
 Steps: ``series[i]`` is the objective value the trial reported with step ``i`` in its observation
 log (its ``i+1``-th report). Rules speak of "the first S reports", S counted from 1, as Katib's
 ``start_step`` ("number of reported intermediate results before stopping the trial") does.
@@ -29,8 +34,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from pykatib.api.models import ObjectiveSpec
 from pykatib.suggest import settings as algorithm_settings
@@ -103,6 +108,63 @@ class EarlyStoppingRule(ABC):
         if math.isnan(b):
             return False
         return a < b if self.maximize else a > b
+
+
+class CompletedIndex(Protocol):
+    """Statistics a rule derives from the completed trials, fed one series at a time."""
+
+    def add(self, series: Sequence[float]) -> None:
+        """Take in the series of one more completed trial."""
+
+
+IndexT = TypeVar("IndexT", bound=CompletedIndex)
+
+
+class CompletedSeries(Mapping[str, Sequence[float]]):
+    """The completed trials' series (name -> series), kept by the control plane as trials
+    complete, with the indexes rules build over them.
+
+    An index sees each series once, when its trial is added; a trial that leaves (reset to run
+    again, which is rare) drops every index, to be rebuilt on next use. A completed trial's
+    series must not change while it is here.
+    """
+
+    def __init__(self) -> None:
+        self._series: dict[str, Sequence[float]] = {}
+        self._indexes: dict[Hashable, CompletedIndex] = {}
+
+    def __getitem__(self, name: str) -> Sequence[float]:
+        return self._series[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._series)
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+    def add(self, name: str, series: Sequence[float]) -> None:
+        """Record that trial ``name`` completed with ``series``; nothing if it already had."""
+        if self._series.get(name) is series:
+            return
+        self.discard(name)
+        self._series[name] = series
+        for index in self._indexes.values():
+            index.add(series)
+
+    def discard(self, name: str) -> None:
+        """Record that trial ``name`` is not (or no longer) completed."""
+        if self._series.pop(name, None) is not None:
+            self._indexes.clear()
+
+    def index(self, key: Hashable, factory: Callable[[], IndexT]) -> IndexT:
+        """The index under ``key``, built by ``factory`` and fed every series on first use.
+        ``key`` names everything the index depends on (the rule, and settings it reads)."""
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = factory()
+            for series in self._series.values():
+                index.add(series)
+        return index  # type: ignore[return-value]  # the factory stored under key built it
 
 
 def int_at_least(name: str, minimum: int, message: str, default: int) -> Setting:

@@ -14,11 +14,10 @@ best value with it once, at its ``start_step``-th report. See ``docs/katib-diffe
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pykatib.earlystop.base import EarlyStoppingRule, fmt, int_at_least
+from pykatib.earlystop.base import CompletedSeries, EarlyStoppingRule, fmt, int_at_least
 
 
 class MedianStop(EarlyStoppingRule):
@@ -43,21 +42,15 @@ class MedianStop(EarlyStoppingRule):
         step = len(series)
         if step < self.values["start_step"]:
             return None
-        averages = [
-            average
-            for name, values in completed.items()
-            if name != trial and len(values) >= step
-            if not math.isnan(average := running_average(values[:step]))
-        ]
-        if len(averages) < self.values["min_trials_required"]:
+        count, median = self._median(completed, step, trial)
+        if count < self.values["min_trials_required"]:
             return None
-        median = statistics.median(averages)
         best = self.best(series)
         if not self.is_worse(best, median):
             return None
         return (
             f"best {self.metric} {fmt(best)} in its first {step} reports is worse than "
-            f"{fmt(median)}, the median of {len(averages)} completed trials' running averages "
+            f"{fmt(median)}, the median of {count} completed trials' running averages "
             f"over their first {step} reports"
         )
 
@@ -66,22 +59,78 @@ class MedianStop(EarlyStoppingRule):
         compared with the median at ``start_step``, once ``min_trials_required`` trials have
         completed that many reports; ``less`` for maximize, ``greater`` for minimize."""
         start = self.values["start_step"]
-        averages = [
-            average
-            for values in completed.values()
-            if len(values) >= start
-            if not math.isnan(average := running_average(values[:start]))
-        ]
-        if len(averages) < self.values["min_trials_required"]:
+        count, median = self._median(completed, start)
+        if count < self.values["min_trials_required"]:
             return []
         return [
             {
                 "name": self.metric,
-                "value": str(statistics.median(averages)),
+                "value": str(median),
                 "comparison": "less" if self.maximize else "greater",
                 "startStep": start,
             }
         ]
+
+    @staticmethod
+    def _median(
+        completed: Mapping[str, Sequence[float]], step: int, trial: str | None = None
+    ) -> tuple[int, float]:
+        """How many completed trials other than ``trial`` have a running average over their
+        first ``step`` reports, and the median of those averages (NaN when there are none)."""
+        if isinstance(completed, CompletedSeries) and trial not in completed:
+            averages = completed.index("medianstop", StepAverages).at(step)
+        else:
+            averages = sorted(
+                average
+                for name, values in completed.items()
+                if name != trial and len(values) >= step
+                if not math.isnan(average := running_average(values[:step]))
+            )
+        return len(averages), sorted_median(averages)
+
+
+class StepAverages:
+    """Per step S, the sorted running averages over their first S reports of the completed
+    trials that made S reports or more (NaN averages left out): what the median is taken of.
+
+    A step's list is sorted when it is next asked for, so that loading many completed trials at
+    once (a restart) sorts each list once rather than inserting into it a value at a time."""
+
+    def __init__(self) -> None:
+        self._averages: list[list[float]] = []  # [S - 1] -> averages over the first S reports
+        self._unsorted: set[int] = set()
+
+    def add(self, series: Sequence[float]) -> None:
+        total: float = 0  # summed as running_average's sum() does, so the averages are equal
+        numbers = 0
+        for step, value in enumerate(series, start=1):
+            if not math.isnan(value):
+                total += value
+                numbers += 1
+            if numbers and not math.isnan(average := total / numbers):
+                if len(self._averages) < step:
+                    self._averages.extend([] for _ in range(step - len(self._averages)))
+                self._averages[step - 1].append(average)
+                self._unsorted.add(step)
+
+    def at(self, step: int) -> list[float]:
+        """The sorted averages at ``step`` (do not change the list)."""
+        if step > len(self._averages):
+            return []
+        if step in self._unsorted:
+            self._unsorted.discard(step)
+            self._averages[step - 1].sort()
+        return self._averages[step - 1]
+
+
+def sorted_median(values: Sequence[float]) -> float:
+    """The median of sorted ``values``, as :func:`statistics.median` takes it; NaN if empty."""
+    n = len(values)
+    if n == 0:
+        return math.nan
+    if n % 2:
+        return values[n // 2]
+    return (values[n // 2 - 1] + values[n // 2]) / 2
 
 
 def running_average(values: Sequence[float]) -> float:
