@@ -7,6 +7,8 @@ statistics over all of them: what the controller did before issue 13 part 3); "a
 kept ``state.completed`` with the rule's index. The first "after" report, which builds the
 index, is timed apart; then "after, 1st" is each step's first report (medianstop sorts that
 step's averages then, once) and "after" the same reports again, as other running trials make them.
+"+1 done" is one more trial completing and then a report at every step of it (the rule's index
+takes the new series in).
 
     nice -n 10 python bench/early_stop_cost.py --trials 1000 10000 --steps 100 --rule medianstop
 """
@@ -75,6 +77,27 @@ def per_report(state: ExperimentState, ask, reports: int) -> float:
     return total / reports
 
 
+def one_more_completed(state: ExperimentState, steps: int, rounds: int = 5) -> float:
+    """Mean seconds for a trial to complete and then a report at each step 5..steps."""
+    rng = random.Random(1)
+    for k in range(5, steps + 1):  # every step's list asked for (and sorted) once first
+        state.series["r"] = [0.0] * k
+        after(state)
+    total = 0.0
+    for i in range(rounds):
+        name = f"late{i}"
+        state.series[name] = [rng.random() for _ in range(steps)]
+        trial = Trial.model_validate({"metadata": {"name": name}})
+        trial.status.conditions = [Condition(type="Succeeded", status="True")]
+        start = time.perf_counter()
+        state.add_trial(trial)
+        for k in range(5, steps + 1):
+            state.series["r"] = [0.0] * k
+            after(state)
+        total += time.perf_counter() - start
+    return total / rounds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, nargs="+", default=[1000, 10000])
@@ -91,9 +114,11 @@ def main() -> None:
         t_first = per_report(state, after, args.reports)
         t_after = per_report(state, after, args.reports)
         t_before = per_report(state, before, args.reports)
+        t_more = one_more_completed(state, args.steps)
         print(
             f"{n:>6} completed: before {t_before * 1e3:8.3f}  after, 1st {t_first * 1e3:7.3f}  "
-            f"after {t_after * 1e3:7.3f} ms/report  (index built once: {first * 1e3:.0f} ms)"
+            f"after {t_after * 1e3:7.3f} ms/report  (index built once: {first * 1e3:.0f} ms; "
+            f"+1 done, then a report at each step: {t_more * 1e3:.1f} ms)"
         )
 
 

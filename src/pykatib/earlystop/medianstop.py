@@ -13,6 +13,7 @@ best value with it once, at its ``start_step``-th report. See ``docs/katib-diffe
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -93,8 +94,9 @@ class StepAverages:
     """Per step S, the sorted running averages over their first S reports of the completed
     trials that made S reports or more (NaN averages left out): what the median is taken of.
 
-    A step's list is sorted when it is next asked for, so that loading many completed trials at
-    once (a restart) sorts each list once rather than inserting into it a value at a time."""
+    Values added to a sorted list are inserted in place; a list filled since it was last asked
+    for (many completed trials loaded at once, on a restart) is sorted when it is next asked for,
+    once, rather than a value at a time."""
 
     def __init__(self) -> None:
         self._averages: list[list[float]] = []  # [S - 1] -> averages over the first S reports
@@ -110,8 +112,12 @@ class StepAverages:
             if numbers and not math.isnan(average := total / numbers):
                 if len(self._averages) < step:
                     self._averages.extend([] for _ in range(step - len(self._averages)))
-                self._averages[step - 1].append(average)
-                self._unsorted.add(step)
+                averages = self._averages[step - 1]
+                if averages and step not in self._unsorted:
+                    bisect.insort(averages, average)  # one more trial: keep it sorted
+                else:
+                    averages.append(average)
+                    self._unsorted.add(step)
 
     def at(self, step: int) -> list[float]:
         """The sorted averages at ``step`` (do not change the list)."""
