@@ -55,6 +55,17 @@ def _ratio_line(name: str, text: str, what: str) -> str:
     return _find(name, rf"\*\*Ratio pykatib / {what}: ([0-9.]+)\*\*", text).group(1)
 
 
+def _cells_met(name: str, before: str) -> tuple[int, int]:
+    """The sums of a Summary table's "cells met" column (``met/total``), the third column, or
+    the fourth when ``before`` matches the third (a parallelism)."""
+    summary = _section(name, "Summary")
+    pattern = rf"^\|[^|]*\|[^|]*{before}\|\s*(\d+)/(\d+)\s*\|"
+    cells = re.findall(pattern, summary, re.MULTILINE)
+    if not cells:
+        raise HeadlineMissing(f"bench/results/{name}: no 'cells met' column in its Summary")
+    return sum(int(m) for m, _ in cells), sum(int(t) for _, t in cells)
+
+
 # --- the rows' results --------------------------------------------------------------------------
 
 
@@ -88,11 +99,7 @@ def collect() -> str:
 
 def quality() -> str:
     name = "quality.md"
-    summary = _section(name, "Summary")
-    cells = re.findall(r"^\|[^|]*\|[^|]*\|\s*\d+\s*\|\s*(\d+)/(\d+)\s*\|", summary, re.MULTILINE)
-    if not cells:
-        raise HeadlineMissing(f"bench/results/{name}: no 'cells met' column in its Summary")
-    met, total = sum(int(m) for m, _ in cells), sum(int(t) for _, t in cells)
+    met, total = _cells_met(name, r"\|\s*\d+\s*")
     regret = _find(name, r"Hartmann6 at 100 trials, one at a time: median regret ([0-9.e+-]+)")
     return (
         f"inside the reference's seed IQR or better in **{met} of {total}** cells; "
@@ -102,11 +109,7 @@ def quality() -> str:
 
 def quality_mo() -> str:
     name = "quality-mo.md"
-    summary = _section(name, "Summary")
-    cells = re.findall(r"^\|[^|]*\|[^|]*\|\s*\d+\s*\|\s*(\d+)/(\d+)\s*\|", summary, re.MULTILINE)
-    if not cells:
-        raise HeadlineMissing(f"bench/results/{name}: no 'cells met' column in its Summary")
-    met, total = sum(int(m) for m, _ in cells), sum(int(t) for _, t in cells)
+    met, total = _cells_met(name, r"\|\s*\d+\s*")
     repeats = _section(name, "Repeated proposals")
     ours = re.findall(r"^\| [\w-]+ \| pykatib \|(.*)\|$", repeats, re.MULTILINE)
     repeated = sum(int(n) for row in ours for n in re.findall(r"(\d+)/\d+", row))
@@ -118,11 +121,7 @@ def quality_mo() -> str:
 
 def tpe_startup() -> str:
     name = "tpe-startup.md"
-    summary = _section(name, "Summary")
-    cells = re.findall(r"^\|[^|]*\|[^|]*\|\s*(\d+)/(\d+)\s*\|", summary, re.MULTILINE)
-    if not cells:
-        raise HeadlineMissing(f"bench/results/{name}: no 'cells met' column in its Summary")
-    met, total = sum(int(m) for m, _ in cells), sum(int(t) for _, t in cells)
+    met, total = _cells_met(name, "")
     return f"pykatib's default tpe inside or better in **{met} of {total}** cells"
 
 
