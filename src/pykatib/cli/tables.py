@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from pykatib.api import phase_rule
 from pykatib.api.metric_rule import document_value, strategy_of
 
 Doc = dict[str, Any]
@@ -39,10 +40,6 @@ def _conditions(obj: Doc) -> list[Doc]:
     return (obj.get("status") or {}).get("conditions") or []
 
 
-def _has(obj: Doc, type_: str) -> bool:
-    return any(c.get("type") == type_ and c.get("status") == "True" for c in _conditions(obj))
-
-
 def experiment_phase(exp: Doc) -> str:
     """The last condition that is True, as kubectl's STATUS column shows it."""
     conditions = _conditions(exp)
@@ -52,16 +49,13 @@ def experiment_phase(exp: Doc) -> str:
     return "Created" if conditions else "Pending"
 
 
-# Katib's status summary tests a trial's conditions in this order (control.status.trial_phase).
-_TRIAL_PHASES = ("Killed", "Failed", "Succeeded", "EarlyStopped", "Running", "MetricsUnavailable")
-COMPLETED_STATUSES = frozenset(_TRIAL_PHASES) - {"Running"}
+COMPLETED_STATUSES = phase_rule.COMPLETED
 
 
 def trial_status(trial: Doc) -> str:
-    for phase in _TRIAL_PHASES:
-        if _has(trial, phase):
-            return phase
-    return "Pending" if _conditions(trial) else "Created"
+    """The trial's phase by Katib's rule, as its condition's type (kubectl's STATUS column)."""
+    decided = phase_rule.first_true(phase_rule.document_conditions(trial))
+    return decided or ("Pending" if _conditions(trial) else "Created")
 
 
 def _metrics(obj: Doc | None) -> list[Doc]:

@@ -11,7 +11,7 @@ import bisect
 import math
 from collections.abc import Mapping, Sequence
 
-from pykatib.api import metric_rule
+from pykatib.api import metric_rule, phase_rule
 from pykatib.api.models import (
     Condition,
     Experiment,
@@ -48,6 +48,15 @@ TRIAL_EARLY_STOPPED = "TrialEarlyStopped"
 # Trial phases, in the order Katib's status summary tests them.
 PENDING, RUNNING, SUCCEEDED, FAILED, KILLED = "pending", "running", "succeeded", "failed", "killed"
 EARLY_STOPPED, METRICS_UNAVAILABLE = "early_stopped", "metrics_unavailable"
+# The phase each deciding condition type of Katib's order stands for.
+PHASE_OF_CONDITION = {
+    "Killed": KILLED,
+    "Failed": FAILED,
+    "Succeeded": SUCCEEDED,
+    "EarlyStopped": EARLY_STOPPED,
+    "Running": RUNNING,
+    "MetricsUnavailable": METRICS_UNAVAILABLE,
+}
 COMPLETED_PHASES = frozenset({SUCCEEDED, FAILED, KILLED, EARLY_STOPPED, METRICS_UNAVAILABLE})
 ACTIVE_PHASES = frozenset({PENDING, RUNNING})
 ALL_PHASES = (PENDING, RUNNING, SUCCEEDED, FAILED, KILLED, EARLY_STOPPED, METRICS_UNAVAILABLE)
@@ -158,21 +167,10 @@ def restart_pending(exp: Experiment) -> bool:
 
 
 def trial_phase(trial: Trial) -> str:
-    """The trial's phase, tested in the order of Katib's status summary."""
-    status = trial.status
-    if status.has("Killed"):
-        return KILLED
-    if status.has("Failed"):
-        return FAILED
-    if status.has("Succeeded"):
-        return SUCCEEDED
-    if status.has("EarlyStopped"):
-        return EARLY_STOPPED
-    if status.has("Running"):
-        return RUNNING
-    if status.has("MetricsUnavailable"):
-        return METRICS_UNAVAILABLE
-    return PENDING
+    """The trial's phase, tested in the order of Katib's status summary
+    (:mod:`pykatib.api.phase_rule`)."""
+    decided = phase_rule.first_true((c.type, c.status) for c in trial.status.conditions or [])
+    return PHASE_OF_CONDITION.get(decided or "", PENDING)
 
 
 def mark_trial_created(trial: Trial) -> None:

@@ -19,22 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pykatib.api import metric_rule
+from pykatib.api import metric_rule, phase_rule
 from pykatib.api.models import Experiment
 from pykatib.control import status as st
 from pykatib.store import Store
 from pykatib.ui import reads
 
 NUMERIC_TYPES = ("double", "int", "discrete")
-# Katib's order of the trial phases: the first whose condition is true.
-PHASE_CONDITIONS = (
-    ("Killed", st.KILLED),
-    ("Failed", st.FAILED),
-    ("Succeeded", st.SUCCEEDED),
-    ("EarlyStopped", st.EARLY_STOPPED),
-    ("Running", st.RUNNING),
-    ("MetricsUnavailable", st.METRICS_UNAVAILABLE),
-)
 
 
 @dataclass(frozen=True)
@@ -119,14 +110,8 @@ def _metric_names(exp: Experiment, objective: Objective) -> list[str]:
 
 def trial_phase(data: dict[str, Any]) -> str:
     """The phase of a trial's JSON, as :func:`pykatib.control.status.trial_phase` decides it."""
-    conditions = (data.get("status") or {}).get("conditions") or []
-    first: dict[str, str] = {}
-    for c in conditions:
-        first.setdefault(c.get("type"), c.get("status"))
-    for type_, phase in PHASE_CONDITIONS:
-        if first.get(type_) == "True":
-            return phase
-    return st.PENDING
+    decided = phase_rule.first_true(phase_rule.document_conditions(data))
+    return st.PHASE_OF_CONDITION.get(decided or "", st.PENDING)
 
 
 def metric_value(data: dict[str, Any], name: str) -> float | None:
