@@ -211,6 +211,18 @@ def rss_mib() -> float:
     return float("nan")
 
 
+def run_probe(url: str, name: str, home: Path, env: dict[str, str]) -> str:
+    """:func:`probe` of experiment ``name`` in a process of its own (its memory is the probe's
+    alone); its JSON."""
+    return subprocess.run(
+        [sys.executable, __file__, "--probe", url, name, str(home)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 def probe(url: str, name: str, home: Path) -> dict[str, float]:
     """Load ``name`` into a control plane, then PROBE_PASSES reconcile passes, each finishing
     one trial: the median pass time and the RSS after loading and after the passes."""
@@ -320,15 +332,8 @@ def bench_database(kind: str, url: str, work: Path, args: argparse.Namespace) ->
     result["sizes"].append((f"+ {args.many} x 100 trials (many-*)", total, store_size(url, home)))
     result["seed_s"] = time.perf_counter() - started
     for name in ("probe-100", "probe-1000", "big"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--probe", url, name, str(home)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
         trials = {"probe-100": 100, "probe-1000": 1000, "big": args.trials}[name]
-        result["probes"].append((trials, json.loads(out)))
+        result["probes"].append((trials, json.loads(run_probe(url, name, home, env))))
     commands = {
         "get experiment": ["get", "experiment", "{name}"],
         "describe experiment": ["describe", "experiment", "{name}"],
@@ -378,14 +383,7 @@ def bench_control_plane(kind: str, url: str, work: Path, args: argparse.Namespac
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, trials in names.items():
-        out = subprocess.run(
-            [sys.executable, __file__, "--probe", url, name, str(home)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        p = json.loads(out)
+        p = json.loads(run_probe(url, name, home, env))
         lines.append(
             f"| {trials:,} trials completed | {p['load_s']:.2f} | {p['pass_ms']:.2f} | "
             f"{p['pass_max_ms']:.2f} | {p['rss_loaded_mib']:.0f} | {p['rss_after_mib']:.0f} |"

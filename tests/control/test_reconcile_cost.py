@@ -119,9 +119,10 @@ class Calls:
         yield self.trials, self.reads
 
 
-def test_a_completed_trial_is_not_read_or_summarised_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def scripted_experiment(
+    tmp_path: Path, name: str, trials: int, parallel: int
+) -> tuple[Store, Controller, tuple[str, str], ScriptedRunner]:
+    """An experiment applied to a controller whose trials a :class:`ScriptedRunner` runs."""
     runners: list[ScriptedRunner] = []
 
     def scripted(wake: Callable[[], None]) -> ScriptedRunner:
@@ -130,10 +131,16 @@ def test_a_completed_trial_is_not_read_or_summarised_again(
 
     store = Store(f"sqlite:///{tmp_path / 'test.db'}")
     ctl = Controller(store, home=tmp_path / "home", runner_factory=scripted)
-    exp = experiment("pass", maxTrialCount=12, parallelTrialCount=3)
+    exp = experiment(name, maxTrialCount=trials, parallelTrialCount=parallel)
     ctl.apply(exp, tmp_path)
-    key = (exp.namespace, exp.name)
     [runner] = runners
+    return store, ctl, (exp.namespace, exp.name), runner
+
+
+def test_a_completed_trial_is_not_read_or_summarised_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, ctl, key, runner = scripted_experiment(tmp_path, "pass", 12, 3)
     ctl.reconcile(key)  # loads the experiment into the control plane's cache; starts 3 trials
     calls = Calls(monkeypatch, store)
     completed: set[str] = set()
@@ -167,18 +174,7 @@ def test_a_completed_trial_is_not_read_or_summarised_again(
 def test_a_pass_where_nothing_changed_does_no_summary_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runners: list[ScriptedRunner] = []
-
-    def scripted(wake: Callable[[], None]) -> ScriptedRunner:
-        runners.append(ScriptedRunner(wake))
-        return runners[-1]
-
-    store = Store(f"sqlite:///{tmp_path / 'test.db'}")
-    ctl = Controller(store, home=tmp_path / "home", runner_factory=scripted)
-    exp = experiment("idle", maxTrialCount=40, parallelTrialCount=2)
-    ctl.apply(exp, tmp_path)
-    key = (exp.namespace, exp.name)
-    [runner] = runners
+    store, ctl, key, runner = scripted_experiment(tmp_path, "idle", 40, 2)
     ctl.reconcile(key)
     for i in range(30):  # 30 completed trials, 2 running
         runner.finish(loss=1.0 + i)
