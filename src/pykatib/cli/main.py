@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pykatib.api.yaml import ExperimentDocument
     from pykatib.cli.backend import Backend
     from pykatib.cli.server_reader import ServerReader
-    from pykatib.store.sqlite_reader import SqliteReader
+    from pykatib.store.reader import Reader
 
 
 class _Console:
@@ -80,7 +80,7 @@ class _Ctx:
         self.server_source = "--server"  # or PYKATIB_SERVER, for the error messages
         self.token: str | None = None
         self._backend: Backend | None = None
-        self._reader: SqliteReader | ServerReader | None | bool = False  # False: not yet
+        self._reader: Reader | ServerReader | None | bool = False  # False: not yet
 
     @property
     def namespace(self) -> str:
@@ -122,13 +122,14 @@ class _Ctx:
         return self.find(kind, name).to_dict()  # type: ignore[no-any-return]
 
     @property
-    def reader(self) -> SqliteReader | ServerReader | None:
+    def reader(self) -> Reader | ServerReader | None:
         """What `get`, `describe` and `logs` read first, with no SQLAlchemy, httpx or models
-        imported, so that they answer at once: the local SQLite store through the stdlib driver,
-        or the server's API through ``http.client``. None where only :attr:`backend` can read
-        (another database, one it must first create or migrate; a --server it would refuse).
-        A server reader answers None for what did not go well: :attr:`backend` then asks again
-        and words the error."""
+        imported, so that they answer at once: the local store through the lean reader (SQLite,
+        PostgreSQL, MySQL), or the server's API through ``http.client``. None where only
+        :attr:`backend` can read (a driver the lean reader does not stand in for, a database it
+        must first create or migrate or cannot reach; a --server it would refuse). Either
+        reader answers None for what did not go well: :attr:`backend` then asks again and words
+        the error."""
         if self._reader is False:
             self._reader = None
             if self.server:
@@ -138,7 +139,7 @@ class _Ctx:
                     self._reader = ServerReader(self.server, self.token)
             else:
                 from pykatib.store.location import default_url
-                from pykatib.store.sqlite_reader import open_reader
+                from pykatib.store.reader import open_reader
 
                 self._reader = open_reader(self.db or default_url())
         return self._reader  # type: ignore[return-value]

@@ -1,0 +1,167 @@
+"""The store's read queries and how their rows become Katib's JSON: one home for the lean
+reader's SQL, whichever database and driver answer it (:mod:`pykatib.store.reader.connect`).
+
+The rows come back as dicts, with the metadata the store owns laid over them as
+:mod:`pykatib.store.sql` lays it (``uid``, ``resourceVersion``, ``creationTimestamp``,
+``generation``, a trial's ``ownerReferences``), in the order the store lists them. The SQL is
+written with ``?`` placeholders; each connection puts its driver's in their place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+API_VERSION = "kubeflow.org/v1beta1"  # pykatib.api.models.API_VERSION, without pydantic
+_VERSIONS = Path(__file__).parent.parent / "migrations" / "versions"
+
+REVISION = "SELECT version_num FROM alembic_version"
+_EXPERIMENT = (
+    "SELECT e.resource, e.status, e.uid, e.resource_version, e.created_at, e.generation "
+    "FROM experiments e"
+)
+_TRIAL = (
+    "SELECT t.resource, t.uid, t.resource_version, t.created_at, e.name, e.uid "
+    "FROM trials t JOIN experiments e ON e.id = t.experiment_id"
+)
+_EVENTS = (
+    "SELECT resource, count, first_timestamp, last_timestamp FROM events "
+    "WHERE namespace = ? AND involved_kind = ? AND involved_name = ? "
+    "ORDER BY first_timestamp, id"
+)
+
+
+class ReadError(Exception):
+    """The database did not answer a query (gone away, refused it): the full store will say why."""
+
+
+class Connection(Protocol):
+    """A database connection as the reader needs one: rows of a query, with ``?`` parameters,
+    timestamps as ``datetime`` or as the text SQLite keeps; :class:`ReadError` when it fails."""
+
+    def rows(self, sql: str, params: Sequence[str] = ()) -> list[tuple[Any, ...]]: ...
+
+    def close(self) -> None: ...
+
+
+def newest_revision() -> str:
+    """The newest migration's revision, from the scripts' names (``0004_....py``)."""
+    return max(p.name[:4] for p in _VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def rfc3339(column: str | datetime | None) -> str | None:
+    """A timestamp column as the models write it (``2024-01-02T03:04:05Z``): a naive one is UTC
+    (SQLite's text, ``2024-01-02 03:04:05.000000``, and MySQL's DATETIME are)."""
+    if column is None:
+        return None
+    when = datetime.fromisoformat(column) if isinstance(column, str) else column
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _meta(data: dict[str, Any], uid: str | None, version: int, created: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = data.setdefault("metadata", {})
+    meta.update(uid=uid, resourceVersion=str(version))
+    if created is not None:
+        meta["creationTimestamp"] = rfc3339(created)
+    else:
+        meta.pop("creationTimestamp", None)
+    if meta.get("uid") is None:
+        del meta["uid"]
+    return meta
+
+
+def _experiment(row: Sequence[Any]) -> dict[str, Any]:
+    data = json.loads(row[0])
+    _meta(data, row[2], row[3], row[4])["generation"] = int(row[5])
+    data["status"] = json.loads(row[1])
+    return data
+
+
+def _trial(row: Sequence[Any]) -> dict[str, Any]:
+    data = json.loads(row[0])
+    owner = {
+        "apiVersion": API_VERSION,
+        "blockOwnerDeletion": True,
+        "controller": True,
+        "kind": "Experiment",
+        "name": row[4],
+        "uid": row[5],
+    }
+    _meta(data, row[1], row[2], row[3])["ownerReferences"] = [
+        {k: v for k, v in owner.items() if v is not None}
+    ]
+    return data
+
+
+def _event(row: Sequence[Any]) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(row[0])
+    event.update(count=int(row[1]), firstTimestamp=rfc3339(row[2]), lastTimestamp=rfc3339(row[3]))
+    return event
+
+
+class Reader:
+    """The store's read queries, as :class:`~pykatib.store.sql.Store` answers them, in JSON.
+
+    Each answers None when the database fails it (the caller then asks the full store, which
+    words the error); a look-up of one object also answers None when it is not there.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _rows(self, sql: str, params: Sequence[str] = ()) -> list[tuple[Any, ...]] | None:
+        try:
+            return self.conn.rows(sql, params)
+        except ReadError:
+            return None
+
+    def experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        rows = self._rows(f"{_EXPERIMENT} WHERE e.namespace = ? AND e.name = ?", (namespace, name))
+        return _experiment(rows[0]) if rows else None
+
+    def experiments(self, namespace: str | None) -> list[dict[str, Any]] | None:
+        where, args = ("WHERE e.namespace = ?", (namespace,)) if namespace is not None else ("", ())
+        rows = self._rows(f"{_EXPERIMENT} {where} ORDER BY e.id", args)
+        return None if rows is None else [_experiment(r) for r in rows]
+
+    def trial(self, namespace: str, name: str) -> dict[str, Any] | None:
+        rows = self._rows(f"{_TRIAL} WHERE t.namespace = ? AND t.name = ?", (namespace, name))
+        return _trial(rows[0]) if rows else None
+
+    def list_trials(
+        self,
+        namespace: str | None,
+        experiment: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]] | None:
+        """As :meth:`pykatib.store.sql.Store.list_trials`: in creation order, from the one
+        after trial ``after`` (namespace, name), at most ``limit``."""
+        clauses, args = ["1 = 1"], []
+        if after is not None:
+            clauses.append("t.id > (SELECT id FROM trials WHERE namespace = ? AND name = ?)")
+            args += after
+        if namespace is not None:
+            clauses.append("t.namespace = ?")
+            args.append(namespace)
+        if experiment is not None:
+            clauses.append("e.name = ?")
+            args.append(experiment)
+        query = f"{_TRIAL} WHERE {' AND '.join(clauses)} ORDER BY t.id"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        rows = self._rows(query, args)
+        return None if rows is None else [_trial(r) for r in rows]
+
+    def events(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]] | None:
+        """Events about one object, oldest first, with their count and timestamps."""
+        rows = self._rows(_EVENTS, (namespace, kind, name))
+        return None if rows is None else [_event(r) for r in rows]
