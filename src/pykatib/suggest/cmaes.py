@@ -8,12 +8,16 @@ random, as Katib's Goptuna service does. ``sigma`` is the initial step size in t
 strategy has converged; ``bipop`` alternates such large-population runs with runs at the first
 population size; ``none`` (Katib's default) never restarts.
 
-A generation is told to the optimizer once ``population_size`` of its trials have finished with a
-value. Within a process the optimizer is kept, and the history read so far is kept as the keys it
-takes and the solutions of each generation, so a call reads only the new entries and those that
-were pending or running. A strategy that keeps landing on taken points (converged on a finite
-space) is given a random new point instead, which no generation counts: no proposal repeats a
-trial.
+A generation is told to the optimizer once ``population_size`` trials have finished with a value,
+its own or (with trials in flight) those proposed from an earlier generation of the same run and
+told to none: with P trials in flight a generation's surplus proposals finish after it was told,
+and telling them with the next one wastes none (pycma's injection). Such an older solution's step
+from the current mean is shortened to a Mahalanobis length of at most ``sqrt(n) + 2n / (n + 2)``
+for the update, so a point drawn from an older distribution cannot drag it far. Within a process
+the optimizer is kept, and the history read so far is kept as the keys it takes and the solutions
+not yet told, so a call reads only the new entries and those that were pending or running. A
+strategy that keeps landing on taken points (converged on a finite space) is given a random new
+point instead, which no generation counts: no proposal repeats a trial.
 
 The stored state (:meth:`CmaEs.state`) is data, never code: the seed, and for each generation
 (numbered by the strategy run and the generation within it) the keys of the proposals made from
@@ -67,6 +71,7 @@ Generation = tuple[int, int]
 class _Solution(NamedTuple):
     position: int  # in the history
     name: str  # the trial's
+    generation: Generation  # the one it was proposed from
     x: np.ndarray  # in the unit cube
     value: float  # signed so that lower is better
 
@@ -97,8 +102,8 @@ class CmaEs(Algorithm):
         self._read = 0  # history entries read
         self._open: dict[int, TrialResult] = {}  # entries not completed when last read
         self._taken: set[str] = set()  # keys of the entries read
-        # generation -> its succeeded trials, in history order
-        self._solutions: dict[Generation, list[_Solution]] = {}
+        # strategy run -> its succeeded trials not yet told, in history order
+        self._untold: dict[int, list[_Solution]] = {}
 
     @classmethod
     def validate_settings(
@@ -144,6 +149,7 @@ class CmaEs(Algorithm):
         """Take in the entries that are new or were pending or running at the last call."""
         if len(history) < self._read:  # not the history read so far: read it afresh
             self._forget_history()
+            self._optimizer = None  # and rebuild the optimizer from the records
         changed = [i for i, last in self._open.items() if history[i] != last]
         for i in [*changed, *range(self._read, len(history))]:
             t = history[i]
@@ -158,16 +164,16 @@ class CmaEs(Algorithm):
                 if generation is not None:
                     sign = -1.0 if self.objective.type == "maximize" else 1.0
                     x = np.array([to_unit(p, p.parse(t.assignments[p.name])) for p in self.numeric])
-                    solutions = self._solutions.setdefault(generation, [])
-                    bisect.insort(
-                        solutions, _Solution(i, t.name, x, sign * t.value), key=lambda s: s.position
-                    )
+                    solution = _Solution(i, t.name, generation, x, sign * t.value)
+                    untold = self._untold.setdefault(generation[0], [])
+                    bisect.insort(untold, solution, key=lambda s: s.position)
         self._read = len(history)
 
     def _chosen(self, generation: Generation, size: int) -> list[_Solution] | None:
-        """The solutions to tell for ``generation``, or ``None`` while it is not complete: those
-        told before (by this process, or by one before a restart), else the first ``size``."""
-        solutions = self._solutions.get(generation, [])
+        """The solutions to tell for ``generation``, or ``None`` while too few have finished:
+        those told before (by this process, or by one before a restart), else the first ``size``
+        not yet told that were proposed from it or an earlier generation of its run."""
+        solutions = [s for s in self._untold.get(generation[0], []) if s.generation <= generation]
         names = self._told.get(generation)
         if names is not None and len(names) == size:
             by_name = {s.name: s for s in solutions}
@@ -182,8 +188,15 @@ class CmaEs(Algorithm):
             chosen = self._chosen(generation, optimizer.population_size)
             if chosen is None:
                 return optimizer
-            optimizer.tell([(s.x, s.value) for s in chosen])
-            self._told[generation] = [s.name for s in chosen]
+            optimizer.tell(
+                [
+                    (_step_bounded(optimizer, s.x) if s.generation != generation else s.x, s.value)
+                    for s in chosen
+                ]
+            )
+            told = self._told[generation] = [s.name for s in chosen]
+            untold = self._untold[generation[0]]
+            self._untold[generation[0]] = [s for s in untold if s.name not in told]
             if self.restart_strategy in ("ipop", "bipop") and optimizer.should_stop():
                 optimizer = self._restart()
 
@@ -270,10 +283,11 @@ class CmaEs(Algorithm):
                 {
                     "run": run,
                     "generation": generation,
-                    "proposed": keys,
+                    "proposed": self._proposed.get((run, generation), []),
                     "told": self._told.get((run, generation)),
                 }
-                for (run, generation), keys in sorted(self._proposed.items())
+                # A generation told only trials of earlier ones was proposed from by none.
+                for run, generation in sorted(self._proposed.keys() | self._told.keys())
             ],
         }
 
@@ -321,6 +335,24 @@ class CmaEs(Algorithm):
                 run += 1
             last = generation
             self._record(_text(key), (run, generation))
+
+
+def _step_bounded(optimizer: cmaes_lib.CMA, x: np.ndarray) -> np.ndarray:
+    """``x`` moved toward the mean along its step until the step's Mahalanobis length (in the
+    strategy's current sigma and covariance) is at most ``sqrt(n) + 2n / (n + 2)``, as pycma
+    bounds injected solutions: a point drawn from an older distribution counts in the update,
+    but cannot move it further than a point drawn from the current one plausibly would.
+
+    The library keeps sigma and the covariance's eigen-decomposition private. The decomposition
+    is the one ``ask`` and ``tell`` compute (and cache) from the same covariance, so taking it
+    here changes no number, and a replayed tell computes exactly what the first one did."""
+    n = optimizer.dim
+    axes, scales = optimizer._eigen_decomposition()
+    sigma: float = optimizer._sigma
+    step = x - optimizer.mean
+    length = float(np.linalg.norm((axes.T @ step) / scales)) / sigma
+    limit = np.sqrt(n) + 2 * n / (n + 2)
+    return x if length <= limit else optimizer.mean + step * (limit / length)
 
 
 def _integer(value: Any) -> int:
