@@ -1,7 +1,7 @@
-"""`get`, `describe` and `logs` start fast (issue 13): on a SQLite store and against a server
-they import none of SQLAlchemy, pydantic, httpx, rich or the algorithms' libraries (a piped
-table is written as rich would write it, without rich); and `get trials` pages with --limit and
---continue, on SQLite, on PostgreSQL and through a server.
+"""`get`, `describe` and `logs` start fast (issue 13): on a SQLite, PostgreSQL or MariaDB store
+and against a server they import none of SQLAlchemy, pydantic, httpx, rich or the algorithms'
+libraries (a piped table is written as rich would write it, without rich); and `get trials`
+pages with --limit and --continue, on SQLite, on PostgreSQL and through a server.
 
 Real processes, a real store filled by a real `pykatib run`.
 """
@@ -73,22 +73,31 @@ def pages(*args: str, limit: int) -> list[list[str]]:
         assert len(found) < 10, "the pages never end"
 
 
-def test_reads_import_no_heavy_module(tmp_path: Path) -> None:
-    names = run_experiment(tmp_path, trials=2)
+@pytest.mark.parametrize("where", ["sqlite", "postgresql", "mariadb"])
+def test_reads_import_no_heavy_module(
+    tmp_path: Path, where: str, request: pytest.FixtureRequest
+) -> None:
+    db = ("--db", request.getfixturevalue(f"{where}_url")) if where != "sqlite" else ()
+    names = run_experiment(tmp_path, *db, trials=2)
     for args in (
         ("get", "experiments"),
         ("get", "experiments", "-o", "wide"),
         ("get", "trials", "-e", "pages"),
+        ("get", "trials", "-e", "pages", "--limit", "1"),
         ("describe", "experiment", "pages"),
         ("describe", "trial", names[0]),
         ("logs", names[0]),
     ):
-        heavy, out = imported(*args)
+        heavy, out = imported(*db, *args)
         assert heavy == [], (args, heavy)
         assert out.strip(), args
     # The same answers as through the full store (-o json builds the models).
-    _, out = imported("get", "trials", "-e", "pages")
+    _, out = imported(*db, "get", "trials", "-e", "pages")
     assert [row[0] for row in table(out)[1:]] == names
+    _, out = imported(*db, "describe", "experiment", "pages")
+    assert "ExperimentCreated" in out and "Experiment is created" in out  # its events
+    _, out = imported(*db, "logs", names[1])
+    assert out.startswith("loss=0.") and out.count("loss=") == 1, out
 
 
 def test_reads_from_a_server_import_no_heavy_module(tmp_path: Path) -> None:
@@ -133,6 +142,24 @@ def postgresql_url() -> Iterator[str]:
     yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A MariaDB database of its own (created and dropped), not the shared ``test`` one."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    admin = sqlalchemy.create_engine("mysql+pymysql://root@127.0.0.1:3306/test")
+    name = f"pykatib_pages_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except sqlalchemy.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"no MariaDB at 127.0.0.1:3306: {exc}")
+    yield f"mysql+pymysql://root@127.0.0.1:3306/{name}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE {name}")
     admin.dispose()
 
 

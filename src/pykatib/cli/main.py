@@ -720,7 +720,7 @@ def get(
     docs = [i if isinstance(i, dict) else i.to_dict() for i in items]
     if not docs:
         where = "" if all_namespaces else f" in {ns} namespace"
-        err_console.print(f"No resources found{where}.", highlight=False)
+        err_console.say(f"No resources found{where}.")
     else:
         grid = table(docs, wide=output == "wide", all_namespaces=all_namespaces)
         text = None if sys.stdout.isatty() else tables.plain(grid, PIPED_WIDTH)
@@ -729,7 +729,7 @@ def get(
         else:
             console.print(tables.to_rich(grid))
     if token:
-        err_console.print(f"more trials: add --continue {token}", highlight=False)
+        err_console.say(f"more trials: add --continue {token}")
 
 
 def _dump(items: list[Any], output: str, single: bool, token: str | None = None) -> None:
