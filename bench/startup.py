@@ -8,17 +8,22 @@ One store (a fresh ``PYKATIB_HOME``, SQLite) holds one experiment of 10 finished
 a real ``pykatib run`` of a trivial native command. Each command then runs N times as a fresh
 process, the commands interleaved round by round so that a change in the machine's load falls
 on all of them alike; the table gives the median and the fastest run. The same read commands
-also run against a ``pykatib server`` of that store (``--server URL``).
+also run against a ``pykatib server`` of that store (``--server URL``), and with ``--db`` on a
+PostgreSQL and a MySQL/MariaDB database of their own (created on the servers that
+``--postgresql`` and ``--mysql`` name, filled by the same run, dropped at the end; a server
+that does not answer leaves its rows out).
 
 The interpreter is this one (``sys.executable``) and the ``pykatib`` script beside it: a pyenv
 shim in front of them adds its own bash start-up (about 150 ms here) to every row.
 
     python bench/startup.py [--runs 20] [--out bench/results/startup.md] [--at REV] [--before REV]
+        [--postgresql URL] [--mysql URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -30,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -98,6 +104,40 @@ def wait_for_server(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
     raise RuntimeError("the server did not answer in 120 s")
 
 
+def server_database(admin_url: str) -> str | None:
+    """The URL of a new database of its own on the server ``admin_url`` names (its name
+    ``pykatib_startup_PID``), or None when the server does not answer."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"pykatib_startup_{os.getpid()}"
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except OperationalError as exc:
+        print(f"no rows for {admin_url}: {exc.orig}", file=sys.stderr)
+        return None
+    finally:
+        engine.dispose()
+    return engine.url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    """Drop the database of ``url`` (made by :func:`server_database` on ``admin_url``)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    force = " WITH (FORCE)" if parsed.get_backend_name() == "postgresql" else ""
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {parsed.database}{force}")
+    finally:
+        engine.dispose()
+
+
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """The command's wall time, and its CPU time (user + sys: what a loaded machine's other
     processes change least)."""
@@ -110,6 +150,27 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
         raise RuntimeError(f"{argv} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return elapsed, cpu
+
+
+def reads(trial: str) -> list[tuple[str, list[str]]]:
+    """The read commands timed (issue 13's ``get``, ``describe`` and ``logs``)."""
+    return [
+        ("get experiments", ["get", "experiments"]),
+        ("get trials", ["get", "trials", "-e", "startup"]),
+        ("describe experiment", ["describe", "experiment", "startup"]),
+        ("logs", ["logs", trial]),
+    ]
+
+
+def first_trial(pykatib: str, env: dict[str, str], db_args: list[str]) -> str:
+    """The name of the store's first trial (``logs`` prints its output)."""
+    listed = subprocess.run(
+        [pykatib, *db_args, "get", "trials", "-o", "json"],
+        env=env,
+        check=True,
+        capture_output=True,
+    ).stdout
+    return str(json.loads(listed)["items"][0]["metadata"]["name"])
 
 
 def checkout(rev: str, into: Path) -> Path:
@@ -149,6 +210,19 @@ def main() -> None:
         "interleaved with the others",
     )
     parser.add_argument(
+        "--postgresql",
+        metavar="URL",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="A PostgreSQL server (its URL, with a database to connect to) on which to create "
+        "the database of the --db rows; '' for none",
+    )
+    parser.add_argument(
+        "--mysql",
+        metavar="URL",
+        default="mysql+pymysql://root@127.0.0.1:3306/test",
+        help="The same for MySQL or MariaDB; '' for none",
+    )
+    parser.add_argument(
         "--at",
         metavar="REV",
         help="Time this git revision's src/ (on PYTHONPATH) instead of the working tree's: a "
@@ -156,7 +230,20 @@ def main() -> None:
     )
     args = parser.parse_args()
     load_before = os.getloadavg()
-    work = Path(tempfile.mkdtemp(prefix="pykatib-startup-"))
+    with ExitStack() as cleanup:
+        work = Path(tempfile.mkdtemp(prefix="pykatib-startup-"))
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
+        rows, envs = prepare(args, work, cleanup)
+        times = measure(rows, envs, args.runs, work)
+    load_after = os.getloadavg()
+    write(args, rows, times, load_before, load_after)
+
+
+def prepare(
+    args: argparse.Namespace, work: Path, cleanup: ExitStack
+) -> tuple[list[tuple[str, list[str]]], dict[str, dict[str, str]]]:
+    """The stores (SQLite, a server of it, the servers' databases), each filled by a run; the
+    rows to time (label, argv) and the environment of each."""
     env = {**os.environ, "PYKATIB_HOME": str(work / "home")}
     # As an installed package runs: its modules compiled once (.pyc), not at every start.
     for key in ("PYKATIB_DB", "PYKATIB_SERVER", "PYKATIB_TOKEN", "PYTHONDONTWRITEBYTECODE"):
@@ -166,18 +253,56 @@ def main() -> None:
     pykatib = pykatib_script()
     (work / "experiment.yaml").write_text(EXPERIMENT)
     (work / "one-trial.yaml").write_text(ONE_TRIAL)
-    subprocess.run(
-        [pykatib, "run", "-q", "-f", str(work / "experiment.yaml")],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    trial = subprocess.run(
-        [pykatib, "get", "trials", "-o", "json"], env=env, check=True, capture_output=True
-    ).stdout
-    import json
+    # (label suffix, arguments before the command, environment, a trial): the SQLite store,
+    # then each server's database, filled by the same run in a PYKATIB_HOME of its own.
+    stores: list[tuple[str, list[str], dict[str, str], str]] = []
+    for admin in ("", args.postgresql, args.mysql):
+        db = server_database(admin) if admin else None
+        if admin and db is None:
+            continue
+        if db is not None:
+            cleanup.callback(drop_database, admin, db)
+        backend = db.split(":", 1)[0].split("+", 1)[0] if db else ""
+        db_args = ["--db", db] if db else []
+        store_env = {**env, "PYKATIB_HOME": str(work / f"home-{backend}")} if db else env
+        experiment = str(work / "experiment.yaml")
+        subprocess.run(
+            [pykatib, *db_args, "run", "-q", "-f", experiment],
+            env=store_env,
+            check=True,
+            capture_output=True,
+        )
+        suffix = f" --db {backend}" if db else ""
+        stores.append((suffix, db_args, store_env, first_trial(pykatib, store_env, db_args)))
+    rows: list[tuple[str, list[str]]] = [("python -c pass", [sys.executable, "-c", "pass"])]
+    kubectl = shutil.which("kubectl")
+    if kubectl:
+        rows.append(("kubectl version --client", [kubectl, "version", "--client"]))
+    runs = [
+        ("run --help", ["run", "--help"]),
+        (RUN_ONE, ["run", "-q", "-f", str(work / "one-trial.yaml")]),
+    ]
+    old = checkout(args.before, work / "before") if args.before else None
+    envs: dict[str, dict[str, str]] = {}
+    for suffix, db_args, store_env, trial in stores:
+        commands = [(label, [*db_args, *argv]) for label, argv in reads(trial)]
+        if not db_args:
+            commands += runs
+        for at, path in (("", None), (f" (at {args.before})", old)):
+            if at and path is None:
+                continue
+            for label, argv in commands:
+                row = f"pykatib {label}{suffix}{at}"
+                rows.append((row, [pykatib, *argv]))
+                envs[row] = {**store_env, "PYTHONPATH": str(path)} if path else store_env
+    url = start_server(pykatib, env, work, cleanup)
+    for label, argv in reads(stores[0][3]):
+        rows.append((f"pykatib {label} --server", [pykatib, *argv, "--server", url]))
+    return rows, {label: envs.get(label, env) for label, _ in rows}
 
-    trial_name = json.loads(trial)["items"][0]["metadata"]["name"]
+
+def start_server(pykatib: str, env: dict[str, str], work: Path, cleanup: ExitStack) -> str:
+    """A `pykatib server` of the SQLite store, stopped by ``cleanup``; its URL once it answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = work / "server.log"
@@ -187,60 +312,40 @@ def main() -> None:
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    rows: list[tuple[str, list[str]]] = [
-        ("python -c pass", [sys.executable, "-c", "pass"]),
-    ]
-    kubectl = shutil.which("kubectl")
-    if kubectl:
-        rows.append(("kubectl version --client", [kubectl, "version", "--client"]))
-    reads = [
-        ("get experiments", ["get", "experiments"]),
-        ("get trials", ["get", "trials", "-e", "startup"]),
-        ("describe experiment", ["describe", "experiment", "startup"]),
-        ("logs", ["logs", trial_name]),
-    ]
-    runs = [
-        ("run --help", ["run", "--help"]),
-        (RUN_ONE, ["run", "-q", "-f", str(work / "one-trial.yaml")]),
-    ]
-    rows += [(f"pykatib {label}", [pykatib, *argv]) for label, argv in reads + runs]
-    envs: dict[str, dict[str, str]] = {}
-    if args.before:
-        old = checkout(args.before, work / "before")
-        for label, argv in reads + runs:
-            row = f"pykatib {label} (at {args.before})"
-            rows.append((row, [pykatib, *argv]))
-            envs[row] = {**env, "PYTHONPATH": str(old)}
-    rows += [
-        (f"pykatib {label} --server", [pykatib, *argv, "--server", url]) for label, argv in reads
-    ]
-    try:
-        wait_for_server(server, url, log)
-        times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in rows}
-        homes = iter(range(1_000_000))
 
-        def env_of(label: str) -> dict[str, str]:
-            """A one-trial run gets a fresh PYKATIB_HOME each time: it creates its store."""
-            chosen = envs.get(label, env)
-            if RUN_ONE not in label:
-                return chosen
-            home = work / f"run-{next(homes)}"
-            return {**chosen, "PYKATIB_HOME": str(home), "PYKATIB_RUNTIME": "local"}
-
-        for label, argv in rows:  # one warm-up each: the page cache, .pyc files
-            timed(argv, env_of(label))
-        for _ in range(args.runs):
-            for label, argv in rows:
-                times[label].append(timed(argv, env_of(label)))
-    finally:
+    def stop() -> None:
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(60)
         except subprocess.TimeoutExpired:
             server.kill()
-        shutil.rmtree(work, ignore_errors=True)
-    load_after = os.getloadavg()
-    write(args, rows, times, load_before, load_after)
+
+    cleanup.callback(stop)
+    wait_for_server(server, url, log)
+    return url
+
+
+def measure(
+    rows: list[tuple[str, list[str]]], envs: dict[str, dict[str, str]], runs: int, work: Path
+) -> dict[str, list[tuple[float, float]]]:
+    """Each row's (wall, CPU) times: one warm-up each, then ``runs`` rounds, interleaved."""
+    times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in rows}
+    homes = iter(range(1_000_000))
+
+    def env_of(label: str) -> dict[str, str]:
+        """A one-trial run gets a fresh PYKATIB_HOME each time: it creates its store."""
+        chosen = envs[label]
+        if RUN_ONE not in label:
+            return chosen
+        home = work / f"run-{next(homes)}"
+        return {**chosen, "PYKATIB_HOME": str(home), "PYKATIB_RUNTIME": "local"}
+
+    for label, argv in rows:  # one warm-up each: the page cache, .pyc files
+        timed(argv, env_of(label))
+    for _ in range(runs):
+        for label, argv in rows:
+            times[label].append(timed(argv, env_of(label)))
+    return times
 
 
 def write(
@@ -269,7 +374,8 @@ def write(
         ),
         f"- Command: `python bench/startup.py --runs {args.runs}"
         + (f" --at {args.at}" if args.at else "")
-        + (f" --before {args.before}`" if args.before else "`"),
+        + (f" --before {args.before}" if args.before else "")
+        + "`",
         "- Load average (1, 5, 15 min) before / after: "
         + " ".join(f"{x:.2f}" for x in before)
         + " / "
@@ -279,7 +385,9 @@ def write(
             "real `pykatib run` of `/usr/bin/printf loss=...`); `--server`: a `pykatib server` "
             "of that store on 127.0.0.1; `run -q -f <one trial>`: one trial of "
             "`/usr/bin/printf loss=...`, one at a time, in a fresh PYKATIB_HOME each run (a new "
-            "SQLite store)"
+            "SQLite store); `--db postgresql`, `--db mysql`: the same experiment run into a "
+            f"database of its own on the servers at {args.postgresql or '-'} and "
+            f"{args.mysql or '-'} (each with its own PYKATIB_HOME, for the trials' logs)"
         ),
         (
             f"- Each command a fresh process, {args.runs} runs after one warm-up (which writes the "
