@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pykatib.store.reader.queries import ReadError
 
@@ -103,7 +103,7 @@ class Connection:
         ).startswith(b"ISO"):
             self._fail()
 
-    def _fail(self) -> None:
+    def _fail(self) -> NoReturn:
         message = (self.lib.PQerrorMessage(self.conn) or b"").decode(errors="replace")
         self.close()
         raise ReadError(message.strip() or "libpq could not open the connection")
