@@ -113,10 +113,24 @@ def test_a_killed_trial_is_told_by_its_signal(tmp_path: Path) -> None:
     assert exited is not None and exited.signal == signal.SIGKILL and exited.code is None
 
 
-def test_an_unstartable_command_is_reported_by_a_shim(tmp_path: Path) -> None:
+def test_an_unstartable_command_is_reported_in_its_exit_file(tmp_path: Path) -> None:
+    launcher = shim._Launcher()
     files = _files(tmp_path, "c")
-    spawned = _spawn(files, [str(tmp_path / "no-such-program")], shim._Launcher())
-    assert spawned.proc is not None and spawned.started is not None
+    spawned = _spawn(files, [str(tmp_path / "no-such-program")], launcher)
+    assert spawned == shim.Spawned(None, None)  # nothing runs: nothing to watch or signal
+    exited = shim.read_exited(files)
+    assert exited is not None and exited.exit_code == 127
+    assert exited.error and "No such file" in exited.error
+    assert not files.pid.exists()
+    assert launcher._proc is not None and launcher._proc.poll() is None  # it goes on
+
+
+def test_a_shim_reports_an_unstartable_command_as_the_launcher_does(tmp_path: Path) -> None:
+    off = shim._Launcher()
+    off._broken = True
+    files = _files(tmp_path, "c2")
+    spawned = _spawn(files, [str(tmp_path / "no-such-program")], off)
+    assert spawned.proc is not None and spawned.started is None
     assert spawned.proc.wait(60) == 0
     exited = shim.read_exited(files)
     assert exited is not None and exited.exit_code == 127
@@ -147,14 +161,15 @@ def test_the_launcher_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.Monk
     assert started is not None and shim.read_exited(files).exit_code == 0
 
 
-def test_a_memory_limited_trial_runs_under_a_shim_of_its_own(tmp_path: Path) -> None:
-    """The address-space limit is set between fork and exec, which the launcher's threads
-    can't do safely."""
+def test_the_launcher_runs_a_memory_limited_trial(tmp_path: Path) -> None:
+    """The address-space limit is set between fork and exec: the launcher has no other thread
+    that a fork could catch holding a lock."""
     files = _files(tmp_path, "m")
-    old, shim._LAUNCHER = shim._LAUNCHER, shim._Launcher()
+    launcher = shim._Launcher()
+    old, shim._LAUNCHER = shim._LAUNCHER, launcher
     try:
-        code = "import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0])"
-        proc, started, ended = shim.spawn(
+        code = "import resource; print(resource.getrlimit(resource.RLIMIT_AS))"
+        spawned = shim.spawn(
             files,
             [sys.executable, "-c", code],
             str(files.root),
@@ -165,9 +180,11 @@ def test_a_memory_limited_trial_runs_under_a_shim_of_its_own(tmp_path: Path) -> 
         )
     finally:
         shim._LAUNCHER = old
-    assert proc is not None and ended is None and proc.wait(60) == 0
-    assert started is not None and shim.read_exited(files).exit_code == 0
-    assert str(1 << 33) in files.log.read_text()
+    assert spawned.proc is None and spawned.started is not None
+    assert launcher._proc is not None and spawned.started.shim.pid == launcher._proc.pid
+    _wait_ended(spawned)
+    assert shim.read_exited(files).exit_code == 0
+    assert f"({1 << 33}, {1 << 33})" in files.log.read_text()
 
 
 def test_the_launcher_exits_when_its_runner_closes_the_socket(tmp_path: Path) -> None:

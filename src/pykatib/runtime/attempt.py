@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -348,7 +349,10 @@ class ExitWaiter:
     def __init__(self, attempt: Attempt) -> None:
         self.attempt = attempt
         self._fd, attempt.ended = attempt.ended, None
-        if self._fd is not None:
+        self._pipe = self._fd is not None  # at its end once the launcher is done with it
+        # Not this process's child nor its launcher's: its shim is looked at, its exit read.
+        self._adopted = not self._pipe and attempt.proc is None
+        if self._pipe:
             return
         pid = attempt.proc.pid if attempt.proc is not None else None
         if pid is None and attempt.ident is not None:
@@ -366,19 +370,21 @@ class ExitWaiter:
     def poll(self) -> shim.Exited | None:
         """How the attempt ended, or None while it runs."""
         attempt = self.attempt
-        if attempt.proc is not None:
+        if self._pipe:
+            if not select.select([self._fd], [], [], 0)[0]:
+                return None
+        elif attempt.proc is not None:
             if attempt.proc.poll() is None:
                 return None
-        elif attempt.ident is not None:
-            if not attempt.files.exit.exists() and attempt.ident.shim.alive():
-                return None
-        elif not attempt.files.exit.exists():
+        elif attempt.ident is None and not attempt.files.exit.exists():
             return shim.Exited(None, signal.SIGTERM, time.time(), None)  # stopped before it began
         exited = shim.read_exited(attempt.files)
-        if exited is None:
-            end_orphan(attempt.files)
-            return shim.Exited(None, None, time.time(), None, lost=True)
-        return exited
+        if exited is not None:
+            return exited
+        if attempt.ident is not None and self._adopted and attempt.ident.shim.alive():
+            return None  # its shim runs on (an exit file being written is not there yet)
+        end_orphan(attempt.files)
+        return shim.Exited(None, None, time.time(), None, lost=True)
 
     def close(self) -> None:
         if self._fd is not None:
