@@ -37,7 +37,11 @@ algorithm that misses its target.
 
     nice -n 10 python bench/suggest_latency.py [--algorithms tpe,cmaes] [--sizes 100,500,1000]
         [--gp-sizes 100,200] [--min-seconds 2] [--full-algorithms random,tpe]
-        [--full-sizes 100,1000] [--out PATH]
+        [--full-sizes 100,1000] [--references optuna,hyperopt] [--out PATH]
+
+``--references`` picks the reference packages timed (scikit-optimize's GP alone takes minutes at
+200 trials); those left out are named under "Skipped". ``bayesianoptimization``'s full proposals
+use the ``--gp-sizes``.
 
 Writes the markdown report to ``--out`` (default ``bench/results/suggest_latency.md``).
 """
@@ -429,11 +433,21 @@ def main(argv: list[str] | None = None) -> int:
         default="random,tpe",
         help="algorithms timed as full proposals through SQLite storage ('' for none)",
     )
-    parser.add_argument("--full-sizes", default="100,1000")
+    parser.add_argument(
+        "--full-sizes",
+        default="100,1000",
+        help="history sizes of the full proposals (bayesianoptimization: --gp-sizes)",
+    )
+    parser.add_argument(
+        "--references",
+        default=",".join(RUNNERS),
+        help="reference packages to time (default: all; scikit-optimize's GP takes minutes)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     full_algorithms = [a.strip() for a in args.full_algorithms.split(",") if a.strip()]
     full_sizes = [int(s) for s in args.full_sizes.split(",") if s.strip()]
+    packages = {p.strip() for p in args.references.split(",") if p.strip()}
     requested = [a.strip() for a in args.algorithms.split(",") if a.strip()]
     sizes = [int(s) for s in args.sizes.split(",")]
     gp_sizes = [int(s) for s in args.gp_sizes.split(",")]
@@ -463,11 +477,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"{P.rejection(algorithm)}"
             )
             continue
-        refs = [r for r in P.references(algorithm) if r.available]
+        refs = [r for r in P.references(algorithm) if r.available and r.package in packages]
         notes += [
             f"`{algorithm}` vs {r.label}: reference skipped ({r.why_not})"
             for r in P.references(algorithm)
             if not r.available
+        ]
+        notes += [
+            f"`{algorithm}` vs {r.label}: not timed in this run (`--references`)"
+            for r in P.references(algorithm)
+            if r.available and r.package not in packages
         ]
         grid_k = GRID_K if algorithm == "grid" else None
         last = None
@@ -562,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
     full_rows = []
     for algorithm in full_algorithms:
-        for n in full_sizes:
+        for n in gp_sizes if algorithm in GP else full_sizes:
             points = random_points(n, 0, None)
             with P.quiet():
                 pyk = statistics.median(full_pykatib(algorithm, points, timer))
