@@ -205,3 +205,17 @@ def test_server_urls_read_as_sqlalchemy_reads_them() -> None:
         }
         found = server_params(url)
         assert found == {**{k: v for k, v in want.items() if v is not None}, **parsed.query}
+
+
+@pytest.mark.parametrize("url", ["postgresql"], indirect=True)
+def test_postgresql_is_read_only_as_libpq_answers_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pykatib.store.reader import libpq
+
+    fill(store)
+    assert open_reader(store.url) is not None
+    # Timestamps in another style than ISO: the store's psycopg reads them, not the reader.
+    assert open_reader(f"{store.url}?options=-c%20DateStyle%3DSQL") is None
+    monkeypatch.setattr(libpq, "_candidates", lambda: iter(["/no/such/libpq.so.5"]))
+    assert open_reader(store.url) is None

@@ -47,8 +47,10 @@ def _candidates() -> Iterator[str]:
     system's."""
     spec = find_spec("psycopg_binary")
     if spec is not None and spec.origin:
-        libs = Path(spec.origin).parent.with_name("psycopg_binary.libs")
-        yield from sorted(str(p) for p in libs.glob("libpq*.so*"))
+        package = Path(spec.origin).parent
+        # Where auditwheel and delvewheel put it (Linux, Windows), and delocate (macOS).
+        for libs in (package.with_name("psycopg_binary.libs"), package / ".dylibs"):
+            yield from sorted(str(p) for p in libs.glob("libpq*"))
     yield from ("libpq.so.5", "libpq.5.dylib")
 
 
