@@ -142,6 +142,10 @@ class _Ctx:
                 from pykatib.store.reader import open_reader
 
                 self._reader = open_reader(self.db or default_url())
+            click_ctx = click.get_current_context(silent=True)
+            if self._reader is not None and click_ctx is not None:
+                # Said goodbye to: a MySQL server counts a dropped connection as aborted.
+                click_ctx.call_on_close(self._reader.close)
         return self._reader  # type: ignore[return-value]
 
     @property
