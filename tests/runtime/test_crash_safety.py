@@ -119,7 +119,12 @@ class Scene:
         return trial
 
     def values(self) -> list[str]:
-        return [p.value for p in self.store.list_observations("default", self.trial().name)]
+        """The stored values of the one trial; none while the trial is not stored yet (its
+        process may start before the control plane's write of it commits)."""
+        trials = self.store.list_trials("default", "exp")
+        if not trials:
+            return []
+        return [p.value for p in self.store.list_observations("default", trials[0].name)]
 
     def starts(self) -> list[tuple[int, str]]:
         path = self.here / "starts"
