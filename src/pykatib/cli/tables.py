@@ -2,7 +2,7 @@
 NAMESPACE column first).
 
 Drawn from Katib's JSON (dicts), not the pydantic models: the local store's read path gives
-JSON straight from SQLite (:mod:`pykatib.store.sqlite_reader`), and building the models would
+JSON straight from the database (:mod:`pykatib.store.reader`), and building the models would
 cost more than the whole command should take. The server's and the full store's objects come
 here through ``to_dict()``.
 

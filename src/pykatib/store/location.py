@@ -1,7 +1,7 @@
 """Where the store lives: ``$PYKATIB_HOME`` (default ``~/.pykatib``) and its database URL.
 
 Apart from :mod:`pykatib.store.sql` so that finding the database costs no SQLAlchemy import
-(the CLI's read commands open it with the stdlib driver: :mod:`pykatib.store.sqlite_reader`).
+(the CLI's read commands open it with a lean reader: :mod:`pykatib.store.reader`).
 """
 
 from __future__ import annotations
