@@ -24,8 +24,9 @@ The stored state (:meth:`CmaEs.state`) is data, never code: the seed, and for ea
 it and the names of the trials told for it (some may be an earlier generation's). A restarted
 control plane rebuilds the optimizer by replaying those tells from the trials' assignments and
 values (``tell`` is deterministic, and the library's random state is reseeded at every call), so
-it computes exactly what an uninterrupted one does. A pickled optimizer, as pykatib stored it before ``schemaVersion``, is never unpickled:
-unpickling what a shared database holds would run code for anyone who can write to it.
+it computes exactly what an uninterrupted one does. A pickled optimizer, as pykatib stored it
+before ``schemaVersion``, is never unpickled: unpickling what a shared database holds would run
+code for anyone who can write to it.
 """
 
 from __future__ import annotations
@@ -337,9 +338,10 @@ class CmaEs(Algorithm):
             self._record(_text(key), (run, generation))
 
 
-# An older solution's step is told at most this fraction of sqrt(n), the typical length of a
-# fresh step. pycma bounds injected steps at sqrt(n) + 2n / (n + 2); with trials in flight that
-# left P = 8 at 1.64x P = 1's median regret, 0.75 sqrt(n) at 1.30x (100 seeds, five problems).
+# An older generation's solution is told with its step bounded to this fraction of sqrt(n), the
+# typical length of a fresh step. pycma bounds injected steps at sqrt(n) + 2n / (n + 2); with
+# trials in flight that left P = 8 at 1.64x P = 1's median regret, 0.75 sqrt(n) at 1.30x
+# (bench/results/quality-cmaes.md: 100 seeds, five problems).
 _OLDER_STEP = 0.75
 
 
