@@ -224,8 +224,8 @@ def test_a_parallel_batch_is_distinct_and_avoids_running_trials() -> None:
     points = [(float(p.assignments["x"]), float(p.assignments["y"])) for p in batch + []]
     points += [(float(t.assignments["x"]), float(t.assignments["y"])) for t in pending]
     assert len(batch) == 5
-    # The pending trials are integrated over: the batch spreads out rather than piling onto
-    # one point.
+    # The pending trials are believed at the model's mean, which takes away the uncertainty
+    # around them: the batch spreads out rather than piling onto one point.
     gaps = [np.hypot(a[0] - b[0], a[1] - b[1]) for i, a in enumerate(points) for b in points[:i]]
     assert min(gaps) > 0.05
 
@@ -306,8 +306,8 @@ def test_gp_hedge_proposes_by_ei_while_trials_are_in_flight(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The portfolio's gains favour PI outright; alone, a proposal polishes PI's pick, and with a
-    trial running it polishes EI's over the running trial's value (PI, asked to beat the drawn
-    values by its margin, left the best region: Branin at 50 trials, 4 in flight)."""
+    trial running it polishes EI's given the running trial (PI, asked to beat the running
+    trials' values by its margin, left the best region: Branin at 50 trials, 4 in flight)."""
     polished: list[str] = []
     original = bayesianoptimization.BayesianOptimization._polished
 
@@ -326,3 +326,35 @@ def test_gp_hedge_proposes_by_ei_while_trials_are_in_flight(
     algorithm.restore({"gains": {"EI": -100.0, "PI": 0.0, "LCB": -100.0}})
     algorithm.suggest(history + running([proposal], start=len(history)), 1)
     assert polished == ["PI", "PI", "EI"]
+
+
+@pytest.mark.parametrize("name", ["EI", "PI", "LCB"])
+def test_a_pending_trial_is_believed_at_the_models_mean(name: str) -> None:
+    """A pending trial keeps the model's mean where it is, takes the uncertainty there away, and
+    lowers the threshold to its mean when that is below the best trial; the scores' gradients
+    (with the variance conditioned on the pending trial) match central differences."""
+    from pykatib.suggest._acquisition import ACQUISITIONS, BatchAcquisition
+
+    rng = np.random.default_rng(5)
+    x = rng.random((12, 2))
+    gp = GaussianProcess(x, np.sin(5 * x[:, 0]) + x[:, 1] ** 2, np.array([False, False]))
+    best = float(gp.y.min())
+    pending = np.array([[0.9, 0.05], [0.2, 0.7]])
+    score = BatchAcquisition(gp, name, best, pending)
+    believed = float(gp.posterior(pending).mean.min())
+    margin = 0.01 / gp.y_std if name == "PI" else 0.0
+    assert score.threshold == pytest.approx(min(best, believed) - margin)
+    mean, std, _, _ = gp.predict(pending[:1])
+    value = score(pending[:1])[0]
+    assert value[0] < ACQUISITIONS[name](mean, std, score.threshold)[0][0]
+    if name == "LCB":  # -(mean - kappa std), with the std at the pending trial gone
+        assert value[0] == pytest.approx(-mean[0], abs=1e-3)
+    xs = np.array([[0.4, 0.3], [0.75, 0.1]])
+    _, grad = score(xs, True)
+    assert grad is not None
+    step = 1e-6
+    for j in range(2):
+        e = np.zeros(2)
+        e[j] = step
+        numeric = (score(xs + e)[0] - score(xs - e)[0]) / (2 * step)
+        np.testing.assert_allclose(grad[:, j], numeric, rtol=1e-4, atol=1e-6)

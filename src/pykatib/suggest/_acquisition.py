@@ -7,15 +7,15 @@ EI is computed as log-EI (Ament et al., 2023), which keeps its gradient alive fa
 incumbent where plain EI underflows to zero.
 
 Trials still running (and the proposals already made in a batch) are *pending*: their values are
-unknown but not arbitrary. :class:`BatchAcquisition` integrates over them with the model's joint
-posterior (as Optuna's GPSampler does with qLogEI, and BoTorch with fantasies): for each of S
-quasi-random draws of the pending values, the threshold to beat is the best of the trials and of
-the drawn pending values, and the candidate's value is conditioned on the draw. EI and PI become
-the average, over the draws, of their closed form under that conditional normal, so they keep
-exact gradients; LCB uses the conditional standard deviation (GP-BUCB: a pending trial leaves
-the mean as it is and removes the uncertainty around it). Nothing pending: the plain functions.
-A region with a pending trial in it is therefore worth less, by how much the trial is likely to
-find there, and not abandoned, as a pessimistic constant liar would have it.
+unknown but not arbitrary. :class:`BatchAcquisition` takes each at the model's posterior mean (the
+Kriging believer): the pending values leave the mean as it is, remove the uncertainty they would
+resolve (the candidate's variance conditioned on them, from the model's joint posterior: GP-BUCB
+for LCB), and lower the threshold to beat to the best of the trials and of the believed values.
+A region with a pending trial in it is therefore worth less, by what the trial is expected to
+find there, and not abandoned, as a pessimistic constant liar would have it. Integrating over
+the pending values instead (128 joint draws, Optuna GPSampler's qLogEI) explored too much with
+8 in flight: every draw in which some pending trial improves makes the regions away from all of
+them the more attractive (bench/results/quality-gp.md). Nothing pending: the plain functions.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 from scipy import linalg, optimize, special
-from scipy.stats import qmc
 
 SQRT_HALF_PI = np.sqrt(np.pi / 2.0)
 SQRT_2PI = np.sqrt(2.0 * np.pi)
@@ -83,44 +82,29 @@ def pi_margin(y_std: float) -> float:
     return PI_XI / y_std
 
 
-# Draws of the pending trials' values (a power of 2: scrambled Sobol points).
-PENDING_DRAWS = 128
 _JITTER = 1e-9
 
 
 class BatchAcquisition:
     """``name`` (EI, PI or LCB) at candidate points of ``model`` (a
     :class:`~pykatib.suggest._gp.GaussianProcess`), given the trials at ``pending`` (k, d) whose
-    values are not known yet. ``best`` is the best (lowest) standardised value observed. Call it
-    with points (m, d) to get the scores (m,) and, with ``gradient``, their gradients (m, d)."""
+    values are not known yet, each believed at its posterior mean. ``best`` is the best (lowest)
+    standardised value observed. Call it with points (m, d) to get the scores (m,) and, with
+    ``gradient``, their gradients (m, d)."""
 
-    def __init__(
-        self,
-        model: Any,
-        name: str,
-        best: float,
-        pending: np.ndarray,
-        rng: np.random.Generator,
-    ) -> None:
+    def __init__(self, model: Any, name: str, best: float, pending: np.ndarray) -> None:
         self.model, self.name = model, name
-        if name == "PI":
-            best -= pi_margin(model.y_std)
         self.pending = pending if len(pending) else None
         if self.pending is None:
-            self.draws = np.zeros((1, 0))
-            self.threshold = np.array([best])
             self.inv_chol = np.zeros((0, 0))
-            return
-        k = len(pending)
-        cov = model.covariance(pending)
-        chol = linalg.cholesky(cov + _JITTER * np.eye(k) * max(1.0, np.trace(cov) / k), lower=True)
-        self.inv_chol = linalg.solve_triangular(chol, np.eye(k), lower=True)
-        sobol = qmc.Sobol(d=k, scramble=True, seed=rng).random(PENDING_DRAWS)
-        self.draws = special.ndtri(np.clip(sobol, 1e-10, 1.0 - 1e-10))  # (S, k)
-        mean = model.posterior(pending).mean
-        values = mean + self.draws @ chol.T
-        margin = pi_margin(model.y_std) if name == "PI" else 0.0
-        self.threshold = np.minimum(best, values.min(axis=1) - margin)  # (S,)
+        else:
+            k = len(pending)
+            cov = model.covariance(pending)
+            jitter = _JITTER * np.eye(k) * max(1.0, np.trace(cov) / k)
+            chol = linalg.cholesky(cov + jitter, lower=True)
+            self.inv_chol = linalg.solve_triangular(chol, np.eye(k), lower=True)
+            best = min(best, float(model.posterior(pending).mean.min()))
+        self.threshold = best - (pi_margin(model.y_std) if name == "PI" else 0.0)
 
     def __call__(
         self, xs: np.ndarray, gradient: bool = False
@@ -130,51 +114,21 @@ class BatchAcquisition:
     def at(self, post: Any, gradient: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """The scores at the points of ``post``, the model's posterior there given
         ``self.pending``: one posterior of the candidates serves every acquisition."""
-        m = len(post.mean)
         if post.cross is None:
-            shift, spread = np.zeros((m, 1)), np.zeros((m, 0))
+            spread = np.zeros((len(post.mean), 0))
         else:
-            spread = post.cross @ self.inv_chol.T  # (m, k): the weights of the draws
-            shift = spread @ self.draws.T  # (m, S)
-        var = np.maximum(post.var - (spread**2).sum(axis=1), 1e-12)
-        std = np.sqrt(var)
-        if self.name == "LCB":
-            values = -(post.mean - LCB_KAPPA * std)
-            if not gradient:
-                return values, None
-            dspread = self._dspread(post)
-            return values, -post.dmean + LCB_KAPPA * self._dstd(post, spread, dspread, std)
-        function = log_ei if self.name == "EI" else log_pi
-        per_draw, d_mean, d_std = function(post.mean[:, None] + shift, std[:, None], self.threshold)
-        peak = per_draw.max(axis=1, keepdims=True)  # logsumexp, without scipy's overhead
-        values = (peak + np.log(np.exp(per_draw - peak).mean(axis=1, keepdims=True)))[:, 0]
+            spread = post.cross @ self.inv_chol.T  # (m, k): what the pending values explain
+        std = np.sqrt(np.maximum(post.var - (spread**2).sum(axis=1), 1e-12))
+        function = ACQUISITIONS[self.name]
+        values, d_mean, d_std = function(post.mean, std, self.threshold)
         if not gradient:
             return values, None
-        weights = np.exp(per_draw - values[:, None] - np.log(per_draw.shape[1]))  # (m, S)
-        dspread = self._dspread(post)
-        dstd = self._dstd(post, spread, dspread, std)
-        grad = (weights * d_mean).sum(axis=1)[:, None] * post.dmean
-        grad += (weights * d_std).sum(axis=1)[:, None] * dstd
-        if dspread is not None:
-            # d shift[m, s] / dx = dspread[m] . draws[s]
-            weighted = (weights * d_mean) @ self.draws  # (m, k)
-            grad += np.einsum("mk,mkd->md", weighted, dspread)
-        return values, grad
-
-    def _dspread(self, post: Any) -> np.ndarray | None:
-        """The gradient of the draws' weights, (m, k, d); None with nothing pending."""
-        if post.dcross is None:
-            return None
-        return np.einsum("ij,mjd->mid", self.inv_chol, post.dcross)
-
-    @staticmethod
-    def _dstd(
-        post: Any, spread: np.ndarray, dspread: np.ndarray | None, std: np.ndarray
-    ) -> np.ndarray:
         dvar = post.dvar
-        if dspread is not None:
+        if post.dcross is not None:
+            dspread = np.einsum("ij,mjd->mid", self.inv_chol, post.dcross)  # (m, k, d)
             dvar = dvar - 2.0 * np.einsum("mk,mkd->md", spread, dspread)
-        return dvar / (2.0 * std[:, None])
+        grad = d_mean[:, None] * post.dmean + d_std[:, None] * (dvar / (2.0 * std[:, None]))
+        return values, grad
 
 
 # (xs, gradient) -> (scores (m,), gradients (m, d) or None)

@@ -32,12 +32,12 @@ Each parameter is modelled as its quantile (:mod:`pykatib.suggest.unit`), so eve
 one with most candidates near its mean. ``categorical`` parameters are categories to the model;
 ``discrete`` ones are ordered as listed.
 
-Trials still running, and the proposals made so far in a batch, are pending: the GP's
-acquisition integrates over their unknown values with the model's joint posterior
-(:class:`~pykatib.suggest._acquisition.BatchAcquisition`, Optuna GPSampler's qLogEI idea), so a
-batch spreads out without abandoning the best region; the tree models take each pending trial at
-their own prediction (the Kriging believer). No proposal repeats a trial or another proposal. The proposals depend only on the history,
-the seed and (for ``gp_hedge``) the portfolio's gains, kept in :meth:`state`.
+Trials still running, and the proposals made so far in a batch, are pending: every model takes
+each at its own prediction (the Kriging believer); the GP's acquisition conditions its variance
+on them with the joint posterior (:class:`~pykatib.suggest._acquisition.BatchAcquisition`), so a
+batch spreads out without abandoning the best region. No proposal repeats a trial or another
+proposal. The proposals depend only on the history, the seed and (for ``gp_hedge``) the
+portfolio's gains, kept in :meth:`state`.
 """
 
 from __future__ import annotations
@@ -316,8 +316,8 @@ class BayesianOptimization(Algorithm):
         rng: np.random.Generator,
     ) -> _Model:
         """The surrogate of the finished trials. The GP leaves the pending trials to the
-        acquisition (:class:`BatchAcquisition`); trees, which have no joint posterior, take each
-        pending trial at their own prediction (the Kriging believer)."""
+        acquisition (:class:`BatchAcquisition`); trees, which have no joint posterior, are
+        refitted with each pending trial at their own prediction."""
         x = np.array([self._encode(a) for a, _ in observed])
         y = np.array([v for _, v in observed])
         model: _Model
@@ -359,7 +359,7 @@ class BayesianOptimization(Algorithm):
     ) -> Scorer:
         if isinstance(model, GaussianProcess):
             points = np.array(pending) if pending else np.zeros((0, len(self.space)))
-            return BatchAcquisition(model, name, best, points, rng)
+            return BatchAcquisition(model, name, best, points)
         acquisition = ACQUISITIONS[name]
         if name == "PI":
             best -= pi_margin(model.y_std)
@@ -390,12 +390,12 @@ class BayesianOptimization(Algorithm):
             probs = np.exp(logits - logits.max())
             chosen = names[int(rng.choice(len(names), p=probs / probs.sum()))]
             if pending and isinstance(model, GaussianProcess):
-                # With trials in flight, EI over their values (BatchAcquisition, Optuna's
-                # qLogEI). The portfolio settles on PI within a few trials, and PI, asked to
-                # beat the pending trials' drawn values by xi, leaves the best region: Branin at
-                # 50 trials, 4 in flight, 8 seeds: 8.6e-4 with the portfolio's pick, 1.3e-5 with
-                # EI (seeds 8..15: 1.7e-4, 5e-6). The draw above still happens, so that the
-                # seed's stream is the same either way.
+                # With trials in flight, EI given them (BatchAcquisition). The portfolio
+                # settles on PI within a few trials, and PI, asked to beat the pending trials'
+                # values by xi, leaves the best region: Branin at 50 trials, 4 in flight, 8
+                # seeds: 8.6e-4 with the portfolio's pick, 1.3e-5 with EI (seeds 8..15: 1.7e-4,
+                # 5e-6; both over drawn pending values). The draw above still happens, so that
+                # the seed's stream is the same either way.
                 chosen = "EI"
         picks: dict[str, list[tuple[float, np.ndarray]]] = {}
         shared = None  # the GP's posterior of the candidates, the same for every acquisition
