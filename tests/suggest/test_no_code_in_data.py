@@ -39,6 +39,7 @@ PRIVATE_USES = {
     "suggest/_optuna.py": "optuna",  # InMemoryStorage's fields, FrozenTrial._trial_id
     "suggest/tpe.py": "optuna",  # TPESampler._search_space
     "suggest/nsga2.py": "optuna",  # "NSGAIISampler:generation"
+    "suggest/cmaes.py": "cmaes",  # CMA._sigma, CMA._eigen_decomposition: an older step's bound
 }
 
 
