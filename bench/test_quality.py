@@ -168,8 +168,13 @@ def test_quality_report_leaves_out_identical_references_and_scores_against_rando
     ]
 
 
-# The single-objective reference traces (mo-*.json are --multi-objective's, checked below).
-RAW = sorted(p for p in (P.HERE / "results" / "raw").glob("*.json") if not p.name.startswith("mo-"))
+# The single-objective reference traces (mo-*.json are --multi-objective's, checked below;
+# *-pykatib*.json are pykatib's own traces, kept beside the results files they back).
+RAW = sorted(
+    p
+    for p in (P.HERE / "results" / "raw").glob("*.json")
+    if not p.name.startswith("mo-") and "-pykatib" not in p.name
+)
 MO_RAW = sorted((P.HERE / "results" / "raw").glob("mo-*.json"))
 
 
