@@ -167,7 +167,7 @@ class Controller:
         state = self._states.get(key)
         if state is None:
             exp = self.store.get_experiment(*key)
-            suggestion, algorithm_state = self.store.get_suggestion(*key)
+            suggestion, algorithm_state = self.store.get_suggestion(*key, assignments=False)
             source = self.store.experiment_source_dir(*key)
             state = ExperimentState(
                 experiment=exp,
@@ -179,8 +179,8 @@ class Controller:
             if state.early_stopping is not None:
                 objective = _metric_names(state)[0]
                 state.series = self.store.objective_series(key[0], key[1], objective)
-            for trial in self.store.list_trials(key[0], key[1]):
-                state.add_trial(trial)
+            for trial in self.store.iter_trials(*key):
+                state.add_trial(trial)  # a completed one is not kept
             state.last_written = state.status_text.of(exp.status)
             self._states[key] = state
             self._generations[key] = self.store.experiment_generation(*key)

@@ -178,7 +178,7 @@ class Manager:
             return
         if key in ctl._held and st.is_completed(state.experiment):
             # Done: let go, so that another control plane may restart it some day.
-            for name in state.trials:
+            for name in state.phases:  # every trial (state.trials holds the active ones)
                 ctl.runner.forget((key[0], name))
             ctl._release(key)
             ctl._abandon(key, stop_trials=False)

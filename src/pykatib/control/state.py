@@ -4,7 +4,10 @@ Loaded from the store when the controller first looks at an experiment; every ch
 reconcilers make is written to the store and kept here, so a reconcile step never re-reads what
 it already knows. Phases and objective values are cached per trial, and what is derived from
 every trial (the status summary, the active trials, the algorithm's history) is kept up to date
-as trials change, so that a completed trial costs nothing on later steps.
+as trials change, so that a completed trial costs nothing on later steps. Only the pending and
+running trials are kept whole: a trial that completes leaves its phase, value, summary entry and
+algorithm view behind and its object is dropped (the store has it), so that ten thousand
+completed trials cost a few MiB, not the 30 KiB each of their objects.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class ExperimentState:
     experiment: Experiment
     suggestion: Suggestion
     source_dir: Path
+    # The pending and running trials (a completed one is dropped once refreshed).
     trials: dict[str, Trial] = field(default_factory=dict)
     phases: dict[str, str] = field(default_factory=dict)
     values: dict[str, float | None] = field(default_factory=dict)
@@ -42,7 +46,8 @@ class ExperimentState:
     series: dict[str, list[float]] = field(default_factory=dict)
     # Kept as trials change (by refresh), so that a pass costs nothing per completed trial:
     # the status summary, the pending and running trials, and the algorithm's history (one
-    # entry a trial in creation order; those refreshed since the last history() are rebuilt).
+    # entry a trial in creation order; a completed trial's made once, an active one's at each
+    # history()).
     summary: st.TrialsSummary = field(default_factory=st.TrialsSummary, init=False)
     # The series of the Succeeded and EarlyStopped trials, the ones early stopping compares with.
     completed: CompletedSeries = field(default_factory=CompletedSeries, init=False)
@@ -50,14 +55,12 @@ class ExperimentState:
     _active: set[str] = field(default_factory=set, init=False)
     _history: list[TrialResult | None] = field(default_factory=list, init=False)
     _history_at: dict[str, int] = field(default_factory=dict, init=False)
-    _stale: set[str] = field(default_factory=set, init=False)
 
     @property
     def key(self) -> tuple[str, str]:
         return self.experiment.namespace, self.experiment.name
 
     def add_trial(self, trial: Trial) -> None:
-        self.trials[trial.name] = trial
         self.refresh(trial)
 
     def refresh(self, trial: Trial) -> None:
@@ -78,7 +81,13 @@ class ExperimentState:
         if name not in self._history_at:
             self._history_at[name] = len(self._history)
             self._history.append(None)
-        self._stale.add(name)
+        if phase in st.ACTIVE_PHASES:
+            self.trials[name] = trial
+        else:  # its view is final: made now, and the object let go
+            self._history[self._history_at[name]] = _trial_result(
+                trial, phase, value, self.series.get(name, ())
+            )
+            self.trials.pop(name, None)
 
     def summarize(self) -> bool:
         """Write the trials summary into the experiment's status; returns whether the goal is
@@ -101,12 +110,11 @@ class ExperimentState:
 
     def history(self) -> list[TrialResult]:
         """Every trial as the algorithm sees it, in creation order; completed trials' views are
-        built once, active trials' at every call."""
-        for name in self._stale | self._active:
+        built once (as they complete), active trials' at every call."""
+        for name in self._active:
             self._history[self._history_at[name]] = _trial_result(
                 self.trials[name], self.phases[name], self.values[name], self.series.get(name, ())
             )
-        self._stale.clear()
         return list(self._history)  # type: ignore[arg-type]  # every entry is built above
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from pykatib.api import metric_rule, phase_rule
 from pykatib.api.models import (
@@ -326,21 +328,61 @@ def complete_suggestion(exp: Experiment, suggestion: Suggestion) -> bool:
 # --- the experiment's summary -----------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    """What the summary keeps of a succeeded or early-stopped trial: enough to rank it and to
+    name it as the optimal trial, not the trial itself (a completed trial costs little memory)."""
+
+    value: float | None
+    # Each of the trial's objectives (multi-objective) by metric name: its value or None.
+    objectives: dict[str, float | None]
+    assignments: tuple[tuple[str | None, str | None], ...]
+    metrics: tuple[dict[str, Any], ...] | None  # the observation's, None without one
+
+    @classmethod
+    def of(cls, trial: Trial, value: float | None) -> _Ranked:
+        objective = trial.spec.objective
+        observation = trial.status.observation
+        return cls(
+            value=value,
+            objectives={
+                o.name or "": metric_value(trial, o.name or "")
+                for o in (objective.objectives or [] if objective else [])
+            },
+            assignments=tuple((a.name, a.value) for a in trial.spec.parameter_assignments or []),
+            metrics=tuple(m.model_dump() for m in observation.metrics or [])
+            if observation is not None
+            else None,
+        )
+
+    def optimal(self, name: str) -> OptimalTrial:
+        return OptimalTrial(
+            best_trial_name=name,
+            parameter_assignments=[
+                ParameterAssignment(name=n, value=v) for n, v in self.assignments
+            ],
+            observation=Observation(metrics=[Metric(**m) for m in self.metrics])
+            if self.metrics is not None
+            else None,
+        )
+
+
 class TrialsSummary:
     """Katib's counters, trial lists and optimal trial, kept as trials change phase.
 
     :meth:`update` is told of every change of a trial's phase or objective value (the
     controller's cache calls it); :meth:`apply` writes the summary into an experiment's status
     and costs nothing per unchanged trial, so a completed trial costs nothing on later passes.
-    Lists keep the trials' creation order, as Katib's do.
+    Lists keep the trials' creation order, as Katib's do. No trial object is kept: a ranked
+    trial's values and what its optimal-trial entry shows (:class:`_Ranked`), by name.
     """
 
     def __init__(self) -> None:
         self.order: dict[str, int] = {}  # creation order
         self.lists: dict[str, list[str]] = {p: [] for p in ALL_PHASES}
-        # Succeeded and early stopped trials, with their objective values: the ones ranked.
-        self.ranked: dict[str, tuple[Trial, float | None]] = {}
-        self.best: Trial | None = None
+        # Succeeded and early stopped trials: the ones ranked.
+        self.ranked: dict[str, _Ranked] = {}
+        self.best: str | None = None
         self.best_value = 0.0
         self._maximize: bool | None = None  # what ``best`` was ranked by
         self._best_stale = False
@@ -368,33 +410,33 @@ class TrialsSummary:
         if name in self.ranked:
             del self.ranked[name]
             self._pareto_stale = True
-            if self.best is not None and self.best.name == name:
+            if self.best == name:
                 self._best_stale = True
         if phase in RANKED_PHASES:
-            self.ranked[name] = (trial, value)
+            self.ranked[name] = _Ranked.of(trial, value)
             self._pareto_stale = True
             if math.isnan(value or 0.0) or math.isnan(self.best_value):
                 self._best_stale = True  # NaN ranks by position alone: rank them all again
             elif value is not None and not self._best_stale and self._takes_over(name, value):
-                self.best, self.best_value, self._optimal_changed = trial, value, True
+                self.best, self.best_value, self._optimal_changed = name, value, True
 
     def _takes_over(self, name: str, value: float) -> bool:
         best = self.best
         if best is None:
             return True
         if value == self.best_value:  # a tie goes to the trial created first
-            return self.order[name] < self.order[best.name]
+            return self.order[name] < self.order[best]
         return value > self.best_value if self._maximize else value < self.best_value
 
     def _rank_all(self) -> None:
         self.best, self.best_value = None, 0.0
         for name in sorted(self.ranked, key=self.order.__getitem__):
-            trial, value = self.ranked[name]
+            value = self.ranked[name].value
             if value is not None and (
                 self.best is None
                 or (value > self.best_value if self._maximize else value < self.best_value)
             ):
-                self.best, self.best_value = trial, value
+                self.best, self.best_value = name, value
         self._best_stale, self._optimal_changed = False, True
 
     def apply(self, exp: Experiment) -> bool:
@@ -421,11 +463,12 @@ class TrialsSummary:
             setattr(s, _COUNT_FIELDS[phase], len(listed) or None)
         self._changed.clear()
         if self.best is not None and self._optimal_changed:
-            s.current_optimal_trial = _optimal(self.best)
+            s.current_optimal_trial = self.ranked[self.best].optimal(self.best)
         self._optimal_changed = False
         if objective is not None and objective.objectives and self._pareto_stale:
-            done = [self.ranked[n][0] for n in sorted(self.ranked, key=self.order.__getitem__)]
-            s.pareto_optimal_trials = [_optimal(t) for t in pareto_front(done, objective)] or None
+            done = sorted(self.ranked, key=self.order.__getitem__)
+            front = _front(done, lambda n: self.ranked[n].objectives.get, objective)
+            s.pareto_optimal_trials = [self.ranked[n].optimal(n) for n in front] or None
             self._pareto_stale = False
         goal = objective.goal if objective is not None else None
         if self.best is None or goal is None:
@@ -475,46 +518,46 @@ def update_trials_summary(
     return summary.apply(exp)
 
 
-def _optimal(trial: Trial) -> OptimalTrial:
-    return OptimalTrial(
-        best_trial_name=trial.name,
-        parameter_assignments=[
-            ParameterAssignment(name=a.name, value=a.value)
-            for a in trial.spec.parameter_assignments or []
-        ],
-        observation=Observation(
-            metrics=[Metric(**m.model_dump()) for m in (trial.status.observation.metrics or [])]
-        )
-        if trial.status.observation
-        else None,
-    )
-
-
 def pareto_front(trials: Sequence[Trial], objective: ObjectiveSpec) -> list[Trial]:
     """The trials no other trial dominates on ``objective.objectives`` (pykatib extension).
 
     Only trials with a value for every objective take part; values are negated for maximize so
     that smaller is better everywhere.
     """
+    by_name = {t.name: t for t in trials}
+    front = _front(
+        [t.name for t in trials], lambda n: lambda m: metric_value(by_name[n], m), objective
+    )
+    return [by_name[n] for n in front]
+
+
+def _front(
+    names: Sequence[str],
+    values_of: Callable[[str], Callable[[str], float | None]],
+    objective: ObjectiveSpec,
+) -> list[str]:
+    """The names of :func:`pareto_front`'s trials; ``values_of(name)(metric)`` is a trial's
+    value of an objective metric."""
     items = objective.objectives or []
-    points: list[tuple[Trial, tuple[float, ...]]] = []
-    for trial in trials:
+    points: list[tuple[str, tuple[float, ...]]] = []
+    for name in names:
+        value_of = values_of(name)
         values = []
         for item in items:
-            v = metric_value(trial, item.name or "")
+            v = value_of(item.name or "")
             if v is None:
                 break
             values.append(-v if item.type == "maximize" else v)
         else:
-            points.append((trial, tuple(values)))
+            points.append((name, tuple(values)))
     front = []
-    for trial, p in points:
+    for name, p in points:
         dominated = any(
             all(a <= b for a, b in zip(q, p)) and any(a < b for a, b in zip(q, p))
             for _, q in points
         )
         if not dominated:
-            front.append(trial)
+            front.append(name)
     return front
 
 

@@ -25,7 +25,6 @@ from pykatib.suggest.base import SuggestionEndReached
 from pykatib.suggest.registry import create_algorithm
 
 
-
 class SuggestionFailed(Exception):
     """The algorithm can't run (not implemented, or it raised); the experiment fails."""
 
@@ -90,10 +89,11 @@ def request(state: ExperimentState, n: int, changes: Changes) -> list[TrialAssig
         )
         for p in proposals[:n]
     ]
+    status = suggestion.status
     suggestion.spec.requests = (suggestion.spec.requests or 0) + n
-    suggestion.status.suggestions = (suggestion.status.suggestions or []) + new
-    suggestion.status.suggestion_count = len(suggestion.status.suggestions)
-    suggestion.status.algorithm_settings = [
+    # Counted, not kept: the store makes status.suggestions from the trials when it is read.
+    status.suggestion_count = (status.suggestion_count or 0) + len(new)
+    status.algorithm_settings = [
         AlgorithmSetting(name=s.name, value=s.value)
         for s in (state.experiment.spec.algorithm.algorithm_settings or [])  # type: ignore[union-attr]
     ] or None

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, insert, select
+from sqlalchemy import create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -52,11 +52,13 @@ from pykatib.store.schema import (
     as_utc,
     events,
     experiments,
-    leases as leases_table,
     metadata,
     observations,
     suggestions,
     trials,
+)
+from pykatib.store.schema import (
+    leases as leases_table,
 )
 from pykatib.store.unit import Changes, TrialRows, Unit
 
@@ -85,6 +87,10 @@ _TRIAL_COLUMNS = (
     experiments.c.name,
     experiments.c.uid,
 )
+
+
+# Rows read at a time by Store.iter_trials.
+_TRIAL_BATCH = 200
 
 
 def _experiment(row: Any) -> Experiment:
@@ -279,6 +285,21 @@ class Store:
             rows = conn.execute(query).all()
         return [_trial(r) for r in rows]
 
+    def iter_trials(self, namespace: str, experiment: str) -> Iterator[Trial]:
+        """The experiment's trials in creation order, read a batch of rows at a time: a caller
+        that keeps only part of each (the control plane's cache) never holds them all."""
+        query = (
+            select(*_TRIAL_COLUMNS)
+            .join(experiments, experiments.c.id == trials.c.experiment_id)
+            .where(trials.c.namespace == namespace, experiments.c.name == experiment)
+            .order_by(trials.c.id)
+            .execution_options(yield_per=_TRIAL_BATCH)  # a server-side cursor where there is one
+        )
+        with self.engine.connect() as conn:
+            for rows in conn.execute(query).partitions():
+                for row in rows:
+                    yield _trial(row)
+
     def get_trial(self, namespace: str, name: str) -> Trial:
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -299,11 +320,15 @@ class Store:
             ).scalars()
             return list(found)
 
-    def get_suggestion(self, namespace: str, name: str) -> tuple[Suggestion | None, Any]:
+    def get_suggestion(
+        self, namespace: str, name: str, assignments: bool = True
+    ) -> tuple[Suggestion | None, Any]:
         """The experiment's suggestion and its algorithm state (``None`` when never written).
 
         ``status.suggestions`` is not stored twice: each assignment is its trial's, so it is
         rebuilt from the trials (in creation order), which are written in the same transaction.
+        Without ``assignments`` (the control plane, which never reads them) only their count
+        is set: no trial is read.
         """
         with self.engine.connect() as conn:
             owner = self._owner(conn, namespace, name)
@@ -318,14 +343,21 @@ class Store:
             ).first()
             if row is None:
                 return None, None
-            trial_rows = conn.execute(
-                select(trials.c.resource)
-                .where(trials.c.experiment_id == owner.id)
-                .order_by(trials.c.id)
-            ).all()
+            mine = trials.c.experiment_id == owner.id
+            if assignments:
+                trial_rows = conn.execute(
+                    select(trials.c.resource).where(mine).order_by(trials.c.id)
+                ).all()
+            else:
+                count = conn.execute(select(func.count()).select_from(trials).where(mine))
+                trial_rows, made = [], count.scalar_one()
         state = json.loads(row[1]) if row[1] is not None else None
         data = with_metadata(json.loads(row[0]), *row[2:5], ownerReferences=owner.references())
         suggestion = Suggestion.model_validate(data)
+        if not assignments:
+            suggestion.status.suggestions = None
+            suggestion.status.suggestion_count = made
+            return suggestion, state
         assignments = []
         for (resource,) in trial_rows:
             trial = json.loads(resource)
@@ -470,14 +502,10 @@ class Store:
     def _check_exists(self, conn: Any, namespace: str, name: str, owner: Owner) -> None:
         """NotFoundError when the experiment ``owner`` names was deleted (perhaps by another
         process, perhaps created again since under the same name)."""
-        row = conn.execute(
-            select(experiments.c.uid).where(experiments.c.id == owner.id)
-        ).first()
+        row = conn.execute(select(experiments.c.uid).where(experiments.c.id == owner.id)).first()
         if row is None or row[0] != owner.uid:
             self._owners.pop((namespace, name), None)
-            raise NotFoundError(
-                f'experiment "{name}" was deleted from namespace "{namespace}"'
-            )
+            raise NotFoundError(f'experiment "{name}" was deleted from namespace "{namespace}"')
 
     def _owner(self, conn: Any, namespace: str, name: str) -> Owner:
         key = (namespace, name)
