@@ -20,7 +20,10 @@ After each timed proposal, the proposal is evaluated and appended to the history
 library (untimed), so both sides advance alike (hyperopt's history stays at n). One untimed warm-up proposal precedes the timed
 ones; each cell is the median of the repetitions (at least 3, more while the cell has used less
 than ``--min-seconds``). Ratio = pykatib / reference. Targets (issue 3): at 1000 trials at most
-1.2x the reference; ``bayesianoptimization`` at 200 trials under 2 s (issue 3), now 0.5 s (issue 14).
+1.2x the reference; ``bayesianoptimization`` at 200 trials under 2 s (issue 3), now 0.5 s (issue 14),
+of CPU time (the process's user + sys, also given for every pykatib row): the GP's BLAS runs on
+one thread, so on a quiet machine that is its wall time, and on a shared one the wall time
+measures the load more than the proposal.
 
 **Full proposals through storage** (``--full-algorithms``, ``--full-sizes``): the proposal as
 each side records it, both on SQLite. pykatib: the control plane's suggestion request
@@ -526,11 +529,13 @@ def main(argv: list[str] | None = None) -> int:
         missed = False
         if algorithm in GP:
             at = [r for r in rows if r["algorithm"] == algorithm and r["n"] == GP_TARGET_SIZE]
-            if at and at[0]["pykatib"] >= TARGET_GP_SECONDS:
+            # Judged on CPU time: the GP's BLAS runs on one thread, so on a quiet machine its
+            # wall time is its CPU time, and on a shared one the wall time measures the load.
+            if at and at[0]["cpu"] >= TARGET_GP_SECONDS:
                 missed = True
                 misses.append(
-                    f"{algorithm}: {at[0]['pykatib']:.2f} s at {GP_TARGET_SIZE} trials "
-                    f"(target < {TARGET_GP_SECONDS:g} s)"
+                    f"{algorithm}: {at[0]['cpu']:.2f} s of CPU ({at[0]['pykatib']:.2f} s wall) "
+                    f"at {GP_TARGET_SIZE} trials (target < {TARGET_GP_SECONDS:g} s)"
                 )
         at = [r for r in rows if r["algorithm"] == algorithm and r["n"] == RATIO_SIZE]
         if at and at[0]["refs"]:
@@ -636,7 +641,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         (
             f"- Targets: ratio <= {TARGET_RATIO} at n = {RATIO_SIZE} (against the first reference); "
-            f"bayesianoptimization < {TARGET_GP_SECONDS:g} s at n = {GP_TARGET_SIZE}"
+            f"bayesianoptimization < {TARGET_GP_SECONDS:g} s of CPU at n = {GP_TARGET_SIZE} "
+            "(its BLAS runs on one thread: on a quiet machine its wall time is its CPU time)"
         ),
         "",
     ]
