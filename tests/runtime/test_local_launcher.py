@@ -253,3 +253,21 @@ def test_the_launcher_counts_its_trials_cpu(tmp_path: Path) -> None:
     launcher._sock.close()
     assert launcher._proc.wait(60) == 0
     assert children_cpu() - before >= 0.3
+
+
+def test_a_trial_holds_no_pipe_of_the_launcher(tmp_path: Path) -> None:
+    """A trial that held an attempt's pipe (its own, or one that arrived while it ran) would
+    keep that attempt's runner from seeing it end."""
+    launcher = shim._Launcher()
+    gate = tmp_path / "gate"
+    wait = f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.01)"
+    first = _files(tmp_path, "p1")
+    running = _spawn(first, [sys.executable, "-c", wait], launcher)
+    second = _files(tmp_path, "p2")
+    code = "import os; print(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))"
+    listed = _spawn(second, [sys.executable, "-c", code], launcher)
+    _wait_ended(listed)  # while the first runs on
+    assert second.log.read_text().strip() == "[0, 1, 2, 3]"  # 3: the listing's own
+    gate.touch()
+    _wait_ended(running)
+    assert shim.read_exited(first).exit_code == 0

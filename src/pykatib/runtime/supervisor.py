@@ -46,6 +46,7 @@ import sys
 import time
 
 MEMORY_LIMIT_ENV = "PYKATIB_SHIM_MEMORY_LIMIT"
+_INT = 4  # bytes of a file descriptor in SCM_RIGHTS
 _NULL = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
 
@@ -314,11 +315,21 @@ class Supervisor:
     def _receive(self, sock: socket.socket) -> bool:
         """Start the attempt the runner asks for; False once the runner is gone."""
         try:
-            data, fds, _, _ = socket.recv_fds(sock, 1 << 22, 1, socket.MSG_CMSG_CLOEXEC)
+            # Close-on-exec as it arrives: a trial that held another attempt's pipe would keep
+            # its runner from seeing that attempt end (socket.recv_fds drops the flag).
+            data, ancillary, _, _ = sock.recvmsg(
+                1 << 22, socket.CMSG_SPACE(_INT), socket.MSG_CMSG_CLOEXEC
+            )
         except OSError:
             return False
         if not data:
             return False
+        fds = [
+            int.from_bytes(cmsg[i : i + _INT], sys.byteorder)
+            for level, kind, cmsg in ancillary
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
+            for i in range(0, len(cmsg) - _INT + 1, _INT)
+        ]
         if fds:
             args, env = json.loads(data)
             self.start(args, env, fds[0])
