@@ -138,11 +138,10 @@ class Layout:
         return PathMap(base, mapped)
 
     def open(self, number: int, started: datetime, fresh: bool) -> Attempt:
-        """An attempt with its collector and channel (``fresh``: a new one, else adopted)."""
+        """An attempt with its collector and channel (``fresh``: a new one, its folder made by
+        :meth:`create`; else adopted)."""
         req = self.request
         files = self.files(number)
-        if fresh:
-            os.makedirs(files.state, exist_ok=True)  # pathlib's mkdir costs several times more
         local = self.paths(files).local(self.collector_path) if self.collector_path else None
         if fresh and local is not None:
             # Katib mounts a volume at the collector path's folder: it exists when the trial starts.
@@ -164,7 +163,7 @@ class Layout:
         """A new attempt's folder (seeded, ``notes`` in its log), and what its shim will run."""
         req = self.request
         files = self.files(number)
-        os.makedirs(files.state, exist_ok=True)
+        os.makedirs(files.state, exist_ok=True)  # pathlib's mkdir costs several times more
         if req.seed_from is not None:
             self._seed(req.seed_from, files)
         if replicas.is_training_kind(req.run_spec):
@@ -306,7 +305,7 @@ class Layout:
         notes: list[str],
         replica: str = resources.JOB_REPLICA,
     ) -> dict[str, str]:
-        env = dict(os.environ)
+        env = _environ()
         env.update(self.request.env)
         env.update(resources.thread_caps(container))  # its CPU limit, as thread pool sizes
         devices = self.request.devices.get(replica)
@@ -410,6 +409,21 @@ def read_stopping(files: AttemptFiles) -> str | None:
         return files.stop.read_text() or None
     except OSError:
         return None
+
+
+_ENVIRON: tuple[dict[bytes, bytes], dict[str, str]] = ({}, {})
+
+
+def _environ() -> dict[str, str]:
+    """A copy of this process's environment. ``dict(os.environ)`` decodes every variable at
+    each copy (60 us a trial); this decodes them again only when the environment changed."""
+    global _ENVIRON
+    raw = getattr(os.environ, "_data", None)
+    if not isinstance(raw, dict):
+        return dict(os.environ)
+    if _ENVIRON[0] != raw:
+        _ENVIRON = (dict(raw), dict(os.environ))
+    return dict(_ENVIRON[1])
 
 
 def _argv(container: dict[str, Any]) -> list[str]:

@@ -25,6 +25,7 @@ import os
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -83,45 +84,46 @@ def attempt_files(
 
 @dataclass(frozen=True)
 class AttemptFiles:
-    """pykatib's own files in an attempt folder."""
+    """pykatib's own files in an attempt folder (each path made once: a trial's thread asks
+    for them at every look)."""
 
     root: Path
 
-    @property
+    @cached_property
     def state(self) -> Path:
         return self.root / STATE_DIR
 
-    @property
+    @cached_property
     def log(self) -> Path:
         """The trial's stdout and stderr, and pykatib's notes (``[pykatib] ...`` lines)."""
         return self.state / "output.log"
 
-    @property
+    @cached_property
     def pid(self) -> Path:
         """Written by the shim once the trial runs: the shim's and the trial's pids."""
         return self.state / "pid"
 
-    @property
+    @cached_property
     def exit(self) -> Path:
         """Written by the shim once the trial has exited: its exit code or signal."""
         return self.state / "exit"
 
-    @property
+    @cached_property
     def stop(self) -> Path:
         """Written by the runner before it stops the attempt: why."""
         return self.state / "stop"
 
-    @property
+    @cached_property
     def metrics(self) -> Path:
         """The Push collector's report file (``PYKATIB_METRICS_FILE``)."""
         return self.state / "metrics.jsonl"
 
-    @property
+    @cached_property
     def ack(self) -> Path:
         """Synchronous Push: the report file's offset the control plane has looked at."""
         return self.state / "ack"
 
-    @property
+    @cached_property
     def replicas(self) -> Path:
         """A training job's replicas as the gang last saw them (:mod:`pykatib.runtime.gang`)."""
         return self.state / "replicas.json"
@@ -139,7 +141,7 @@ class AttemptFiles:
         """A training job's replica's output (the primary replica's is :attr:`log`)."""
         return self.state / "replicas" / f"{name}.log"
 
-    @property
+    @cached_property
     def gang(self) -> Path:
         """A training job's plan: its replicas, what each runs (:mod:`pykatib.runtime.gang`)."""
         return self.state / "gang.json"
@@ -155,7 +157,7 @@ class AttemptFiles:
             for r in plan.get("replicas", [])
         }
 
-    @property
+    @cached_property
     def bell(self) -> Path:
         """Synchronous Push: a FIFO a reporter rings to wake the runner at once."""
         return self.state / "bell"

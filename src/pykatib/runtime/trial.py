@@ -106,7 +106,7 @@ class LocalTrial:
         self._pod_deadline = pod.get("activeDeadlineSeconds")
         grace = float(pod.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS))
         self.layout = Layout(request, grace)
-        self.status = RunStatus("running", job=self._job("running"))
+        self._status: RunStatus | None = None  # None: running (its Job made when asked for)
         self.thread = threading.Thread(
             target=self._run, name=f"trial-{request.key[1]}", daemon=True
         )
@@ -186,6 +186,15 @@ class LocalTrial:
             self._terminate(attempt, "stopped")
 
     @property
+    def status(self) -> RunStatus:
+        """The run as last seen; while it runs, its Job (a deep copy of the spec) is made when
+        first asked for, not at every start: a short trial may end before anyone asks."""
+        with self._lock:
+            if self._status is None:
+                self._status = RunStatus("running", job=self._job("running"))
+            return self._status
+
+    @property
     def stopping(self) -> bool:
         return self._stopped is not None
 
@@ -242,8 +251,9 @@ class LocalTrial:
             status = RunStatus("failed", "RunnerError", str(exc))
         if status is None:
             return  # released: another control plane watches the trial
-        # One assignment: a reader sees the final phase and its Job together.
-        self.status = replace(status, job=self._job(status.phase, status.reason, status.message))
+        final = replace(status, job=self._job(status.phase, status.reason, status.message))
+        with self._lock:  # a reader sees the final phase and its Job together
+            self._status = final
         self.on_end()
         self.wake()
 
@@ -310,7 +320,8 @@ class LocalTrial:
                 self._points.clear()
                 self._position, self._offset = {}, 0
                 self._restarted = self._record_changed = True
-            self.status = RunStatus("running", job=self._job("running"))
+            with self._lock:
+                self._status = None  # running again: its Job counts one more failure
             attempt = None
 
     def _launch(self) -> Attempt:
