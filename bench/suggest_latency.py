@@ -631,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
         (
             "- pykatib CPU ms: the process's CPU time (user + sys) of the same calls, median: "
             "what a proposal costs whatever else runs on the machine (on a shared machine the "
-            "wall time can be twice it); the GP runs its BLAS on one thread"
+            "wall time can be several times it); the GP runs its BLAS on one thread"
         ),
         (
             "- reference: the library's proposal alone with the history already loaded (Optuna: "
