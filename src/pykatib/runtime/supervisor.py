@@ -19,14 +19,14 @@ each attempt the supervisor
    or a fork when ``PYKATIB_SHIM_MEMORY_LIMIT`` asks for an address-space limit) in a process
    group of its own, in ``cwd``, stdin from /dev/null, stdout and stderr appended to ``log``;
    with a Custom collector, the sidecar the same way, with its extra env;
-2. writes ``pid`` (one JSON line, in one write): its own and the trial's pid with each one's start time
-   (``/proc/<pid>/stat`` field 22) and the host name, so that a later control plane can tell the
-   process from another that got its pid; and sends the same line down the pipe (a shim's is
-   its stdout);
+2. writes ``pid`` (one JSON line, in one write): its own and the trial's pid with each one's
+   start time (``/proc/<pid>/stat`` field 22) and the host name, so that a later control plane
+   can tell the process from another that got its pid; and sends the same line down the pipe (a
+   shim's is its stdout);
 3. when the trial ends, gives the sidecar ``sidecar_grace`` seconds to report its last values
    (or stops it at once when the trial failed: SIGTERM, SIGKILL after ``grace``);
-4. writes ``exit`` (the same way): ``{"code": N, "signal": null, "time": ..., "error": ...}``, then
-   closes the pipe, which wakes the runner at once.
+4. writes ``exit`` (the same way): ``{"code": N, "signal": null, "time": ..., "error": ...}``,
+   then closes the pipe, which wakes the runner at once.
 
 A command that can't start gets its ``exit`` (code 127, ``error`` saying why) and no pid line.
 It is single-threaded: one loop waits on the socket and on SIGCHLD (through a wakeup fd) and
@@ -37,7 +37,7 @@ children's. Killing it loses the exits of all the attempts it runs.
 
 from __future__ import annotations
 
-import _signal
+import _signal  # signal itself imports enum: milliseconds more to start
 import json
 import os
 import select
