@@ -23,8 +23,8 @@ Each workload's sides run the same N processes:
   collection, status updates, final report.
 
 **pykatib's CPU**, judged on the total: the ``pykatib run`` process with every process it
-starts except the trials themselves, i.e. the shim launcher and the shims (one per attempt,
-forked by the launcher, which reaps them). This script makes itself a child subreaper
+starts except the trials themselves, i.e. the shim launcher (which starts each trial and reaps
+it) and any shim of its own an attempt gets. This script makes itself a child subreaper
 (``PR_SET_CHILD_SUBREAPER``), so the launcher and any shim left running when ``pykatib run``
 exits are reparented to it; it reaps them all, and the total is its ``RUSAGE_CHILDREN`` user +
 sys over the run. The trials' own CPU is taken out as the floor measured it (the same
