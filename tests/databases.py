@@ -7,11 +7,13 @@ server that does not answer is skipped with the reason.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 KINDS = ["sqlite", "postgresql", "mariadb"]
@@ -48,3 +50,28 @@ def empty_database(kind: str, sqlite_file: Path) -> Iterator[str]:
     empty(url)
     yield url
     empty(url)
+
+
+def own_database(kind: str, sqlite_file: Path, prefix: str = "pykatib") -> Iterator[str]:
+    """For a fixture: the URL of a new database of ``kind`` of its own, created and dropped
+    afterwards (not the shared ``test`` one, which other test runs on the same servers empty at
+    any time)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    server = SERVERS[kind]
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"{kind} is not reachable at {server}: {exc.orig}")
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        force = " WITH (FORCE)" if kind == "postgresql" else ""
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {name}{force}")
+        admin.dispose()

@@ -12,11 +12,11 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from databases import own_database
 from pykatib_cli import experiment, pykatib, table, write
 from rich.console import Console
 
@@ -126,41 +126,15 @@ def test_reads_from_a_server_import_no_heavy_module(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def postgresql_url() -> Iterator[str]:
+def postgresql_url(tmp_path: Path) -> Iterator[str]:
     """A PostgreSQL database of its own (created and dropped), not the shared ``test`` one."""
-    sqlalchemy = pytest.importorskip("sqlalchemy")
-    admin = sqlalchemy.create_engine(
-        "postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT"
-    )
-    name = f"pykatib_pages_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    except sqlalchemy.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {exc}")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
+    yield from own_database("postgresql", tmp_path / "unused.db", "pykatib_pages")
 
 
 @pytest.fixture
-def mariadb_url() -> Iterator[str]:
+def mariadb_url(tmp_path: Path) -> Iterator[str]:
     """A MariaDB database of its own (created and dropped), not the shared ``test`` one."""
-    sqlalchemy = pytest.importorskip("sqlalchemy")
-    admin = sqlalchemy.create_engine("mysql+pymysql://root@127.0.0.1:3306/test")
-    name = f"pykatib_pages_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    except sqlalchemy.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"no MariaDB at 127.0.0.1:3306: {exc}")
-    yield f"mysql+pymysql://root@127.0.0.1:3306/{name}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {name}")
-    admin.dispose()
+    yield from own_database("mariadb", tmp_path / "unused.db", "pykatib_pages")
 
 
 @pytest.mark.parametrize("where", ["sqlite", "postgresql"])

@@ -3,18 +3,15 @@ on every database, and leaves to the full store what it does not read as the sto
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from databases import KINDS, SERVERS
+from databases import KINDS, own_database
 from helpers import experiment
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import text
 
 from pykatib.api.models import Event, ObjectMeta, ObjectReference, Trial, TrialSpec
 from pykatib.store import Changes, Store
@@ -27,25 +24,8 @@ TRIALS = ["exp-a", "exp-b", "exp-c", "exp-d", "exp-e"]
 
 @pytest.fixture(params=KINDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own, created and dropped (not the shared ``test`` one, which
-    other test runs on the same servers empty at any time)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    server = SERVERS[request.param]
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"pykatib_reader_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"{request.param} is not reachable at {server}: {exc.orig}")
-    yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    force = " WITH (FORCE)" if request.param == "postgresql" else ""
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {name}{force}")
-    admin.dispose()
+    """An empty database of its own on each kind of server."""
+    yield from own_database(request.param, tmp_path / "store.db", "pykatib_reader")
 
 
 def _event(kind: str, name: str, reason: str, at: datetime, namespace: str) -> Event:
