@@ -21,7 +21,7 @@ from pykatib.runtime import SUPPORTED_TRIAL_KINDS, replicas
 from pykatib.runtime.attempt import primary_container
 from pykatib.runtime.base import KeyedTrialRunner, RunRequest, TrialKey
 from pykatib.runtime.resources import MACHINE, Grant, Machine, trial_needs
-from pykatib.runtime.trial import LocalTrial
+from pykatib.runtime.trial import WATCHER, LocalTrial
 
 _CONTAINERS_PATH = "spec.template.spec.containers"
 
@@ -118,7 +118,7 @@ class LocalJobRunner(KeyedTrialRunner):
         trial = LocalTrial(request, self.wake, self._releaser(request.key))
         record = trial.begin()
         self._trials[request.key] = trial
-        trial.thread.start()
+        WATCHER.add(trial)
         return record
 
     def adopt(self, request: RunRequest, record: dict[str, Any]) -> bool:
@@ -132,7 +132,7 @@ class LocalJobRunner(KeyedTrialRunner):
         if any(needs.values()):  # it runs already, with what it was given
             self.machine.grant(request.key, needs, devices=request.devices)
         self._trials[request.key] = trial
-        trial.thread.start()
+        WATCHER.add(trial)
         return True
 
     def _releaser(self, key: TrialKey) -> Callable[[], None]:
@@ -148,8 +148,8 @@ class LocalJobRunner(KeyedTrialRunner):
         if trial is None or trial.status.finished:
             return
         if trial.stopping:
-            # Its thread sees it to the end (SIGKILL after the grace period).
-            self._ending = [t for t in self._ending if t.thread.is_alive()] + [trial]
+            # The watcher sees it to the end (SIGKILL after the grace period).
+            self._ending = [t for t in self._ending if not t.done.is_set()] + [trial]
         else:
             trial.release()  # left running: another control plane watches it now
 
@@ -158,7 +158,7 @@ class LocalJobRunner(KeyedTrialRunner):
         for trial in live:
             trial.stop("pykatib is shutting down")
         for trial in live + self._ending:
-            trial.thread.join(timeout)
+            trial.done.wait(timeout)
         self._ending.clear()
         for key in list(self._grants):
             self._releaser(key)()
