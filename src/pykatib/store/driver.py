@@ -62,6 +62,15 @@ def inserted_id(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]
     return int(execute(conn, stmt, params).lastrowid)
 
 
+def begin_immediate(conn: Connection) -> None:
+    """Begin SQLite's IMMEDIATE transaction on ``conn`` (already begun for SQLAlchemy, which
+    emits nothing of its own on SQLite), taking the database's write lock now."""
+    try:
+        _dbapi(conn).execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as err:  # a busy database: OperationalError, as SQLAlchemy raises it
+        raise DBAPIError.instance("BEGIN IMMEDIATE", (), err, sqlite3.Error) from err
+
+
 def _dbapi(conn: Connection) -> Any:
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None

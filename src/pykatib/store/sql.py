@@ -43,8 +43,8 @@ from sqlalchemy.exc import IntegrityError
 from pykatib.api.errors import ConflictError, NotFoundError
 from pykatib.api.models import Event, Experiment, Suggestion, Trial, TrialAssignment, now
 from pykatib.metrics.observation import ObservationPoint
+from pykatib.store import driver, leases
 from pykatib.store import events as event_log
-from pykatib.store import leases
 from pykatib.store.location import default_home, default_url
 from pykatib.store.migrate import ensure_current
 from pykatib.store.object_meta import Owner, dumps, stamp, stored_json, update_row, with_metadata
@@ -146,7 +146,10 @@ class Store:
                 yield conn
             return
         with self._writers, self.engine.connect() as conn:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Begun by the driver itself: through SQLAlchemy the BEGIN costs an execution
+            # context, and every reconcile step writes.
+            conn.begin()
+            driver.begin_immediate(conn)
             yield conn
             conn.commit()
 
