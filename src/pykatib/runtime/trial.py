@@ -467,13 +467,14 @@ class Watcher:
     def add(self, trial: LocalTrial) -> None:
         """Step ``trial`` from now on (its first step starts its first attempt)."""
         with self._lock:
-            self._new.append(trial)
-            if self._pid != os.getpid():
+            if self._pid != os.getpid():  # the first trial, or a forked child's first
+                self._new = []  # a parent's trials are its own thread's to step
                 read, self._bell = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
                 self._pid = os.getpid()
                 threading.Thread(
                     target=self._loop, args=(read,), name="pykatib-trials", daemon=True
                 ).start()
+            self._new.append(trial)
             bell = self._bell
         try:
             os.write(bell, b"\0")
