@@ -101,8 +101,17 @@ def quality() -> str:
     name = "quality.md"
     met, total = _cells_met(name, r"\|\s*\d+\s*")
     regret = _find(name, r"Hartmann6 at 100 trials, one at a time: median regret ([0-9.e+-]+)")
+    batch = re.findall(
+        r"^\| [\w-]+ \| \*\*pykatib\*\* \| \d+ \| (\d+)/(\d+) \|",
+        _section(name, "Trials in parallel against one at a time"),
+        re.MULTILINE,
+    )
+    if not batch:
+        raise HeadlineMissing(f"bench/results/{name}: no pykatib rows against its own P = 1")
+    own = f"{sum(int(m) for m, _ in batch)} of {sum(int(t) for _, t in batch)}"
     return (
-        f"inside the reference's seed IQR or better in **{met} of {total}** cells; "
+        f"inside the reference's seed IQR or better in **{met} of {total}** cells; with 4 or 8 "
+        f"in flight within pykatib's own one-at-a-time IQR in {own}; "
         f"`bayesianoptimization` on Hartmann6 at 100 trials: median regret {regret.group(1)}"
     )
 
@@ -223,8 +232,21 @@ def startup() -> str:
     run_text = (
         f"; a one-trial `pykatib run` {run.group(2)} ms CPU, {run.group(1)} ms wall" if run else ""
     )
+    databases = ""
+    for label, db in (("PostgreSQL", "postgresql"), ("MySQL", "mysql")):
+        walls = [
+            int(w)
+            for w in re.findall(
+                rf"^\| `pykatib (?:get experiments|get trials|describe experiment|logs) "
+                rf"--db {db}` \| (\d+) \|",
+                text,
+                re.MULTILINE,
+            )
+        ]
+        if walls:
+            databases += f", {label} {min(walls)}-{max(walls)} ms"
     return (
-        f"`get`, `describe`, `logs` on SQLite {min(local)}-{max(local)} ms wall "
+        f"`get`, `describe`, `logs` on SQLite {min(local)}-{max(local)} ms wall{databases} "
         f"(python -c pass {python} ms){run_text}"
     )
 
