@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from collections.abc import Callable, Container, Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from pykatib.api.models import API_VERSION, Event, now
+from pykatib.api.models import API_VERSION, Event, _rfc3339, now
 from pykatib.store import driver
 from pykatib.store.schema import as_utc, events
 
@@ -35,12 +35,15 @@ def record(
     namespace: str,
     recorded: Iterable[Event],
     uid_of: UidOf,
+    created: Container[tuple[str, str]] = (),
 ) -> None:
     """Write ``recorded`` (each one occurrence) about objects of one experiment.
 
     Three statements at most, however many events: one look-up of the keys already stored
     (on SQLite, one a key, each cheaper through the driver), one UPDATE of their counts and one
-    INSERT of the new rows (each an executemany).
+    INSERT of the new rows (each an executemany). Events about an object of ``namespace``
+    created in this transaction, ``created`` by (kind, name), are new without a look-up: an
+    experiment's events go with it, and a trial is deleted only with its experiment.
     """
     pending: dict[str, tuple[Event, str, datetime]] = {}
     repeats: list[dict[str, Any]] = []
@@ -54,7 +57,16 @@ def record(
             pending[key] = (event, ns, stamp)
     if not pending:
         return
-    stored = _stored(conn, experiment_id, list(pending))
+    stored = _stored(
+        conn,
+        experiment_id,
+        [
+            key
+            for key, (event, ns, _) in pending.items()
+            if ns != namespace
+            or (event.involved_object.kind or "", event.involved_object.name or "") not in created
+        ],
+    )
     # Stored ones first: a repeat within this step comes after its first occurrence.
     repeats = [{"key": k, "stamp": s} for k, (_, _, s) in pending.items() if k in stored] + repeats
     rows = []
@@ -100,7 +112,7 @@ def _new_row(
     meta["namespace"] = ns
     meta["name"] = meta.get("name") or f"{ref.name}.{uuid.uuid4().hex[:16]}"
     meta["uid"] = str(uuid.uuid4())
-    meta["creationTimestamp"] = first.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    meta["creationTimestamp"] = _rfc3339(first)
     return {
         "experiment_id": experiment_id,
         "namespace": ns,

@@ -68,6 +68,7 @@ class Unit:
         self.new_trials: TrialRows = {}
         self._stamps: list[tuple[ObjectMeta, str | None, int, datetime | None, bool]] = []
         self._uids: dict[tuple[str, str], str | None] = {("Experiment", owner.name): owner.uid}
+        self._created: set[tuple[str, str]] = set()  # (kind, name) inserted by this unit
 
     def write(self, changes: Changes) -> None:
         conn = self.conn
@@ -85,7 +86,7 @@ class Unit:
         for name, points in changes.observations.items():
             self._insert_observations(self.trial_id(ns, name), points)
         if changes.events:
-            event_log.record(conn, self.owner.id, ns, changes.events, self._uid_of)
+            event_log.record(conn, self.owner.id, ns, changes.events, self._uid_of, self._created)
 
     def done(self) -> None:
         """The transaction has committed: tell the objects written their new metadata."""
@@ -169,6 +170,7 @@ class Unit:
         except IntegrityError as err:
             raise _created_meanwhile(f'trial "{trial.namespace}/{trial.name}"') from err
         self.new_trials[(trial.namespace, trial.name)] = (row_id, uid)
+        self._created.add(("Trial", trial.name))
         self._written("Trial", trial.metadata, uid, 1, created)
 
     def _write_suggestion(self, changes: Changes) -> None:
@@ -207,6 +209,7 @@ class Unit:
             except IntegrityError as err:
                 raise _created_meanwhile(what) from err
             version = 1
+            self._created.add(("Suggestion", self.owner.name))
         else:
             version, uid, created = update_row(
                 self.conn, suggestions, suggestions.c.experiment_id, exp_id, meta, what, values
