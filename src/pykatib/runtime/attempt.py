@@ -137,11 +137,13 @@ class Layout:
         base = files.root if replica is None else files.root / "replicas" / replica
         return PathMap(base, mapped)
 
-    def open(self, number: int, started: datetime, fresh: bool) -> Attempt:
-        """An attempt with its collector and channel (``fresh``: a new one, its folder made by
-        :meth:`create`; else adopted)."""
+    def open(self, number: int, started: datetime, fresh: bool, made: bool = False) -> Attempt:
+        """An attempt with its collector and channel (``fresh``: a new one, its folder made
+        here unless :meth:`create` ``made`` it; else adopted)."""
         req = self.request
         files = self.files(number)
+        if fresh and not made:  # a runner that runs it elsewhere (Kubernetes) keeps its log here
+            os.makedirs(files.state, exist_ok=True)
         local = self.paths(files).local(self.collector_path) if self.collector_path else None
         if fresh and local is not None:
             # Katib mounts a volume at the collector path's folder: it exists when the trial starts.
@@ -183,7 +185,7 @@ class Layout:
         if notes:
             with open(files.log, "ab") as logfile:
                 logfile.write("".join(f"[pykatib] {n}\n" for n in notes).encode())
-        attempt = self.open(number, started, fresh=True)
+        attempt = self.open(number, started, fresh=True, made=True)
         env.update(attempt.collector.environment())
         sidecar = None
         if attempt.channel is not None:
@@ -206,7 +208,7 @@ class Layout:
         everyone = replicas.replicas(spec)
         primary = replicas.primaries(everyone, job_name, req.primary_pod_labels)[0]
         operator_env = replicas.environments(spec, everyone)
-        attempt = self.open(number, started, fresh=True)
+        attempt = self.open(number, started, fresh=True, made=True)
         plan: list[dict[str, Any]] = []
         sidecar = None
         for replica in everyone:
