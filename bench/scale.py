@@ -453,7 +453,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, loads: list[
         ),
         (
             f"- CLI: fresh processes, the median of {args.runs} runs after a warm-up; "
-            "SQLite is read by the CLI's stdlib reader, PostgreSQL by the full store"
+            "the CLI's lean reader (store/reader/: SQLite's stdlib driver, PostgreSQL's libpq)"
         ),
         "",
     ]
