@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,13 @@ def run(ctl: Controller, exp: Experiment, source_dir: Path) -> Experiment:
 def reason(exp_or_trial: Any, type_: str) -> str | None:
     cond = exp_or_trial.status.condition(type_)
     return cond.reason if cond is not None and cond.status == "True" else None
+
+
+def finished(runner: Any, key: tuple[str, str]) -> Any:
+    """The run status of trial ``key`` once ``runner`` reports it finished."""
+    for _ in range(1200):  # a generous bound, not a timing assertion
+        status = runner.status(key)
+        if status is not None and status.finished:
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"{key[1]} did not finish")

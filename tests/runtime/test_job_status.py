@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from helpers import finished
+
 from pykatib.api.defaults import JOB_FAILURE_CONDITION, JOB_SUCCESS_CONDITION
 from pykatib.api.models import MetricsCollectorSpec
 from pykatib.control.conditions import job_verdict, judge_job
-from pykatib.runtime.base import RunRequest, RunStatus
+from pykatib.runtime.base import RunRequest
 from pykatib.runtime.local import LocalJobRunner
 
 KEY = ("default", "exp-7xk2p9qd")
@@ -51,15 +53,6 @@ def start(tmp_path: Path, code: str, **job_spec: Any) -> tuple[LocalJobRunner, d
     return runner, run_spec
 
 
-def finished(runner: LocalJobRunner) -> RunStatus:
-    for _ in range(1200):  # a generous bound, not a timing assertion
-        status = runner.status(KEY)
-        if status is not None and status.finished:
-            return status
-        time.sleep(0.05)
-    raise AssertionError("the trial did not finish")
-
-
 def judged(job: dict[str, Any]) -> str | None:
     return judge_job(job, JOB_SUCCESS_CONDITION, JOB_FAILURE_CONDITION)
 
@@ -85,7 +78,7 @@ def test_a_succeeded_trial_has_a_complete_job(tmp_path: Path) -> None:
     the reason and message Kubernetes' job controller writes; Katib's own test condition
     ``status.[@this].#(succeeded==1)`` (job_util_test.go:91) sees ``status.succeeded``."""
     runner, run_spec = start(tmp_path, "print('loss=0.5')")
-    status = finished(runner)
+    status = finished(runner, KEY)
     assert status.phase == "succeeded" and status.job is not None
     job_status = check_shape(status.job, run_spec)
     assert [c["type"] for c in job_status["conditions"]] == ["SuccessCriteriaMet", "Complete"]
@@ -106,7 +99,7 @@ def test_a_trial_failing_past_its_backoff_limit_has_a_failed_job(tmp_path: Path)
     has reason BackoffLimitExceeded, which Katib copies into the trial's condition
     (job_util.go:79-87, trial_controller_util.go:98-110)."""
     runner, run_spec = start(tmp_path, "import sys; sys.exit(3)", backoffLimit=1)
-    status = finished(runner)
+    status = finished(runner, KEY)
     assert status.phase == "failed" and status.job is not None
     job_status = check_shape(status.job, run_spec)
     assert [c["type"] for c in job_status["conditions"]] == ["FailureTarget", "Failed"]
@@ -122,7 +115,7 @@ def test_a_trial_past_its_deadline_has_a_failed_job(tmp_path: Path) -> None:
     """activeDeadlineSeconds fails the Job with reason DeadlineExceeded; the killed attempt counts
     as failed. The Job failure default (constants.go:30) judges it failed (job_util.go:67-88)."""
     runner, run_spec = start(tmp_path, BLOCK, backoffLimit=0, activeDeadlineSeconds=1)
-    status = finished(runner)
+    status = finished(runner, KEY)
     assert status.job is not None
     job_status = check_shape(status.job, run_spec)
     assert {c["reason"] for c in job_status["conditions"]} == {"DeadlineExceeded"}
@@ -149,7 +142,7 @@ def test_a_running_trial_has_an_active_job_that_meets_neither_condition(tmp_path
     assert "conditions" not in job_status
     assert judged(running.job) is None
     runner.stop(KEY, "experiment is done")
-    stopped = finished(runner)
+    stopped = finished(runner, KEY)
     assert stopped.phase == "stopped" and stopped.job is not None
     job_status = check_shape(stopped.job, run_spec)
     assert "conditions" not in job_status and "active" not in job_status

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from pathlib import Path
 
+from helpers import finished
+
 from pykatib.api.models import MetricsCollectorSpec
-from pykatib.runtime.base import RunRequest, RunStatus, TrialKey
+from pykatib.runtime.base import RunRequest, TrialKey
 from pykatib.runtime.local import LocalJobRunner
 
 BLOCK = "import threading; threading.Event().wait()"
@@ -52,21 +53,12 @@ def _start(runner: LocalJobRunner, tmp_path: Path, name: str, code: str) -> Tria
     return key
 
 
-def _finished(runner: LocalJobRunner, key: TrialKey) -> RunStatus:
-    for _ in range(1200):  # a generous bound, not a timing assertion
-        status = runner.status(key)
-        if status is not None and status.finished:
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"{key[1]} did not finish")
-
-
 def test_trials_at_once_retry_and_report_with_no_thread_each(tmp_path: Path) -> None:
     runner = LocalJobRunner(lambda: None)
     keys = [_start(runner, tmp_path, f"t{i}", RETRY) for i in range(6)]
     assert not [t.name for t in threading.enumerate() if t.name.startswith("trial-")]
     for key in keys:
-        status = _finished(runner, key)
+        status = finished(runner, key)
         assert (status.phase, status.exit_code) == ("succeeded", 0)
         drained = runner.drain(key)
         assert drained.restarted  # the first attempt failed, the second counts
@@ -79,10 +71,10 @@ def test_a_running_trial_holds_up_no_other_and_stops(tmp_path: Path) -> None:
     runner = LocalJobRunner(lambda: None)
     blocked = _start(runner, tmp_path, "blocked", BLOCK)
     quick = _start(runner, tmp_path, "quick", "print('loss=0.5')")
-    assert _finished(runner, quick).phase == "succeeded"
+    assert finished(runner, quick).phase == "succeeded"
     status = runner.status(blocked)
     assert status is not None and status.phase == "running"
     runner.stop(blocked, "early stopped")
-    status = _finished(runner, blocked)
+    status = finished(runner, blocked)
     assert (status.phase, status.message) == ("stopped", "early stopped")
     runner.shutdown()
