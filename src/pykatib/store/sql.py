@@ -57,9 +57,7 @@ from pykatib.store.schema import (
     suggestions,
     trials,
 )
-from pykatib.store.schema import (
-    leases as leases_table,
-)
+from pykatib.store.schema import leases as leases_table
 from pykatib.store.unit import Changes, TrialRows, Unit
 
 
