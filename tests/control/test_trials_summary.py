@@ -1,6 +1,6 @@
 """The status summary kept as trials change phase (issue 13) says what Katib's rule says of the
-whole set of trials: lists in creation order, counters, and the optimal trial (the first
-created of the best), whatever order the trials change in."""
+whole set of trials: counters and the optimal trial (the first created of the best), whatever
+order the trials change in. It keeps no trial-name list (the store makes them on read)."""
 
 from __future__ import annotations
 
@@ -69,20 +69,33 @@ def test_kept_summary_matches_the_whole_set(seed: int, maximize: bool) -> None:
         lists, best = reference(trials, phases, values, maximize)
         s = exp.status
         got = {
-            st.PENDING: s.pending_trial_list,
-            st.RUNNING: s.running_trial_list,
-            st.SUCCEEDED: s.succeeded_trial_list,
-            st.FAILED: s.failed_trial_list,
-            st.KILLED: s.killed_trial_list,
-            st.EARLY_STOPPED: s.early_stopped_trial_list,
-            st.METRICS_UNAVAILABLE: s.metrics_unavailable_trial_list,
+            st.PENDING: s.trials_pending,
+            st.RUNNING: s.trials_running,
+            st.SUCCEEDED: s.trials_succeeded,
+            st.FAILED: s.trials_failed,
+            st.KILLED: s.trials_killed,
+            st.EARLY_STOPPED: s.trials_early_stopped,
+            st.METRICS_UNAVAILABLE: s.trial_metrics_unavailable,
         }
-        assert got == {p: names or None for p, names in lists.items()}, f"step {step}"
+        assert got == {p: len(names) or None for p, names in lists.items()}, f"step {step}"
         assert s.trials == len(trials)
-        assert s.trials_succeeded == (len(lists[st.SUCCEEDED]) or None)
-        assert s.trial_metrics_unavailable == (len(lists[st.METRICS_UNAVAILABLE]) or None)
+        assert not any(k.endswith("TrialList") for k in s.to_dict()), f"step {step}"
         if best is not None:
             assert s.current_optimal_trial.best_trial_name == best, f"step {step}"
+
+
+def test_a_status_read_with_lists_is_written_without_them() -> None:
+    """A status read from the store has its lists (made from the trials): the summary written
+    into it drops them, so that the status the control plane writes holds none."""
+    exp = experiment("pass")
+    exp.status.succeeded_trial_list, exp.status.trials_succeeded = ["old"], 1
+    summary = st.TrialsSummary()
+    trial = Trial.model_validate({"metadata": {"name": "t0"}})
+    trial.status.conditions = [Condition(type="Succeeded", status="True")]
+    summary.update(trial, None, st.SUCCEEDED, 1.0)
+    summary.apply(exp)
+    assert exp.status.succeeded_trial_list is None and exp.status.trials_succeeded == 1
+    assert exp.status.current_optimal_trial.best_trial_name == "t0"
 
 
 @pytest.mark.parametrize("seed", range(4))

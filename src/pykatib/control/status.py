@@ -7,7 +7,6 @@ Every condition change goes through :func:`set_condition`, so the rules about
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pykatib.api import metric_rule, phase_rule
 from pykatib.api.models import (
     Condition,
     Experiment,
+    ExperimentStatus,
     Metric,
     ObjectiveSpec,
     Observation,
@@ -368,25 +368,27 @@ class _Ranked:
 
 
 class TrialsSummary:
-    """Katib's counters, trial lists and optimal trial, kept as trials change phase.
+    """Katib's counters and optimal trial, kept as trials change phase.
 
     :meth:`update` is told of every change of a trial's phase or objective value (the
     controller's cache calls it); :meth:`apply` writes the summary into an experiment's status
     and costs nothing per unchanged trial, so a completed trial costs nothing on later passes.
-    Lists keep the trials' creation order, as Katib's do. No trial object is kept: a ranked
-    trial's values and what its optimal-trial entry shows (:class:`_Ranked`), by name.
+    Katib's trial-name lists are not kept: the store makes them from its trials' phases when it
+    is read (a list names every trial, so writing it at every change would cost more the more
+    trials there are). No trial object is kept: a ranked trial's values and what its
+    optimal-trial entry shows (:class:`_Ranked`), by name.
     """
 
     def __init__(self) -> None:
         self.order: dict[str, int] = {}  # creation order
-        self.lists: dict[str, list[str]] = {p: [] for p in ALL_PHASES}
+        self.counts: dict[str, int] = dict.fromkeys(ALL_PHASES, 0)
         # Succeeded and early stopped trials: the ones ranked.
         self.ranked: dict[str, _Ranked] = {}
         self.best: str | None = None
         self.best_value = 0.0
         self._maximize: bool | None = None  # what ``best`` was ranked by
         self._best_stale = False
-        self._changed: set[str] = set(ALL_PHASES)  # lists not yet written to the status
+        self._changed: set[str] = set(ALL_PHASES)  # counters not yet written to the status
         self._optimal_changed = False
         self._pareto_stale = True
         self._written_to: int | None = None  # id() of the status last written
@@ -395,17 +397,12 @@ class TrialsSummary:
         """``trial`` is now in ``phase`` with objective ``value`` (``old``: its phase before,
         ``None`` for a trial new to the summary)."""
         name = trial.name
-        rank = self.order.setdefault(name, len(self.order))
-        if old is not None and old != phase:
-            listed = self.lists[old]
-            del listed[bisect.bisect_left(listed, rank, key=self.order.__getitem__)]
-            self._changed.add(old)
+        self.order.setdefault(name, len(self.order))
         if old != phase:
-            listed = self.lists[phase]
-            if not listed or self.order[listed[-1]] < rank:
-                listed.append(name)  # the usual case: the newest trial of its phase
-            else:
-                bisect.insort(listed, name, key=self.order.__getitem__)
+            if old is not None:
+                self.counts[old] -= 1
+                self._changed.add(old)
+            self.counts[phase] += 1
             self._changed.add(phase)
         if name in self.ranked:
             del self.ranked[name]
@@ -442,7 +439,8 @@ class TrialsSummary:
     def apply(self, exp: Experiment) -> bool:
         """Write the summary into ``exp.status``; returns whether the goal is reached.
 
-        Zero counters and empty lists are left out, as Katib's ``omitempty`` fields are.
+        Zero counters are left out, as Katib's ``omitempty`` fields are, and so are the
+        trial-name lists (a status read from the store has them: they are dropped).
         """
         objective = exp.spec.objective
         maximize = objective is not None and objective.type == "maximize"
@@ -453,14 +451,14 @@ class TrialsSummary:
         s = exp.status
         if self._written_to != id(s):
             self._written_to = id(s)
+            for field in _LIST_FIELDS:
+                setattr(s, field, None)
             self._changed.update(ALL_PHASES)
             self._optimal_changed = self._pareto_stale = True
         if self._changed:
             s.trials = len(self.order) or None
         for phase in self._changed:
-            listed = self.lists[phase]
-            setattr(s, _LIST_FIELDS[phase], list(listed) or None)
-            setattr(s, _COUNT_FIELDS[phase], len(listed) or None)
+            setattr(s, _COUNT_FIELDS[phase], self.counts[phase] or None)
         self._changed.clear()
         if self.best is not None and self._optimal_changed:
             s.current_optimal_trial = self.ranked[self.best].optimal(self.best)
@@ -476,15 +474,7 @@ class TrialsSummary:
         return self.best_value >= goal if maximize else self.best_value <= goal
 
 
-_LIST_FIELDS = {
-    PENDING: "pending_trial_list",
-    RUNNING: "running_trial_list",
-    SUCCEEDED: "succeeded_trial_list",
-    FAILED: "failed_trial_list",
-    KILLED: "killed_trial_list",
-    EARLY_STOPPED: "early_stopped_trial_list",
-    METRICS_UNAVAILABLE: "metrics_unavailable_trial_list",
-}
+_LIST_FIELDS = tuple(f for f in ExperimentStatus.model_fields if f.endswith("_trial_list"))
 _COUNT_FIELDS = {
     PENDING: "trials_pending",
     RUNNING: "trials_running",
@@ -502,8 +492,8 @@ def update_trials_summary(
     phases: Mapping[str, str] | None = None,
     values: Mapping[str, float | None] | None = None,
 ) -> bool:
-    """Counters, trial lists and the optimal trial from scratch; returns whether the goal is
-    reached (the control plane keeps a :class:`TrialsSummary` instead).
+    """Counters and the optimal trial from scratch; returns whether the goal is reached (the
+    control plane keeps a :class:`TrialsSummary` instead).
 
     ``trials`` by name or in order; ``phases`` and ``values`` are caches of
     :func:`trial_phase` and :func:`objective_value`.

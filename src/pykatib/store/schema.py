@@ -74,9 +74,14 @@ trials = Table(
     _uid(),
     Column("created_at", DateTime(timezone=True), nullable=True),
     _resource_version(),
+    # The trial's phase as the experiment's status counts it (pykatib.control.status's names),
+    # written with every write of the trial: the status's trial-name lists are made from it
+    # on read (store/reader/queries.py with_trial_lists), never stored.
+    Column("phase", String(32), nullable=False, server_default="pending"),
     UniqueConstraint("namespace", "name", name="uq_trial_name"),
     Index("ix_trials_experiment", "experiment_id", "id"),
     Index("ix_trials_name", "name"),  # the DB manager's lookup by name alone
+    Index("ix_trials_phase", "experiment_id", "phase"),
 )
 
 suggestions = Table(

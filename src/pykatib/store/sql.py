@@ -47,7 +47,8 @@ from pykatib.store import driver, leases
 from pykatib.store import events as event_log
 from pykatib.store.location import default_home, default_url
 from pykatib.store.migrate import ensure_current
-from pykatib.store.object_meta import Owner, dumps, stamp, stored_json, update_row, with_metadata
+from pykatib.store.object_meta import Owner, stamp, stored_json, update_row, with_metadata
+from pykatib.store.reader.queries import with_trial_lists
 from pykatib.store.schema import (
     as_utc,
     events,
@@ -58,7 +59,7 @@ from pykatib.store.schema import (
     trials,
 )
 from pykatib.store.schema import leases as leases_table
-from pykatib.store.unit import Changes, TrialRows, Unit
+from pykatib.store.unit import Changes, TrialRows, Unit, status_json
 
 
 def _experiment_data(exp: Experiment) -> dict[str, Any]:
@@ -74,7 +75,10 @@ _EXPERIMENT_COLUMNS = (
     experiments.c.resource_version,
     experiments.c.created_at,
     experiments.c.generation,
+    experiments.c.id,
 )
+# What an experiment's trial-name lists are made of, in creation order.
+_TRIAL_PHASES = select(trials.c.experiment_id, trials.c.name, trials.c.phase).order_by(trials.c.id)
 _TRIAL_COLUMNS = (
     trials.c.resource,
     trials.c.uid,
@@ -91,10 +95,23 @@ _TRIAL_COLUMNS = (
 _TRIAL_BATCH = 200
 
 
-def _experiment(row: Any) -> Experiment:
-    data = json.loads(row[0])
-    data["status"] = json.loads(row[1])
-    return Experiment.model_validate(with_metadata(data, *row[2:5], generation=row[5]))
+def _experiments(conn: Connection, query: Any) -> list[Experiment]:
+    """The experiments ``query`` (of :data:`_EXPERIMENT_COLUMNS`) finds, each status with its
+    trial-name lists made from its trials (:func:`with_trial_lists`)."""
+    rows = conn.execute(query).all()
+    if not rows:
+        return []
+    phases = _TRIAL_PHASES.where(trials.c.experiment_id.in_([r[6] for r in rows]))
+    by_experiment: dict[int, list[tuple[str, str]]] = {}
+    for experiment_id, name, phase in conn.execute(phases):
+        by_experiment.setdefault(experiment_id, []).append((name, phase))
+    found = []
+    for row in rows:
+        data = json.loads(row[0])
+        data["status"] = with_trial_lists(json.loads(row[1]), by_experiment.get(row[6], ()))
+        data = with_metadata(data, *row[2:5], generation=row[5])
+        found.append(Experiment.model_validate(data))
+    return found
 
 
 def _trial(row: Any) -> Trial:
@@ -174,7 +191,7 @@ class Store:
                         namespace=exp.namespace,
                         name=exp.name,
                         resource=stored_json(_experiment_data(exp), owned=False),
-                        status=dumps(exp.status.to_dict()),
+                        status=status_json(exp.status),
                         generation=1,
                         source_dir=source_dir,
                         created_at=created,
@@ -199,7 +216,14 @@ class Store:
         return row
 
     def get_experiment(self, namespace: str, name: str) -> Experiment:
-        return _experiment(self._experiment_row(namespace, name, *_EXPERIMENT_COLUMNS))
+        query = select(*_EXPERIMENT_COLUMNS).where(
+            experiments.c.namespace == namespace, experiments.c.name == name
+        )
+        with self.engine.connect() as conn:
+            found = _experiments(conn, query)
+        if not found:
+            raise NotFoundError(f'experiment "{name}" not found in namespace "{namespace}"')
+        return found[0]
 
     def experiment_generation(self, namespace: str, name: str) -> int:
         """Bumped by every spec update: a cheap way for a running controller to notice one."""
@@ -238,8 +262,7 @@ class Store:
         if namespace is not None:
             query = query.where(experiments.c.namespace == namespace)
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [_experiment(r) for r in rows]
+            return _experiments(conn, query)
 
     def delete_experiment(self, namespace: str, name: str) -> None:
         """Delete the experiment with its trials, suggestion, observations and events."""

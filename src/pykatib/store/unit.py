@@ -11,7 +11,16 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from pykatib.api.errors import ConflictError, NotFoundError
-from pykatib.api.models import Event, Experiment, ObjectMeta, Suggestion, Trial, now
+from pykatib.api.models import (
+    Event,
+    Experiment,
+    ExperimentStatus,
+    ObjectMeta,
+    Suggestion,
+    Trial,
+    now,
+)
+from pykatib.control.status import trial_phase
 from pykatib.metrics.observation import ObservationPoint
 from pykatib.store import driver
 from pykatib.store import events as event_log
@@ -31,7 +40,8 @@ class Changes:
     """
 
     experiment: Experiment | None = None  # its status is written, never its spec
-    # The status's JSON when the caller has it already (it is compared every step).
+    # The status's JSON (:func:`status_json`) when the caller has it already (it is compared
+    # every step).
     experiment_status: str | None = None
     trials: list[Trial] = field(default_factory=list)
     suggestion: Suggestion | None = None
@@ -119,7 +129,7 @@ class Unit:
             self.owner.id,
             exp.metadata,
             f'experiment "{exp.namespace}/{exp.name}"',
-            {"status": status if status is not None else dumps(exp.status.to_dict())},
+            {"status": status if status is not None else status_json(exp.status)},
         )
         self._written("Experiment", exp.metadata, uid, version, created)
 
@@ -146,7 +156,7 @@ class Unit:
             found[0],
             meta,
             f'trial "{key[0]}/{key[1]}"',
-            {"resource": resource},
+            {"resource": resource, "phase": trial_phase(trial)},
         )
         self.new_trials[key] = (found[0], uid)
         self._written("Trial", meta, uid, version, created)
@@ -162,6 +172,7 @@ class Unit:
                     "namespace": trial.namespace,
                     "name": trial.name,
                     "resource": resource,
+                    "phase": trial_phase(trial),
                     "uid": uid,
                     "created_at": created,
                     "resource_version": 1,
@@ -287,6 +298,7 @@ _INSERT_TRIAL = insert(trials).values(
             "namespace",
             "name",
             "resource",
+            "phase",
             "uid",
             "created_at",
             "resource_version",
@@ -296,6 +308,18 @@ _INSERT_TRIAL = insert(trials).values(
 _SUGGESTION_ROW = select(suggestions.c.experiment_id).where(
     suggestions.c.experiment_id == bindparam("experiment")
 )
+
+
+def status_json(status: ExperimentStatus) -> str:
+    """An experiment's status as the store keeps it: compact JSON without the trial-name lists,
+    which name every trial; a read makes them from the trials' phases
+    (:func:`pykatib.store.reader.queries.with_trial_lists`)."""
+    return dumps(
+        status.model_dump(by_alias=True, exclude_none=True, mode="json", exclude=_TRIAL_LISTS)
+    )
+
+
+_TRIAL_LISTS = frozenset(f for f in ExperimentStatus.model_fields if f.endswith("_trial_list"))
 
 
 def _created_meanwhile(what: str) -> ConflictError:

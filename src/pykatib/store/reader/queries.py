@@ -3,14 +3,15 @@ reader's SQL, whichever database and driver answer it (:mod:`pykatib.store.reade
 
 The rows come back as dicts, with the metadata the store owns laid over them as
 :mod:`pykatib.store.sql` lays it (``uid``, ``resourceVersion``, ``creationTimestamp``,
-``generation``, a trial's ``ownerReferences``), in the order the store lists them. The SQL is
+``generation``, a trial's ``ownerReferences``), and an experiment's trial-name lists filled in
+from its trials (:func:`with_trial_lists`), in the order the store lists them. The SQL is
 written with ``?`` placeholders; each connection puts its driver's in their place.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,8 +21,13 @@ _VERSIONS = Path(__file__).parent.parent / "migrations" / "versions"
 
 REVISION = "SELECT version_num FROM alembic_version"
 _EXPERIMENT = (
-    "SELECT e.resource, e.status, e.uid, e.resource_version, e.created_at, e.generation "
+    "SELECT e.resource, e.status, e.uid, e.resource_version, e.created_at, e.generation, e.id "
     "FROM experiments e"
+)
+# (experiment id, name, phase) of the trials, in creation order.
+_TRIAL_PHASES = (
+    "SELECT t.experiment_id, t.name, t.phase FROM trials t "
+    "JOIN experiments e ON e.id = t.experiment_id"
 )
 _TRIAL = (
     "SELECT t.resource, t.uid, t.resource_version, t.created_at, e.name, e.uid "
@@ -75,10 +81,46 @@ def _meta(data: dict[str, Any], uid: str | None, version: int, created: Any) -> 
     return meta
 
 
-def _experiment(row: Sequence[Any]) -> dict[str, Any]:
+# Katib's trial-name lists by the phase their trials are in (``trials.phase``, the phases of
+# :mod:`pykatib.control.status`), in ExperimentStatus's field order.
+TRIAL_LISTS = {
+    "running": "runningTrialList",
+    "pending": "pendingTrialList",
+    "failed": "failedTrialList",
+    "succeeded": "succeededTrialList",
+    "killed": "killedTrialList",
+    "early_stopped": "earlyStoppedTrialList",
+    "metrics_unavailable": "metricsUnavailableTrialList",
+}
+
+
+def with_trial_lists(status: dict[str, Any], trials: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """``status`` as stored (no trial-name lists: a list names every trial, so writing it at
+    each trial's change would cost more the more trials there are) with the lists made from
+    its trials' (name, phase) in creation order, where Katib's JSON has them: after the optimal
+    trials, before the counters. Empty lists are left out, as Katib's ``omitempty`` ones are."""
+    lists: dict[str, list[str]] = {}
+    for name, phase in trials:
+        lists.setdefault(TRIAL_LISTS[phase], []).append(name)
+    found = {key: lists[key] for key in TRIAL_LISTS.values() if key in lists}
+    filled: dict[str, Any] = {}
+    for key, value in status.items():
+        if key == "trials":
+            filled.update(found)
+            found = {}
+        if key not in _LIST_KEYS:  # the trials decide, whatever a status once held
+            filled[key] = value
+    filled.update(found)
+    return filled
+
+
+_LIST_KEYS = frozenset(TRIAL_LISTS.values())
+
+
+def _experiment(row: Sequence[Any], trials: Iterable[tuple[str, str]]) -> dict[str, Any]:
     data = json.loads(row[0])
     _meta(data, row[2], row[3], row[4])["generation"] = int(row[5])
-    data["status"] = json.loads(row[1])
+    data["status"] = with_trial_lists(json.loads(row[1]), trials)
     return data
 
 
@@ -124,13 +166,24 @@ class Reader:
             return None
 
     def experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        rows = self._rows(f"{_EXPERIMENT} WHERE e.namespace = ? AND e.name = ?", (namespace, name))
-        return _experiment(rows[0]) if rows else None
+        found = self._experiments("WHERE e.namespace = ? AND e.name = ?", (namespace, name))
+        return found[0] if found else None
 
     def experiments(self, namespace: str | None) -> list[dict[str, Any]] | None:
         where, args = ("WHERE e.namespace = ?", (namespace,)) if namespace is not None else ("", ())
+        return self._experiments(where, args)
+
+    def _experiments(self, where: str, args: Sequence[str]) -> list[dict[str, Any]] | None:
         rows = self._rows(f"{_EXPERIMENT} {where} ORDER BY e.id", args)
-        return None if rows is None else [_experiment(r) for r in rows]
+        if not rows:
+            return rows
+        phases = self._rows(f"{_TRIAL_PHASES} {where} ORDER BY t.id", args)
+        if phases is None:
+            return None
+        trials: dict[int, list[tuple[str, str]]] = {}
+        for experiment_id, name, phase in phases:
+            trials.setdefault(int(experiment_id), []).append((name, phase))
+        return [_experiment(r, trials.get(int(r[6]), ())) for r in rows]
 
     def trial(self, namespace: str, name: str) -> dict[str, Any] | None:
         rows = self._rows(f"{_TRIAL} WHERE t.namespace = ? AND t.name = ?", (namespace, name))
