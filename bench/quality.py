@@ -144,6 +144,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _problems as P
+import _significance as S
 
 from pykatib.suggest.base import SuggestionEndReached, TrialResult
 
@@ -712,6 +714,62 @@ def verdict(pyk: tuple[float, float, float], ref: tuple[float, float, float]) ->
     return False, "**worse**"
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One problem@budget of a comparison of two (side, parallelism): the IQR verdict and the
+    one-sided test of "ours is worse" (:mod:`_significance`)."""
+
+    name: str  # problem@budget
+    met: bool  # the IQR criterion: ours' median at most theirs' Q3
+    p: float  # one-sided Mann-Whitney U p-value of ours worse
+    adjusted: float  # Holm over the comparison's cells
+
+    @property
+    def significant(self) -> bool:
+        return self.adjusted <= S.ALPHA
+
+
+def compare(
+    summary: dict,
+    algorithm: str,
+    problems: list[str],
+    ours: tuple[str, int],
+    theirs: tuple[str, int],
+) -> list[Cell]:
+    """Every problem@budget that both (side, parallelism) ran, ours against theirs; the p-values
+    Holm-adjusted over these cells (one summary row)."""
+    found = []
+    for problem in problems:
+        a = summary.get((algorithm, problem, *ours))
+        b = summary.get((algorithm, problem, *theirs))
+        if a is None or b is None:
+            continue
+        for budget, q in a["by_budget"].items():
+            if budget in b["by_budget"]:
+                met, _ = verdict(q, b["by_budget"][budget])
+                p = S.worse_p(a["regrets"][budget], b["regrets"][budget])
+                found.append((f"{problem}@{budget}", met, p))
+    adjusted = S.holm([p for _, _, p in found])
+    return [Cell(*f, a) for f, a in zip(found, adjusted)]
+
+
+def p_text(cells: list[Cell], name: str) -> str:
+    """A per-problem table's p column: the cell's one-sided p, bold when significant (Holm)."""
+    found = next((c for c in cells if c.name == name), None)
+    if found is None:
+        return "-"
+    return f"**{S.fmt_p(found.p)}**" if found.significant else S.fmt_p(found.p)
+
+
+def significant_text(cells: list[Cell]) -> str:
+    """The two significance columns of a summary row: count and the cells with adjusted p."""
+    worse = [f"{c.name} ({S.fmt_p(c.adjusted)})" for c in cells if c.significant]
+    return f"{len(worse)}/{len(cells)} | {', '.join(worse) or '-'}"
+
+
+SIGNIFICANT_HEADS = "significantly worse | significantly worse cells (Holm-adjusted p)"
+
+
 def parallel_of(record: dict) -> int:
     """A record's parallelism (records written before it was recorded ran one at a time)."""
     return int(record.get("parallel", 1))
@@ -856,6 +914,17 @@ def header(
             "(`better`), or above its Q3 (**worse**, the target missed), at the same P; "
             "`vs P=1`: the same test of pykatib's median at P against pykatib's own P = 1 IQR"
         ),
+        (
+            "- Significance, beside the verdict (bench/_significance.py): per cell a one-sided "
+            "Mann-Whitney U test of \"pykatib's regrets tend to be larger than the reference's\" "
+            "(`scipy.stats.mannwhitneyu(alternative='greater')`, the seeds as independent runs: "
+            "the problems are deterministic and the sides draw from different generators), "
+            "likewise P against its own P = 1 (same seeds, same generator: positively correlated "
+            "runs, so the unpaired test is conservative); the p-values Holm-adjusted over each "
+            f"summary row's cells; `significantly worse`: adjusted p <= {S.ALPHA}. The tables' "
+            "`p` columns give each cell's unadjusted p, bold when significant after Holm. How many "
+            "cells the IQR criterion misses by chance at 10 seeds: bench/results/quality-null.md"
+        ),
         "",
     ]
     return lines
@@ -882,6 +951,14 @@ def report(
         refs = sorted({k[2] for k in summary if k[0] == algorithm and k[2] != "pykatib"})
         return refs if all_refs else [r for r in refs if (algorithm, r) not in same_runs]
 
+    compared: dict[tuple, list[Cell]] = {}
+
+    def cells(algorithm: str, ours: tuple[str, int], theirs: tuple[str, int]) -> list[Cell]:
+        key = (algorithm, ours, theirs)
+        if key not in compared:
+            compared[key] = compare(summary, algorithm, problems, ours, theirs)
+        return compared[key]
+
     lines = header(records, command, wall, load_at_start, measured, parallels)
     notes = list(notes)
     for (algorithm, ref), (n, lag) in sorted(same_runs.items()):
@@ -898,48 +975,42 @@ def report(
     if notes:
         lines += ["## Notes and skipped sides", ""] + [f"- {n}" for n in notes] + [""]
 
-    # Summary: per algorithm, reference and parallelism, cells met.
+    # Summary: per algorithm, reference and parallelism, cells met and significantly worse.
     lines += [
         "## Summary",
         "",
         (
             "| algorithm | reference | P | cells met | worse cells (problem@budget) | "
-            "s/run pykatib | s/run reference |"
+            f"s/run pykatib | s/run reference | {SIGNIFICANT_HEADS} |"
         ),
-        "|---|---|---:|---:|---|---:|---:|",
+        "|---|---|---:|---:|---|---:|---:|---:|---|",
     ]
     misses: list[str] = []
     for algorithm in algorithms:
         for ref in refs_of(algorithm):
             for parallel in parallels:
-                met = total = 0
-                worse = []
-                t_pyk, t_ref = [], []
-                for problem in problems:
-                    pyk = summary.get((algorithm, problem, "pykatib", parallel))
-                    other = summary.get((algorithm, problem, ref, parallel))
-                    if pyk is None or other is None:
-                        continue
-                    t_pyk.append(pyk["seconds"])
-                    t_ref.append(other["seconds"])
-                    for b, q in pyk["by_budget"].items():
-                        if b not in other["by_budget"]:
-                            continue
-                        ok, _ = verdict(q, other["by_budget"][b])
-                        total += 1
-                        met += ok
-                        if not ok:
-                            worse.append(f"{problem}@{b}")
-                if not total:
+                row = cells(algorithm, ("pykatib", parallel), (ref, parallel))
+                if not row:
                     continue
+                both = [
+                    (
+                        summary[(algorithm, p, "pykatib", parallel)],
+                        summary[(algorithm, p, ref, parallel)],
+                    )
+                    for p in problems
+                    if (algorithm, p, "pykatib", parallel) in summary
+                    and (algorithm, p, ref, parallel) in summary
+                ]
+                worse = [c.name for c in row if not c.met]
                 if worse:
                     misses.append(f"{algorithm} vs {ref} at P={parallel}: {', '.join(worse)}")
                 lines.append(
-                    f"| {algorithm} | {ref} | {parallel} | {met}/{total} | "
-                    f"{', '.join(worse) or '-'} | {np.mean(t_pyk):.2f} | {np.mean(t_ref):.2f} |"
+                    f"| {algorithm} | {ref} | {parallel} | {len(row) - len(worse)}/{len(row)} | "
+                    f"{', '.join(worse) or '-'} | {np.mean([a['seconds'] for a, _ in both]):.2f} | "
+                    f"{np.mean([b['seconds'] for _, b in both]):.2f} | {significant_text(row)} |"
                 )
     if lines[-1].startswith("|---"):
-        lines.append("| (no reference side in these runs) | | | | | | |")
+        lines.append("| (no reference side in these runs) | | | | | | | | |")
     lines.append("")
     # The bayesianoptimization target, where it was run.
     bo = summary.get(("bayesianoptimization", "hartmann6", "pykatib", 1))
@@ -965,31 +1036,19 @@ def report(
                 "same budget (`inside` or `better` meets it)."
             ),
             "",
-            "| algorithm | side | P | cells met | worse cells (problem@budget) |",
-            "|---|---|---:|---:|---|",
+            f"| algorithm | side | P | cells met | worse cells (problem@budget) | {SIGNIFICANT_HEADS} |",
+            "|---|---|---:|---:|---|---:|---|",
         ]
         for algorithm in algorithms:
             for side in ["pykatib"] + refs_of(algorithm):
                 for parallel in batched:
-                    met = total = 0
-                    worse = []
-                    for problem in problems:
-                        at_p = summary.get((algorithm, problem, side, parallel))
-                        at_1 = summary.get((algorithm, problem, side, 1))
-                        if at_p is None or at_1 is None:
-                            continue
-                        for b, q in at_p["by_budget"].items():
-                            if b in at_1["by_budget"]:
-                                ok, _ = verdict(q, at_1["by_budget"][b])
-                                total += 1
-                                met += ok
-                                if not ok:
-                                    worse.append(f"{problem}@{b}")
-                    if total:
+                    row = cells(algorithm, (side, parallel), (side, 1))
+                    if row:
+                        worse = [c.name for c in row if not c.met]
                         name = f"**{side}**" if side == "pykatib" else side
                         lines.append(
-                            f"| {algorithm} | {name} | {parallel} | {met}/{total} | "
-                            f"{', '.join(worse) or '-'} |"
+                            f"| {algorithm} | {name} | {parallel} | {len(row) - len(worse)}/"
+                            f"{len(row)} | {', '.join(worse) or '-'} | {significant_text(row)} |"
                         )
         lines.append("")
 
@@ -1076,10 +1135,11 @@ def report(
         heads, rule = [], []
         for parallel in parallels:
             heads += [f"pykatib P={parallel}", f"reference P={parallel}", f"verdict P={parallel}"]
-            rule += ["---"] * 3
+            heads.append("p")
+            rule += ["---"] * 4
             if parallel > 1 and 1 in parallels:
-                heads.append(f"P={parallel} vs P=1")
-                rule.append("---")
+                heads += [f"P={parallel} vs P=1", "p"]
+                rule += ["---"] * 2
         lines += [
             f"## {problem} ({prob.dim}-d, f* = {prob.optimum:g})",
             "",
@@ -1101,14 +1161,21 @@ def report(
                         q = ours["by_budget"].get(b) if ours else None
                         other = summary.get((algorithm, problem, ref, parallel))
                         rq = other["by_budget"].get(b) if other else None
+                        name = f"{problem}@{b}"
                         row += [
                             cell(q) if q else "-",
                             cell(rq) if rq else "-",
                             verdict(q, rq)[1] if q and rq else "-",
+                            p_text(cells(algorithm, ("pykatib", parallel), (ref, parallel)), name),
                         ]
                         if parallel > 1 and 1 in parallels:
                             q1 = pyk[1]["by_budget"].get(b) if pyk[1] else None
                             row.append(verdict(q, q1)[1] if q and q1 else "-")
+                            row.append(
+                                p_text(
+                                    cells(algorithm, ("pykatib", parallel), ("pykatib", 1)), name
+                                )
+                            )
                     name = ref
                     if ref == "-" and hidden:
                         name = "(" + ", ".join(hidden) + ": the same points, see the notes)"
@@ -1443,6 +1510,12 @@ def main(argv: list[str] | None = None) -> int:
         "bench/results/quality-mo.md)",
     )
     parser.add_argument(
+        "--null-calibration",
+        action="store_true",
+        help="run every side on 2 x --seeds seeds and report each against itself on disjoint "
+        "halves: the IQR criterion's chance misses (report: bench/results/quality-null.md)",
+    )
+    parser.add_argument(
         "--out", type=Path, help=f"report file (default {RESULTS.relative_to(P.REPO)})"
     )
     parser.add_argument("--raw", type=Path, help="also write every run's values as JSON here")
@@ -1462,6 +1535,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.expensive_problems is None:
         args.expensive_problems = "hartmann6" if args.problems is None else args.problems
     args.seeds = 10 if args.seeds is None else args.seeds
+    if args.null_calibration:  # two halves of --seeds each
+        args.seeds, args.expensive_seeds = 2 * args.seeds, 2 * args.expensive_seeds
     args.problems = [p.strip() for p in (args.problems or ",".join(P.PROBLEMS)).split(",")]
     args.problems = [p for p in args.problems if p]
     budgets = args.budgets or ",".join(map(str, DEFAULT_BUDGETS))
@@ -1483,6 +1558,10 @@ def main(argv: list[str] | None = None) -> int:
     command = "python bench/quality.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.tpe_startup:
         return tpe_startup_main(args, command)
+    if args.null_calibration:
+        import _quality_null as NULL
+
+        args.out = args.out or NULL.RESULTS
     args.out = args.out or RESULTS
     if args.load:
         records, notes, wall, load_at_start = [], [], None, "unknown"
@@ -1530,7 +1609,19 @@ def main(argv: list[str] | None = None) -> int:
         records = run_matrix(args, algorithms, save)
         wall = time.perf_counter() - t0
         save(records, wall)
-    text, misses = report(records, notes, command.strip(), wall, load_at_start, measured)
+    if args.null_calibration:
+        meta = {
+            "command": command.strip(),
+            "wall": wall,
+            "load_at_start": load_at_start,
+            "measured": measured,
+        }
+        try:
+            text, misses = NULL.report(records, meta), []
+        except ValueError as e:
+            parser.error(str(e))
+    else:
+        text, misses = report(records, notes, command.strip(), wall, load_at_start, measured)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
     print(f"wrote {args.out}")
