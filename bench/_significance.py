@@ -5,7 +5,7 @@ The IQR verdict (a median above the other side's third quartile misses) has no e
 10 seeds, two runs of one algorithm miss some cells by chance (bench/results/quality-null.md
 measures how many). So each cell also gets a one-sided Mann-Whitney U test of "our regrets over
 the seeds tend to be larger than theirs" (``scipy.stats.mannwhitneyu``, ``alternative=
-"greater"``), and a summary row's cells are corrected together by Holm's step-down procedure,
+"greater"``, exact when no value repeats), and a summary row's cells are corrected together by Holm's step-down procedure,
 which holds the row's family-wise error at ``ALPHA`` whatever the dependence between its cells
 (the budgets of one problem are nested prefixes of the same runs).
 
@@ -32,7 +32,11 @@ def worse_p(ours: Sequence[float], theirs: Sequence[float]) -> float:
     our regrets are mostly above theirs; 1 when every value is tied."""
     if not len(ours) or not len(theirs):
         raise ValueError("a significance test needs at least one run on each side")
-    p = float(mannwhitneyu(ours, theirs, alternative="greater").pvalue)
+    # Exact when no value repeats (scipy's "auto" is exact only up to 8 runs a side); with ties,
+    # the normal approximation that corrects for them.
+    tied = len(set(ours) | set(theirs)) < len(ours) + len(theirs)
+    method = "asymptotic" if tied else "exact"
+    p = float(mannwhitneyu(ours, theirs, alternative="greater", method=method).pvalue)
     return 1.0 if math.isnan(p) else p  # NaN: no variation at all, nothing to reject
 
 

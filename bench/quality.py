@@ -953,7 +953,7 @@ def report(
 
     compared: dict[tuple, list[Cell]] = {}
 
-    def cells(algorithm: str, ours: tuple[str, int], theirs: tuple[str, int]) -> list[Cell]:
+    def comparison(algorithm: str, ours: tuple[str, int], theirs: tuple[str, int]) -> list[Cell]:
         key = (algorithm, ours, theirs)
         if key not in compared:
             compared[key] = compare(summary, algorithm, problems, ours, theirs)
@@ -989,7 +989,7 @@ def report(
     for algorithm in algorithms:
         for ref in refs_of(algorithm):
             for parallel in parallels:
-                row = cells(algorithm, ("pykatib", parallel), (ref, parallel))
+                row = comparison(algorithm, ("pykatib", parallel), (ref, parallel))
                 if not row:
                     continue
                 both = [
@@ -1042,7 +1042,7 @@ def report(
         for algorithm in algorithms:
             for side in ["pykatib"] + refs_of(algorithm):
                 for parallel in batched:
-                    row = cells(algorithm, (side, parallel), (side, 1))
+                    row = comparison(algorithm, (side, parallel), (side, 1))
                     if row:
                         worse = [c.name for c in row if not c.met]
                         name = f"**{side}**" if side == "pykatib" else side
@@ -1166,14 +1166,17 @@ def report(
                             cell(q) if q else "-",
                             cell(rq) if rq else "-",
                             verdict(q, rq)[1] if q and rq else "-",
-                            p_text(cells(algorithm, ("pykatib", parallel), (ref, parallel)), name),
+                            p_text(
+                                comparison(algorithm, ("pykatib", parallel), (ref, parallel)), name
+                            ),
                         ]
                         if parallel > 1 and 1 in parallels:
                             q1 = pyk[1]["by_budget"].get(b) if pyk[1] else None
                             row.append(verdict(q, q1)[1] if q and q1 else "-")
                             row.append(
                                 p_text(
-                                    cells(algorithm, ("pykatib", parallel), ("pykatib", 1)), name
+                                    comparison(algorithm, ("pykatib", parallel), ("pykatib", 1)),
+                                    name,
                                 )
                             )
                     name = ref
