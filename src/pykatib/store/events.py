@@ -6,6 +6,7 @@ already stored bumps that one's ``count`` and ``lastTimestamp`` instead of addin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -13,7 +14,8 @@ from collections.abc import Callable, Container, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, literal_column, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from pykatib.api.models import API_VERSION, Event, _rfc3339, now
 from pykatib.store import driver
@@ -39,58 +41,25 @@ def record(
 ) -> None:
     """Write ``recorded`` (each one occurrence) about objects of one experiment.
 
-    Three statements at most, however many events: one look-up of the keys already stored
-    (on SQLite, one a key, each cheaper through the driver), one UPDATE of their counts and one
-    INSERT of the new rows (each an executemany). Events about an object of ``namespace``
-    created in this transaction, ``created`` by (kind, name), are new without a look-up: an
-    experiment's events go with it, and a trial is deleted only with its experiment.
+    One statement however many events, and no look-up: each is INSERTed (an executemany) and,
+    where the experiment has its aggregate key already (unique per experiment), the stored row's
+    count and lastTimestamp are bumped instead. The same event twice in one step is one row
+    counted twice (an UPDATE after the INSERT). ``created`` is unused (nothing is looked up).
     """
-    pending: dict[str, tuple[Event, str, datetime]] = {}
+    rows: dict[str, dict[str, Any]] = {}
     repeats: list[dict[str, Any]] = []
     for event in recorded:
         ns = event.involved_object.namespace or event.metadata.namespace or namespace
         key = aggregate_key(ns, event)
         stamp = event.last_timestamp or event.first_timestamp or now()
-        if key in pending:  # the same event twice in one step: one row, counted twice
-            repeats.append({"key": key, "stamp": stamp})
+        if key in rows:
+            repeats.append({"experiment": experiment_id, "key": key, "stamp": stamp})
         else:
-            pending[key] = (event, ns, stamp)
-    if not pending:
-        return
-    stored = _stored(
-        conn,
-        experiment_id,
-        [
-            key
-            for key, (event, ns, _) in pending.items()
-            if ns != namespace
-            or (event.involved_object.kind or "", event.involved_object.name or "") not in created
-        ],
-    )
-    # Stored ones first: a repeat within this step comes after its first occurrence.
-    repeats = [{"key": k, "stamp": s} for k, (_, _, s) in pending.items() if k in stored] + repeats
-    rows = []
-    for key, (event, ns, stamp) in pending.items():
-        if key not in stored:
-            rows.append(_new_row(experiment_id, key, event, ns, stamp, uid_of))
+            rows[key] = _new_row(experiment_id, key, event, ns, stamp, uid_of)
     if rows:
-        driver.execute_many(conn, _INSERT, rows)
-    for repeat in repeats:
-        repeat["experiment"] = experiment_id
+        driver.execute_many(conn, _upsert(conn.dialect.name), list(rows.values()))
     if repeats:
         driver.execute_many(conn, _COUNT_REPEAT, repeats)
-
-
-def _stored(conn: Connection, experiment_id: int, keys: list[str]) -> set[str]:
-    """Which of ``keys`` the experiment's events have already."""
-    if conn.dialect.name == "sqlite":  # a look-up each through the driver costs less than one IN
-        params = {"experiment_id": experiment_id}
-        return {
-            k for k in keys if driver.execute(conn, _STORED_KEY, {**params, "key": k}).fetchone()
-        }
-    return {
-        row[0] for row in conn.execute(_STORED_KEYS, {"experiment_id": experiment_id, "keys": keys})
-    }
 
 
 def _new_row(
@@ -126,31 +95,39 @@ def _new_row(
     }
 
 
-# Built once: building a statement costs more than running it, and events come every step.
-_STORED_KEYS = select(events.c.aggregate_key).where(
-    events.c.experiment_id == bindparam("experiment_id"),
-    events.c.aggregate_key.in_(bindparam("keys", expanding=True)),
+_COLUMNS = (
+    "experiment_id",
+    "namespace",
+    "involved_kind",
+    "involved_name",
+    "aggregate_key",
+    "count",
+    "first_timestamp",
+    "last_timestamp",
+    "resource",
 )
-_STORED_KEY = select(events.c.aggregate_key).where(
-    events.c.experiment_id == bindparam("experiment_id"),
-    events.c.aggregate_key == bindparam("key"),
-)
-_INSERT = insert(events).values(
-    {
-        name: bindparam(name)
-        for name in (
-            "experiment_id",
-            "namespace",
-            "involved_kind",
-            "involved_name",
-            "aggregate_key",
-            "count",
-            "first_timestamp",
-            "last_timestamp",
-            "resource",
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """The INSERT of an event that bumps the stored one of its key instead, in the dialect's
+    words (built once: building a statement costs more than running it)."""
+    values = {name: bindparam(name) for name in _COLUMNS}
+    # A literal 1: PyMySQL's executemany takes no parameter after VALUES (...).
+    count = events.c.count + literal_column("1")
+    if dialect in ("mysql", "mariadb"):
+        stmt = mysql.insert(events).values(values)
+        return stmt.on_duplicate_key_update(
+            count=count, last_timestamp=stmt.inserted.last_timestamp
         )
-    }
-)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(events).values(values)
+    return stmt.on_conflict_do_update(
+        index_elements=[events.c.experiment_id, events.c.aggregate_key],
+        set_={"count": count, "last_timestamp": stmt.excluded.last_timestamp},
+    )
+
+
 _COUNT_REPEAT = (
     update(events)
     .where(
