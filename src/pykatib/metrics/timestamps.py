@@ -61,6 +61,7 @@ def from_epoch(seconds: float) -> datetime | None:
 def format_rfc3339(moment: datetime) -> str:
     """``moment`` in UTC with microseconds, e.g. ``2024-03-04T17:55:08.123456Z``.
 
-    A naive datetime is taken as local time, as ``datetime.astimezone`` does.
+    A naive datetime is taken as local time, as ``datetime.astimezone`` does. (isoformat, not
+    strftime: several times cheaper, and every observation's time is formatted.)
     """
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")[:26] + "Z"

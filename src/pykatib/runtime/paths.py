@@ -37,7 +37,7 @@ STATE_DIR = ".pykatib"
 
 def trial_dir(home: Path, namespace: str, experiment: str, trial: str) -> Path:
     """The folder of all of a trial's attempts."""
-    return home / "trials" / namespace / experiment / trial
+    return home.joinpath("trials", namespace, experiment, trial)  # one parse, not four
 
 
 def attempt_dir(trial_folder: Path, attempt: int) -> Path:

@@ -217,8 +217,14 @@ def memory_bytes(value: Any) -> int | None:
 
 
 def read_json(path: Path) -> Any:
+    """A small JSON file the supervisor wrote in one write (None: not there, or cut short)."""
     try:
-        return json.loads(path.read_bytes())
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # no file object: 4 system calls fewer
+        try:
+            data = os.read(fd, 65536)
+        finally:
+            os.close(fd)
+        return json.loads(data)
     except (OSError, ValueError):
         return None
 

@@ -53,8 +53,11 @@ _NULL = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 def proc(pid: int) -> dict[str, int | None]:
     """Process ``pid`` with when it started (clock ticks since boot; None: unknown)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)  # no file object: 6
+        try:  # system calls fewer
+            data = os.read(fd, 4096)  # a few hundred bytes
+        finally:
+            os.close(fd)
         start: int | None = int(data[data.rindex(b")") + 2 :].split()[19])
     except (OSError, ValueError, IndexError):
         start = None

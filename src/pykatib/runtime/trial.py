@@ -205,8 +205,8 @@ class LocalTrial:
 
     @property
     def status(self) -> RunStatus:
-        """The run as last seen; while it runs, its Job (a deep copy of the spec) is made when
-        first asked for, not at every start: a short trial may end before anyone asks."""
+        """The run as last seen; while it runs, its Job is made when first asked for, not at
+        every start: a short trial may end before anyone asks."""
         with self._lock:
             if self._status is None:
                 self._status = RunStatus("running", job=self._job("running"))
@@ -396,8 +396,8 @@ class LocalTrial:
                 ready = yield fds, self._check_deadlines(attempt, interval)
                 if bell in ready and attempt.channel:
                     attempt.channel.clear()
-                if collector.polls:
-                    self._collect(attempt)
+                if collector.polls and waiter.fileno() not in ready:
+                    self._collect(attempt)  # (an attempt that ended is read once, below)
         finally:
             waiter.close()
         self._collect(attempt, final=True)

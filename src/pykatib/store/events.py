@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, literal_column, select, update
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from pykatib.api.models import API_VERSION, Event, _rfc3339, now
 from pykatib.store import driver
@@ -116,11 +116,17 @@ def _upsert(dialect: str) -> Any:
     # A literal 1: PyMySQL's executemany takes no parameter after VALUES (...).
     count = events.c.count + literal_column("1")
     if dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects import mysql  # imported by a MySQL store alone
+
         stmt = mysql.insert(events).values(values)
         return stmt.on_duplicate_key_update(
             count=count, last_timestamp=stmt.inserted.last_timestamp
         )
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = sqlite.insert
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        insert = postgresql.insert
     stmt = insert(events).values(values)
     return stmt.on_conflict_do_update(
         index_elements=[events.c.experiment_id, events.c.aggregate_key],
