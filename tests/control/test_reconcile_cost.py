@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 from helpers import experiment
+from sqlalchemy import event as sql_event
 
 from pykatib.control import status as st
 from pykatib.control.controller import Controller
@@ -184,9 +185,9 @@ def test_a_pass_where_nothing_changed_does_no_summary_work(
         ctl.reconcile(key)
     state = ctl.reconcile(key)
     status = state.experiment.status
-    lists = status.succeeded_trial_list, status.running_trial_list
+    counts = status.trials_succeeded, status.trials_running
     optimal = status.current_optimal_trial
-    assert len(lists[0] or []) == 30 and len(lists[1] or []) == 2
+    assert counts == (30, 2)
     optimals = Counter[str]()
     optimal_of = st._Ranked.optimal
     monkeypatch.setattr(
@@ -195,18 +196,16 @@ def test_a_pass_where_nothing_changed_does_no_summary_work(
     calls = Calls(monkeypatch, store)
     with calls.one_pass() as (trials, reads):
         ctl.reconcile(key)
-    # Nothing changed: no trial summarised, no list rebuilt, no optimal trial made again.
+    # Nothing changed: no trial summarised, no optimal trial made again.
     assert not trials and not reads and not calls.updates and not optimals
-    assert (status.succeeded_trial_list, status.running_trial_list) == lists
-    assert status.succeeded_trial_list is lists[0] and status.running_trial_list is lists[1]
+    assert (status.trials_succeeded, status.trials_running) == counts
     assert status.current_optimal_trial is optimal
-    # One trial ends: it alone is summarised, and the lists it left and joined are rebuilt.
+    # One trial ends: it alone is summarised, and counted.
     finished = runner.finish(loss=0.5)[1]
     with calls.one_pass() as (trials, reads):
         state = ctl.reconcile(key)
     assert set(calls.updates) <= set(trials) and finished in calls.updates
-    assert status.succeeded_trial_list is not lists[0]
-    assert status.succeeded_trial_list[-1] == finished
+    assert status.trials_succeeded == 31
     assert status.current_optimal_trial.best_trial_name == finished
     assert status_json(state) == from_scratch(store, state)
 
@@ -235,7 +234,32 @@ def test_a_control_plane_that_loads_completed_trials_keeps_none_of_them(tmp_path
     assert status_json(state) == from_scratch(store, state)
     best = state.experiment.status.current_optimal_trial
     assert best == before.experiment.status.current_optimal_trial
-    assert best.best_trial_name == before.summary.lists[st.SUCCEEDED][-1]  # the lowest loss
+    assert best.best_trial_name == runner_last(store, key)  # the lowest loss
+
+
+def test_a_pass_writes_in_one_transaction_of_a_few_statements(tmp_path: Path) -> None:
+    """A pass in which a trial ends and the next one starts: one transaction, each object one
+    statement, the step's events one INSERT (an executemany, their counts bumped by the same
+    statement where they are stored already: no look-up of the stored ones)."""
+    store, ctl, key, runner = scripted_experiment(tmp_path, "sql", 6, 1)
+    ctl.reconcile(key)
+    executed: list[str] = []
+    sql_event.listen(
+        store.engine, "checkout", lambda dbapi, *_: dbapi.set_trace_callback(executed.append)
+    )
+    for _ in range(3):
+        runner.finish(loss=0.5)
+        executed.clear()
+        ctl.reconcile(key)
+        # An executemany is traced row by row: one statement, however many rows.
+        heads = [" ".join(s.split()[:3]) for s in executed]
+        statements = [h for i, h in enumerate(heads) if i == 0 or h != heads[i - 1]]
+        # (the spec's generation is looked at once a second, whenever a pass runs then)
+        statements = [h for h in statements if "experiments.generation" not in h]
+        assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT", statements
+        assert statements.count("INSERT INTO events") == 1, statements
+        assert not [h for h in statements if h.startswith("SELECT") and "events" in h]
+        assert len(statements) <= 9, statements
 
 
 def status_json(state: Any) -> str:
@@ -251,9 +275,10 @@ def from_scratch(store: Store, state: Any) -> str:
 
 
 def runner_last(store: Store, key: tuple[str, str]) -> str:
-    """The trial whose reported loss is the lowest, as the store holds them."""
+    """The trial whose reported loss is the lowest, as the store holds them (of those that
+    reported one)."""
     losses = {}
     for trial in store.list_trials(*key):
-        [point] = store.list_observations(trial.namespace, trial.name)
-        losses[trial.name] = float(point.value)
+        for point in store.list_observations(trial.namespace, trial.name):
+            losses[trial.name] = float(point.value)
     return min(losses, key=losses.__getitem__)

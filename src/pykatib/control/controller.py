@@ -465,6 +465,8 @@ class Controller:
         waiting = self.runner.reserve(request)
         created = trial.status.condition("Created")
         if waiting is not None:
+            if trial.name not in state.phases:
+                state.add_trial(trial)  # new: Pending
             # Pending, as an unschedulable pod: said once, tried again when resources free.
             message = f"Trial is created; waiting for resources: {waiting}"
             if created is not None and created.message != message:
@@ -503,11 +505,11 @@ class Controller:
             return
         for assignment in assignments:
             trial = self._new_trial(state, assignment)
-            state.add_trial(trial)
-            if state.phases[trial.name] == st.PENDING:
-                self._start(state, trial, changes)
-            else:
+            if trial.status.has("Failed"):  # its template can't be rendered
+                state.add_trial(trial)
                 changes.trials.append(trial)
+            else:
+                self._start(state, trial, changes)  # which adds it to the state, once
         if assignments or sg.is_done(state):
             goal_reached = self._summarize(state) if assignments else False
             st.update_experiment_condition(exp, goal_reached, sg.is_done(state))
