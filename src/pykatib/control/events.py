@@ -9,7 +9,7 @@ as conditions. ``kubectl describe``-style output lists them (:mod:`pykatib.cli.d
 
 from __future__ import annotations
 
-import secrets
+import time
 from typing import Any
 
 from pykatib.api.models import Condition, Event, ObjectMeta, ObjectReference, now
@@ -23,8 +23,10 @@ def event(obj: Any, type_: str, reason: str, message: str) -> Event:
     stamp = now()
     meta = obj.metadata
     return Event(
+        # Named as Kubernetes' event recorder names one: the object's name and the time in
+        # nanoseconds, in hex (record/event.go, makeEvent).
         metadata=ObjectMeta(
-            name=f"{meta.name}.{secrets.token_hex(8)}", namespace=meta.namespace or "default"
+            name=f"{meta.name}.{time.time_ns():x}", namespace=meta.namespace or "default"
         ),
         involved_object=ObjectReference(
             api_version=obj.api_version,

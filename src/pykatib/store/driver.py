@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Float, Integer, String
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
@@ -32,8 +32,8 @@ def execute(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) ->
     ``rowcount``, ``fetchone()`` and ``fetchall()``)."""
     if conn.dialect.name != "sqlite":
         return conn.execute(stmt, dict(params))
-    sql, names, fixed = _compiled(stmt)
-    args = [_value(params[n] if n in params else fixed[n]) for n in names]
+    sql, names, fixed, times = _compiled(stmt)
+    args = _args(params, names, fixed, times)
     try:
         return _dbapi(conn).execute(sql, args)
     except sqlite3.Error as err:  # as SQLAlchemy raises it: IntegrityError, OperationalError...
@@ -45,8 +45,8 @@ def execute_many(conn: Connection, stmt: ClauseElement, rows: Sequence[Mapping[s
     if conn.dialect.name != "sqlite":
         conn.execute(stmt, [dict(r) for r in rows])
         return
-    sql, names, fixed = _compiled(stmt)
-    args = [[_value(row[n] if n in row else fixed[n]) for n in names] for row in rows]
+    sql, names, fixed, times = _compiled(stmt)
+    args = [_args(row, names, fixed, times) for row in rows]
     try:
         _dbapi(conn).executemany(sql, args)
     except sqlite3.Error as err:
@@ -78,14 +78,29 @@ def _dbapi(conn: Connection) -> Any:
 
 
 @functools.cache
-def _compiled(stmt: ClauseElement) -> tuple[str, tuple[str, ...], dict[str, Any]]:
-    """The SQLite text of ``stmt``, the names of its positional parameters in order, and the
-    values of those the statement holds itself (the 1 of ``resource_version + 1``)."""
+def _compiled(
+    stmt: ClauseElement,
+) -> tuple[str, tuple[str, ...], dict[str, Any], tuple[int, ...]]:
+    """The SQLite text of ``stmt``, the names of its positional parameters in order, the
+    values of those the statement holds itself (the 1 of ``resource_version + 1``), and the
+    positions of the parameters that may be datetimes (the others are passed as they are)."""
     compiled = stmt.compile(dialect=_SQLITE)
     assert compiled.positiontup is not None
     fixed = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
-    return str(compiled), tuple(compiled.positiontup), fixed
+    names = tuple(compiled.positiontup)
+    times = tuple(
+        i
+        for i, name in enumerate(names)
+        if not isinstance(compiled.binds[name].type, (Integer, String, Float))
+    )
+    return str(compiled), names, fixed, times
 
 
-def _value(value: Any) -> Any:
-    return _DATETIME(value) if isinstance(value, datetime) and _DATETIME else value
+def _args(
+    params: Mapping[str, Any], names: tuple[str, ...], fixed: dict[str, Any], times: tuple[int, ...]
+) -> list[Any]:
+    args = [params[n] if n in params else fixed[n] for n in names]
+    for i in times:
+        if isinstance(args[i], datetime) and _DATETIME:
+            args[i] = _DATETIME(args[i])
+    return args
