@@ -934,8 +934,10 @@ def header(
             "likewise P against its own P = 1 (same seeds, same generator: positively correlated "
             "runs, so the unpaired test is conservative); the p-values Holm-adjusted over each "
             f"summary row's cells; `significantly worse`: adjusted p <= {S.ALPHA}. The tables' "
-            "`p` columns give each cell's unadjusted p, bold when significant after Holm. How many "
-            "cells the IQR criterion misses by chance at 10 seeds: bench/results/quality-null.md"
+            "`p` columns give each cell's unadjusted p, bold when significant after Holm. With 10 "
+            "seeds only a large difference is significant: a miss that is not may still be real. "
+            "How many cells the IQR criterion misses by chance at 10 seeds: "
+            "bench/results/quality-null.md"
         ),
         "",
     ]
