@@ -11,8 +11,8 @@ mean over ``SPLITS`` random halvings of the same 2N seeds (the expected count, l
 split), and the cells the test finds significantly worse (it should find almost none). Beside
 them, the chance a cell misses for two samples of N drawn from one continuous distribution.
 
-    nice -n 10 python bench/quality.py --null-calibration --algorithms random,tpe,multivariate-tpe,cmaes \\
-        --sides optuna --seeds 10 --parallel 1,4,8 --jobs 1 --raw /tmp/null.json
+    nice -n 10 python bench/quality.py --null-calibration --sides optuna --seeds 10 \\
+        --algorithms random,tpe,multivariate-tpe,cmaes --parallel 1,4,8 --jobs 1 --raw /tmp/null.json
     python bench/quality.py --null-calibration --load /tmp/null.json   # the report again
 
 ``--seeds N`` is the seeds of one half (runs use 2N); ``--load`` takes traces of any run with an

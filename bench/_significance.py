@@ -1,20 +1,22 @@
 """Is one side's regret significantly worse than another's? bench/quality.py's tests beside its
 IQR verdict.
 
-The IQR verdict (a median above the other side's third quartile misses) has no error rate: with
-10 seeds, two runs of one algorithm miss some cells by chance (bench/results/quality-null.md
-measures how many). So each cell also gets a one-sided Mann-Whitney U test of "our regrets over
-the seeds tend to be larger than theirs" (``scipy.stats.mannwhitneyu``, ``alternative=
-"greater"``, exact when no value repeats), and a summary row's cells are corrected together by Holm's step-down procedure,
-which holds the row's family-wise error at ``ALPHA`` whatever the dependence between its cells
-(the budgets of one problem are nested prefixes of the same runs).
+The IQR verdict (a median above the other side's third quartile misses) has no stated error
+rate: with 10 seeds, two runs of one algorithm miss some cells by chance (bench/results/
+quality-null.md measures how many). So each cell also gets a one-sided Mann-Whitney U test of "our
+regrets over the seeds tend to be larger than theirs" (``scipy.stats.mannwhitneyu``,
+``alternative="greater"``, exact when no value repeats), and a summary row's cells are corrected
+together by Holm's step-down procedure, which holds the row's family-wise error at ``ALPHA``
+whatever the dependence between its cells (the budgets of one problem are nested prefixes of the
+same runs).
 
 The test is unpaired: the problems are deterministic functions (no instance or noise drawn per
 seed), and two libraries draw from different generators, so seed s of one side is no nearer seed
 s of the other than any other seed. The only thing the sides share per seed is the trials'
 durations at P > 1, which order the results, not the points. A side against its own P = 1 shares
-the seed's generator, so its runs are positively correlated pair by pair; the unpaired test is
-then conservative (it can miss a difference, not invent one).
+the seed's generator (``random`` draws the same points at every P), so its runs are positively
+correlated pair by pair; the unpaired test is then conservative: it tends to miss a difference
+rather than invent one.
 """
 
 from __future__ import annotations

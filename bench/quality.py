@@ -54,17 +54,18 @@ the same seeds and budget, every parallelism pooled), and its sum over the probl
 whose traces equal pykatib's in every run (``sobol`` and Optuna's QMCSampler, ``grid`` and
 GridSampler: the same engine) are named in a note, not printed as rows.
 
-**Significance** (``bench/_significance.py``). The IQR verdict has no error rate: with 10 seeds it
-misses about one cell in seven for an algorithm exactly as good as its reference. Beside each
-verdict, a one-sided Mann-Whitney U test of "pykatib's regrets over the seeds tend to be larger"
-(seeds as independent runs), and likewise P > 1 against its own P = 1; each summary row's p-values
-are Holm-adjusted over its cells, and the rows count and list the cells significantly worse at
-0.05. ``--null-calibration`` (``bench/_quality_null.py``; report ``bench/results/quality-null.md``)
-runs each side on twice ``--seeds`` seeds and applies the criterion and the test to the side
-against itself on the two halves, giving the chance misses a summary row should expect:
+**Significance** (``bench/_significance.py``). The IQR verdict has no stated error rate: at 10
+seeds it misses about one cell in seven for an algorithm exactly as good as its reference. Beside
+each verdict, a one-sided Mann-Whitney U test of "pykatib's regrets over the seeds tend to be
+larger" (seeds as independent runs), and likewise P > 1 against its own P = 1; each summary row's
+p-values are Holm-adjusted over its cells, and the rows count and list the cells significantly
+worse at 0.05. ``--null-calibration`` (``bench/_quality_null.py``; report
+``bench/results/quality-null.md``) runs each side on twice ``--seeds`` seeds and applies the
+criterion and the test to the side against itself on the two halves, giving the chance misses a
+summary row should expect (about 15 min here):
 
-    nice -n 10 python bench/quality.py --null-calibration --algorithms random,tpe,multivariate-tpe,cmaes \
-        --sides optuna --seeds 10 --parallel 1,4,8 --jobs 1 --raw /tmp/null.json   # about 20 min
+    nice -n 10 python bench/quality.py --null-calibration --sides optuna --seeds 10 \
+        --algorithms random,tpe,multivariate-tpe,cmaes --parallel 1,4,8 --jobs 1 --raw /tmp/null.json
 
 Every algorithm gets ``random_state`` = the seed (``sobol`` is then scrambled, like the reference).
 Problems (minimised, standard domains): Branin (2-d), Hartmann6, Ackley5, Rosenbrock5, Levy5.
