@@ -120,6 +120,13 @@ def test_every_reader_makes_the_lists_from_the_trials(url: str) -> None:
         assert [lists_of(e["status"]) for e in listed] == [want["default"], want["team"]]
         assert reader.experiments(None) == listed
         assert [e.to_dict() for e in store.list_experiments("team")] == reader.experiments("team")
+        # Where no list is shown (tables, the web UI's list), none is read.
+        bare = store.get_experiment("default", "exp", trial_lists=False).to_dict()
+        assert lists_of(bare["status"]) == {} and bare["status"]["trialsSucceeded"] == 3
+        assert reader.experiment("default", "exp", trial_lists=False) == bare
+        assert reader.experiments(None, trial_lists=False) == [
+            e.to_dict() for e in store.list_experiments(trial_lists=False)
+        ]
     finally:
         reader.close()
     # The counters agree with the lists, and a trial that changes phase changes list.
@@ -134,6 +141,26 @@ def test_every_reader_makes_the_lists_from_the_trials(url: str) -> None:
     assert status.running_trial_list is None and status.killed_trial_list == ["exp-b"]
     assert status.succeeded_trial_list == ["exp-a", "exp-d", "exp-h"]
     restarted.close()
+
+
+def test_the_lists_are_read_from_an_index_alone(tmp_path: Path) -> None:
+    """On SQLite a trial's columns after its resource (tens of KiB) are reached through the
+    resource's overflow pages: the lists' read must not touch the rows."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    fill(store, "default", PHASES)
+    with store.engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT t.experiment_id, t.name, t.phase FROM trials t "
+            "JOIN experiments e ON e.id = t.experiment_id WHERE e.namespace = 'default' "
+            "ORDER BY t.id"
+        ).all()
+        one = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT experiment_id, name, phase FROM trials "
+            "WHERE experiment_id IN (1) ORDER BY id"
+        ).all()
+    store.close()
+    assert "COVERING INDEX ix_trials_phase" in str(one), one
+    assert "COVERING INDEX ix_trials_phase" in str(plan), plan
 
 
 def test_an_experiment_with_no_trials_has_no_lists(url: str) -> None:

@@ -111,12 +111,17 @@ class _Ctx:
                 f"{exc}; it exists in {spaces} {', '.join(elsewhere)}: add -n {elsewhere[0]}"
             ) from None
 
-    def find_doc(self, kind: str, name: str) -> dict[str, Any]:
+    def find_doc(self, kind: str, name: str, trial_lists: bool = True) -> dict[str, Any]:
         """As :meth:`find`, as Katib's JSON: read with the fast :attr:`reader` when there is
-        one (the full store's look-up words the error when it is not found)."""
+        one (the full store's look-up words the error when it is not found). Without
+        ``trial_lists`` an experiment may come without its trial-name lists (a table shows
+        none; the local store reads them from every trial)."""
         reader = self.reader
         if reader is not None and kind in ("experiment", "trial"):
-            found = getattr(reader, kind)(self.namespace, name)
+            if kind == "experiment":
+                found = reader.experiment(self.namespace, name, trial_lists=trial_lists)
+            else:
+                found = reader.trial(self.namespace, name)
             if found is not None:
                 return found  # type: ignore[no-any-return]
         return self.find(kind, name).to_dict()  # type: ignore[no-any-return]
@@ -696,15 +701,16 @@ def get(
             views.print_metrics(console.get(), name, points, output)
             return
         if name:
-            items = [ctx.find_doc(kind, name) if fast else ctx.find(kind, name)]
+            items = [ctx.find_doc(kind, name, trial_lists=False) if fast else ctx.find(kind, name)]
         elif kind == "trial":
             if experiment and not all_namespaces:
-                exp = ctx.find_doc("experiment", experiment)
+                exp = ctx.find_doc("experiment", experiment, trial_lists=False)
                 ns = exp["metadata"].get("namespace") or DEFAULT_NAMESPACE
             reader = ctx.reader if fast else None
             items, token = paging.trials(reader, lambda: ctx.backend, ns, experiment, after, limit)
         elif kind == "experiment":
-            found = ctx.reader.experiments(ns) if fast and ctx.reader is not None else None
+            reader = ctx.reader if fast else None
+            found = reader.experiments(ns, trial_lists=False) if reader is not None else None
             items = found if found is not None else ctx.backend.list_experiments(ns)
         else:
             items = ctx.backend.list_suggestions(ns)

@@ -75,10 +75,11 @@ class ServerReader:
         # RFC 3339 in UTC sorts as the times do; a stable sort keeps the server's order in a tie.
         return sorted(items, key=lambda o: (o.get("metadata") or {}).get("creationTimestamp") or "")
 
-    def experiment(self, namespace: str, name: str) -> Doc | None:
+    # ``trial_lists`` as the lean reader's: the API serves whole experiments, lists and all.
+    def experiment(self, namespace: str, name: str, trial_lists: bool = True) -> Doc | None:
         return self._one("experiments", namespace, name)
 
-    def experiments(self, namespace: str | None) -> list[Doc] | None:
+    def experiments(self, namespace: str | None, trial_lists: bool = True) -> list[Doc] | None:
         return self._all("experiments", namespace)
 
     def trial(self, namespace: str, name: str) -> Doc | None:

@@ -28,7 +28,7 @@ def _namespace(name: str) -> dict[str, Any]:
 
 def _namespaces(request: Request) -> list[str]:
     store = request.app.state.pykatib.store
-    found = {exp.namespace for exp in store.list_experiments()}
+    found = {exp.namespace for exp in store.list_experiments(trial_lists=False)}
     return sorted(found | {DEFAULT_NAMESPACE})
 
 

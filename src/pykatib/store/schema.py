@@ -81,7 +81,9 @@ trials = Table(
     UniqueConstraint("namespace", "name", name="uq_trial_name"),
     Index("ix_trials_experiment", "experiment_id", "id"),
     Index("ix_trials_name", "name"),  # the DB manager's lookup by name alone
-    Index("ix_trials_phase", "experiment_id", "phase"),
+    # Covers the read of an experiment's trial-name lists: on SQLite a column after `resource`
+    # is reached through the resource's overflow pages (tens of KiB a trial).
+    Index("ix_trials_phase", "experiment_id", "id", "phase", "name"),
 )
 
 suggestions = Table(

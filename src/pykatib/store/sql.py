@@ -95,16 +95,17 @@ _TRIAL_COLUMNS = (
 _TRIAL_BATCH = 200
 
 
-def _experiments(conn: Connection, query: Any) -> list[Experiment]:
+def _experiments(conn: Connection, query: Any, trial_lists: bool) -> list[Experiment]:
     """The experiments ``query`` (of :data:`_EXPERIMENT_COLUMNS`) finds, each status with its
-    trial-name lists made from its trials (:func:`with_trial_lists`)."""
+    trial-name lists made from its trials (:func:`with_trial_lists`) if ``trial_lists``."""
     rows = conn.execute(query).all()
     if not rows:
         return []
-    phases = _TRIAL_PHASES.where(trials.c.experiment_id.in_([r[6] for r in rows]))
     by_experiment: dict[int, list[tuple[str, str]]] = {}
-    for experiment_id, name, phase in conn.execute(phases):
-        by_experiment.setdefault(experiment_id, []).append((name, phase))
+    if trial_lists:
+        phases = _TRIAL_PHASES.where(trials.c.experiment_id.in_([r[6] for r in rows]))
+        for experiment_id, name, phase in conn.execute(phases):
+            by_experiment.setdefault(experiment_id, []).append((name, phase))
     found = []
     for row in rows:
         data = json.loads(row[0])
@@ -215,12 +216,14 @@ class Store:
             raise NotFoundError(f'experiment "{name}" not found in namespace "{namespace}"')
         return row
 
-    def get_experiment(self, namespace: str, name: str) -> Experiment:
+    def get_experiment(self, namespace: str, name: str, trial_lists: bool = True) -> Experiment:
+        """The experiment. Its status's trial-name lists are made from its trials; without
+        ``trial_lists`` it has none (a read of every trial saved where they are not shown)."""
         query = select(*_EXPERIMENT_COLUMNS).where(
             experiments.c.namespace == namespace, experiments.c.name == name
         )
         with self.engine.connect() as conn:
-            found = _experiments(conn, query)
+            found = _experiments(conn, query, trial_lists)
         if not found:
             raise NotFoundError(f'experiment "{name}" not found in namespace "{namespace}"')
         return found[0]
@@ -257,12 +260,15 @@ class Store:
     def experiment_source_dir(self, namespace: str, name: str) -> str | None:
         return self._experiment_row(namespace, name, experiments.c.source_dir)[0]
 
-    def list_experiments(self, namespace: str | None = None) -> list[Experiment]:
+    def list_experiments(
+        self, namespace: str | None = None, trial_lists: bool = True
+    ) -> list[Experiment]:
+        """In creation order (``trial_lists`` as in :meth:`get_experiment`)."""
         query = select(*_EXPERIMENT_COLUMNS).order_by(experiments.c.id)
         if namespace is not None:
             query = query.where(experiments.c.namespace == namespace)
         with self.engine.connect() as conn:
-            return _experiments(conn, query)
+            return _experiments(conn, query, trial_lists)
 
     def delete_experiment(self, namespace: str, name: str) -> None:
         """Delete the experiment with its trials, suggestion, observations and events."""

@@ -83,7 +83,7 @@ def warm(app: Any) -> threading.Thread:
 
     def run() -> None:
         try:
-            newest = store.list_experiments()[-cache.size :]
+            newest = store.list_experiments(trial_lists=False)[-cache.size :]
             for exp in reversed(newest):
                 rows = cache.get(store, exp.metadata.namespace or "", exp.metadata.name or "")
                 rows.derive("columns", _columns_json)
@@ -122,7 +122,9 @@ async def experiments_in(request: Request, namespace: str) -> dict[str, Any]:
 
 
 async def _experiments(request: Request, namespace: str | None) -> dict[str, Any]:
-    found = await anyio.to_thread.run_sync(_store(request).list_experiments, namespace)
+    found = await anyio.to_thread.run_sync(
+        partial(_store(request).list_experiments, namespace, trial_lists=False)
+    )
     return {"items": [summary(exp) for exp in found]}
 
 

@@ -244,7 +244,8 @@ class RowsCache:
             return self._get(store, namespace, name)
 
     def _get(self, store: Store, namespace: str, name: str) -> Rows:
-        exp = store.get_experiment(namespace, name)  # NotFoundError when there is none
+        # NotFoundError when there is none; its spec and counters are used, not its lists
+        exp = store.get_experiment(namespace, name, trial_lists=False)
         digest = reads.change_digest(store, namespace)
         stamp = (exp.metadata.uid, exp.metadata.resource_version, digest)
         key = (namespace, name)

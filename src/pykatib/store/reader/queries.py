@@ -165,24 +165,34 @@ class Reader:
         except ReadError:
             return None
 
-    def experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        found = self._experiments("WHERE e.namespace = ? AND e.name = ?", (namespace, name))
+    def experiment(
+        self, namespace: str, name: str, trial_lists: bool = True
+    ) -> dict[str, Any] | None:
+        """The experiment; without ``trial_lists``, its status has no trial-name lists (what a
+        table shows needs none, and they are read from every trial)."""
+        where = "WHERE e.namespace = ? AND e.name = ?"
+        found = self._experiments(where, (namespace, name), trial_lists)
         return found[0] if found else None
 
-    def experiments(self, namespace: str | None) -> list[dict[str, Any]] | None:
+    def experiments(
+        self, namespace: str | None, trial_lists: bool = True
+    ) -> list[dict[str, Any]] | None:
         where, args = ("WHERE e.namespace = ?", (namespace,)) if namespace is not None else ("", ())
-        return self._experiments(where, args)
+        return self._experiments(where, args, trial_lists)
 
-    def _experiments(self, where: str, args: Sequence[str]) -> list[dict[str, Any]] | None:
+    def _experiments(
+        self, where: str, args: Sequence[str], trial_lists: bool
+    ) -> list[dict[str, Any]] | None:
         rows = self._rows(f"{_EXPERIMENT} {where} ORDER BY e.id", args)
         if not rows:
             return rows
-        phases = self._rows(f"{_TRIAL_PHASES} {where} ORDER BY t.id", args)
-        if phases is None:
-            return None
         trials: dict[int, list[tuple[str, str]]] = {}
-        for experiment_id, name, phase in phases:
-            trials.setdefault(int(experiment_id), []).append((name, phase))
+        if trial_lists:
+            phases = self._rows(f"{_TRIAL_PHASES} {where} ORDER BY t.id", args)
+            if phases is None:
+                return None
+            for experiment_id, name, phase in phases:
+                trials.setdefault(int(experiment_id), []).append((name, phase))
         return [_experiment(r, trials.get(int(r[6]), ())) for r in rows]
 
     def trial(self, namespace: str, name: str) -> dict[str, Any] | None:

@@ -52,7 +52,7 @@ def upgrade() -> None:
     op.add_column(
         "trials", sa.Column("phase", sa.String(32), nullable=False, server_default="pending")
     )
-    op.create_index("ix_trials_phase", "trials", ["experiment_id", "phase"])
+    op.create_index("ix_trials_phase", "trials", ["experiment_id", "id", "phase", "name"])
     conn = op.get_bind()
     meta = sa.MetaData()
     trials = sa.Table("trials", meta, autoload_with=conn)
