@@ -257,7 +257,10 @@ class LocalTrial:
                 self._points.extend(points)
                 self._position = collector.position()
                 self._offset = _report_offset(collector)
-        self.wake()
+        if not final:
+            # (A final read is told with the run's end, by _finish, or dropped with its failed
+            # attempt: a wake now would have the control plane write the trial twice.)
+            self.wake()
 
     # --- the run ---------------------------------------------------------------------------
 
