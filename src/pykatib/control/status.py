@@ -27,6 +27,16 @@ from pykatib.api.models import (
     _TimedStatus,
     now,
 )
+from pykatib.api.phase_rule import (  # noqa: F401 (the control plane's names for them)
+    EARLY_STOPPED,
+    FAILED,
+    KILLED,
+    METRICS_UNAVAILABLE,
+    PENDING,
+    PHASE_OF_CONDITION,
+    RUNNING,
+    SUCCEEDED,
+)
 
 # Experiment condition reasons, as Katib writes them.
 EXPERIMENT_CREATED = "ExperimentCreated"
@@ -47,18 +57,6 @@ TRIAL_METRICS_UNAVAILABLE = "MetricsUnavailable"
 TRIAL_KILLED = "TrialKilled"
 TRIAL_EARLY_STOPPED = "TrialEarlyStopped"
 
-# Trial phases, in the order Katib's status summary tests them.
-PENDING, RUNNING, SUCCEEDED, FAILED, KILLED = "pending", "running", "succeeded", "failed", "killed"
-EARLY_STOPPED, METRICS_UNAVAILABLE = "early_stopped", "metrics_unavailable"
-# The phase each deciding condition type of Katib's order stands for.
-PHASE_OF_CONDITION = {
-    "Killed": KILLED,
-    "Failed": FAILED,
-    "Succeeded": SUCCEEDED,
-    "EarlyStopped": EARLY_STOPPED,
-    "Running": RUNNING,
-    "MetricsUnavailable": METRICS_UNAVAILABLE,
-}
 COMPLETED_PHASES = frozenset({SUCCEEDED, FAILED, KILLED, EARLY_STOPPED, METRICS_UNAVAILABLE})
 ACTIVE_PHASES = frozenset({PENDING, RUNNING})
 ALL_PHASES = (PENDING, RUNNING, SUCCEEDED, FAILED, KILLED, EARLY_STOPPED, METRICS_UNAVAILABLE)
@@ -171,8 +169,7 @@ def restart_pending(exp: Experiment) -> bool:
 def trial_phase(trial: Trial) -> str:
     """The trial's phase, tested in the order of Katib's status summary
     (:mod:`pykatib.api.phase_rule`)."""
-    decided = phase_rule.first_true((c.type, c.status) for c in trial.status.conditions or [])
-    return PHASE_OF_CONDITION.get(decided or "", PENDING)
+    return phase_rule.phase((c.type, c.status) for c in trial.status.conditions or [])
 
 
 def mark_trial_created(trial: Trial) -> None:

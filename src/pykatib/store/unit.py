@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from pykatib.api import phase_rule
 from pykatib.api.errors import ConflictError, NotFoundError
 from pykatib.api.models import (
     Event,
@@ -20,7 +21,6 @@ from pykatib.api.models import (
     Trial,
     now,
 )
-from pykatib.control.status import trial_phase
 from pykatib.metrics.observation import ObservationPoint
 from pykatib.store import driver
 from pykatib.store import events as event_log
@@ -156,7 +156,7 @@ class Unit:
             found[0],
             meta,
             f'trial "{key[0]}/{key[1]}"',
-            {"resource": resource, "phase": trial_phase(trial)},
+            {"resource": resource, "phase": _phase(trial)},
         )
         self.new_trials[key] = (found[0], uid)
         self._written("Trial", meta, uid, version, created)
@@ -172,7 +172,7 @@ class Unit:
                     "namespace": trial.namespace,
                     "name": trial.name,
                     "resource": resource,
-                    "phase": trial_phase(trial),
+                    "phase": _phase(trial),
                     "uid": uid,
                     "created_at": created,
                     "resource_version": 1,
@@ -339,3 +339,8 @@ def _float_or_none(value: str) -> float | None:
         return float(value)
     except ValueError:
         return None
+
+
+def _phase(trial: Trial) -> str:
+    """What ``trials.phase`` records: the trial's phase by Katib's rule."""
+    return phase_rule.phase((c.type, c.status) for c in trial.status.conditions or [])

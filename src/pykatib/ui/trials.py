@@ -110,8 +110,7 @@ def _metric_names(exp: Experiment, objective: Objective) -> list[str]:
 
 def trial_phase(data: dict[str, Any]) -> str:
     """The phase of a trial's JSON, as :func:`pykatib.control.status.trial_phase` decides it."""
-    decided = phase_rule.first_true(phase_rule.document_conditions(data))
-    return st.PHASE_OF_CONDITION.get(decided or "", st.PENDING)
+    return phase_rule.phase(phase_rule.document_conditions(data))
 
 
 def metric_value(data: dict[str, Any], name: str) -> float | None:
