@@ -96,10 +96,11 @@ def test_the_report_adds_the_significance_columns_and_keeps_what_the_readme_read
     assert misses == ["random vs Optuna RandomSampler at P=1: branin@1, branin@2"]
     (tmp_path / "quality.md").write_text(text)
     monkeypatch.setattr(readme_table, "RESULTS", tmp_path)
-    assert readme_table.quality().startswith(
-        "inside the reference's seed IQR or better in **2 of 4** cells; with 4 or 8 in flight "
-        "within pykatib's own one-at-a-time IQR in 2 of 2"
+    headline = readme_table.quality()
+    assert headline.startswith(
+        "inside the reference's seed IQR or better in **2 of 4** cells, 2 signif"
     )
+    assert "in flight within pykatib's own one-at-a-time IQR in 2 of 2, 0 significantly" in headline
 
 
 def test_the_null_calibration_compares_a_side_with_itself_on_disjoint_seeds(
