@@ -22,6 +22,15 @@ def test_draws_match_numpy(seed: int) -> None:
         assert [ours.random() for _ in range(20)] == [numpys.random() for _ in range(20)]
 
 
+@pytest.mark.parametrize(
+    "entropy", [[5], [], [1, 2, 3], [1, 2, 3, 4], [1, 2, 3, 4, 5], [2**96 + 7, 2**70, 9], [0] * 9]
+)
+def test_entropy_of_any_length_matches_numpy(entropy: list[int]) -> None:
+    """Up to 4 32-bit words fill the pool; each further word is mixed into all of it."""
+    ours, numpys = default_rng(entropy), np.random.default_rng(entropy)
+    assert [ours.random() for _ in range(5)] == [numpys.random() for _ in range(5)]
+
+
 def test_random_search_assignments_are_unchanged_for_a_random_state() -> None:
     """What random proposed when it drew with NumPy's generator: trial k from (seed, k)."""
     from pykatib.suggest.random import sample_assignments

@@ -22,7 +22,7 @@ _INIT_B = 0x8B51F9DD
 _MULT_B = 0x58F38DED
 _MIX_MULT_L = 0xCA01F9DD
 _MIX_MULT_R = 0x4973F715
-_XSHIFT = 16
+# Each hash and mix ends with value ^ (value >> 16) (XSHIFT).
 # numpy/random/src/pcg64/pcg64.h: the 128-bit LCG multiplier.
 _PCG_MULTIPLIER = (2549297995355413924 << 64) + 4865540595714422341
 
@@ -31,14 +31,11 @@ class PCG64:
     """A PCG64 generator seeded as ``numpy.random.default_rng(entropy)`` seeds one."""
 
     def __init__(self, entropy: Sequence[int]) -> None:
-        words = _generate_state(_mix_entropy(_uint32_words(entropy)), 8)
-        # generate_state(4, uint64): each 64-bit value is two 32-bit words, low word first.
-        seed_hi, seed_lo, inc_hi, inc_lo = (words[i] | (words[i + 1] << 32) for i in range(0, 8, 2))
+        seed_hi, seed_lo, inc_hi, inc_lo = _generate_state(_mix_entropy(_uint32_words(entropy)))
         self._inc = ((((inc_hi << 64) | inc_lo) << 1) | 1) & _MASK128
-        self._state = 0
-        self._step()
-        self._state = (self._state + ((seed_hi << 64) | seed_lo)) & _MASK128
-        self._step()
+        # pcg64_srandom: the state steps from 0 (to inc), takes in the seed, and steps again.
+        seed = (seed_hi << 64) | seed_lo
+        self._state = ((self._inc + seed) * _PCG_MULTIPLIER + self._inc) & _MASK128
 
     def _step(self) -> None:
         self._state = (self._state * _PCG_MULTIPLIER + self._inc) & _MASK128
@@ -73,37 +70,48 @@ def _uint32_words(entropy: Sequence[int]) -> list[int]:
     return words
 
 
-def _hashmix(value: int, hash_const: list[int]) -> int:
-    value = (value ^ hash_const[0]) & _MASK32
-    hash_const[0] = (hash_const[0] * _MULT_A) & _MASK32
-    value = (value * hash_const[0]) & _MASK32
-    return value ^ (value >> _XSHIFT)
+def _hash_constants(multiplier: int, start: int, count: int) -> tuple[tuple[int, int], ...]:
+    """``SeedSequence``'s hash constants, which step the same whatever is hashed: each hash
+    xors in one and multiplies by the next."""
+    pairs, constant = [], start
+    for _ in range(count):
+        following = (constant * multiplier) & _MASK32
+        pairs.append((constant, following))
+        constant = following
+    return tuple(pairs)
 
 
-def _mix(x: int, y: int) -> int:
-    result = (_MIX_MULT_L * x - _MIX_MULT_R * y) & _MASK32
-    return result ^ (result >> _XSHIFT)
+# The hashes of entropy of up to 4 words (4 into the pool, 12 mixing it), and of the 8 words of
+# generate_state: made once, as seeding a generator per trial is the cost of a random proposal.
+_POOL_HASHES = _hash_constants(_MULT_A, _INIT_A, _POOL_SIZE * _POOL_SIZE)
+_STATE_HASHES = _hash_constants(_MULT_B, _INIT_B, 8)
+# The pool's mixing: every word into every other, in this order.
+_MIXES = [(src, dst) for src in range(_POOL_SIZE) for dst in range(_POOL_SIZE) if src != dst]
 
 
 def _mix_entropy(entropy: list[int]) -> list[int]:
-    hash_const = [_INIT_A]
-    pool = [_hashmix(entropy[i] if i < len(entropy) else 0, hash_const) for i in range(4)]
-    for src in range(_POOL_SIZE):
-        for dst in range(_POOL_SIZE):
-            if src != dst:
-                pool[dst] = _mix(pool[dst], _hashmix(pool[src], hash_const))
-    for src in range(_POOL_SIZE, len(entropy)):
-        for dst in range(_POOL_SIZE):
-            pool[dst] = _mix(pool[dst], _hashmix(entropy[src], hash_const))
-    return pool
+    """The pool: its 4 words hashed in, each mixed into the others, then each further word
+    mixed into every one."""
+    words = entropy + [0] * (_POOL_SIZE - len(entropy))
+    hashes, mixes = _POOL_HASHES, _MIXES
+    if len(words) > _POOL_SIZE:
+        hashes = _hash_constants(_MULT_A, _INIT_A, _POOL_SIZE * len(words))
+        mixes = mixes + [(s, d) for s in range(_POOL_SIZE, len(words)) for d in range(_POOL_SIZE)]
+    mask, left, right = _MASK32, _MIX_MULT_L, _MIX_MULT_R  # locals: this runs once a trial
+    for i, (xor, mult) in enumerate(hashes[:_POOL_SIZE]):
+        value = ((words[i] ^ xor) * mult) & mask
+        words[i] = value ^ (value >> 16)
+    for (src, dst), (xor, mult) in zip(mixes, hashes[_POOL_SIZE:]):
+        value = ((words[src] ^ xor) * mult) & mask
+        result = (left * words[dst] - right * (value ^ (value >> 16))) & mask
+        words[dst] = result ^ (result >> 16)
+    return words[:_POOL_SIZE]
 
 
-def _generate_state(pool: list[int], n_words: int) -> list[int]:
-    hash_const = _INIT_B
-    state = []
-    for i in range(n_words):
-        value = (pool[i % _POOL_SIZE] ^ hash_const) & _MASK32
-        hash_const = (hash_const * _MULT_B) & _MASK32
-        value = (value * hash_const) & _MASK32
-        state.append(value ^ (value >> _XSHIFT))
-    return state
+def _generate_state(pool: list[int]) -> list[int]:
+    """generate_state(4, uint64): each 64-bit value is two 32-bit words, low word first."""
+    words = []
+    for word, (xor, mult) in zip(pool * 2, _STATE_HASHES):
+        value = ((word ^ xor) * mult) & _MASK32
+        words.append(value ^ (value >> 16))
+    return [words[i] | (words[i + 1] << 32) for i in range(0, 8, 2)]
