@@ -38,7 +38,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from pykatib.api.errors import ConflictError, NotFoundError
 from pykatib.api.models import Event, Experiment, Suggestion, Trial, TrialAssignment, now
@@ -134,6 +134,8 @@ class Store:
         if self.url.startswith("sqlite") and database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         self._writers: threading.RLock | None = None
+        self._write_conn: Connection | None = None  # SQLite's writes: see _writer
+        self._write_pid = 0
         if self.url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False}
             if "timeout" not in make_url(self.url).query:
@@ -151,6 +153,11 @@ class Store:
         self._owners: dict[tuple[str, str], Owner] = {}
 
     def close(self) -> None:
+        if self._writers is not None:
+            with self._writers:
+                if self._write_conn is not None and self._write_pid == os.getpid():
+                    self._write_conn.close()
+                self._write_conn = None
         self.engine.dispose()
 
     @contextmanager
@@ -161,13 +168,35 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._writers, self.engine.connect() as conn:
+        with self._writers:
+            conn = self._writer()
             # Begun by the driver itself: through SQLAlchemy the BEGIN costs an execution
             # context, and every reconcile step writes.
             conn.begin()
-            driver.begin_immediate(conn)
-            yield conn
-            conn.commit()
+            try:
+                driver.begin_immediate(conn)
+                yield conn
+                conn.commit()
+            except BaseException:
+                self._rollback(conn)
+                raise
+
+    def _writer(self) -> Connection:
+        """The connection SQLite writes go through, kept open between them (a pool checkout and
+        check-in cost more than a reconcile step's statements); a new one after it was
+        invalidated, or in a forked child (the parent's connection is the parent's)."""
+        conn = self._write_conn
+        if conn is None or conn.closed or conn.invalidated or self._write_pid != os.getpid():
+            conn = self._write_conn = self.engine.connect()
+            self._write_pid = os.getpid()
+        return conn
+
+    def _rollback(self, conn: Connection) -> None:
+        try:
+            conn.rollback()
+        except SQLAlchemyError:  # a broken connection: the next write opens another one
+            self._write_conn = None
+            conn.invalidate()
 
     # --- experiments ---------------------------------------------------------------------
 
