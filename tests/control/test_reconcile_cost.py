@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import pytest
 from helpers import experiment
 from sqlalchemy import event as sql_event
+from sqlalchemy.pool import Pool
 
 from pykatib.control import status as st
 from pykatib.control.controller import Controller
@@ -241,12 +242,18 @@ def test_a_pass_writes_in_one_transaction_of_a_few_statements(tmp_path: Path) ->
     """A pass in which a trial ends and the next one starts: one transaction, each object one
     statement, the step's events one INSERT (an executemany, their counts bumped by the same
     statement where they are stored already: no look-up of the stored ones)."""
-    store, ctl, key, runner = scripted_experiment(tmp_path, "sql", 6, 1)
-    ctl.reconcile(key)
     executed: list[str] = []
-    sql_event.listen(
-        store.engine, "checkout", lambda dbapi, *_: dbapi.set_trace_callback(executed.append)
-    )
+
+    def trace(dbapi: Any, *_: Any) -> None:
+        dbapi.set_trace_callback(executed.append)
+
+    # Every connection from its opening: the store keeps the one it writes through.
+    sql_event.listen(Pool, "connect", trace)
+    try:
+        store, ctl, key, runner = scripted_experiment(tmp_path, "sql", 6, 1)
+    finally:
+        sql_event.remove(Pool, "connect", trace)
+    ctl.reconcile(key)
     for _ in range(3):
         runner.finish(loss=0.5)
         executed.clear()
