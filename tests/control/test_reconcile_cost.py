@@ -250,7 +250,7 @@ def test_a_pass_writes_in_one_transaction_of_a_few_statements(tmp_path: Path) ->
     # Every connection from its opening: the store keeps the one it writes through.
     sql_event.listen(Pool, "connect", trace)
     try:
-        store, ctl, key, runner = scripted_experiment(tmp_path, "sql", 6, 1)
+        _store, ctl, key, runner = scripted_experiment(tmp_path, "sql", 6, 1)
     finally:
         sql_event.remove(Pool, "connect", trace)
     ctl.reconcile(key)
