@@ -266,7 +266,7 @@ def test_a_pass_writes_in_one_transaction_of_a_few_statements(tmp_path: Path) ->
         assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT", statements
         assert statements.count("INSERT INTO events") == 1, statements
         assert not [h for h in statements if h.startswith("SELECT") and "events" in h]
-        assert len(statements) <= 9, statements
+        assert len(statements) <= 8, statements
 
 
 def status_json(state: Any) -> str:

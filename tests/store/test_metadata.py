@@ -210,6 +210,14 @@ def test_unconditional_and_unusual_writes(store: Store) -> None:
     # The same object twice in one step is written once.
     store.commit("default", "exp", Changes(trials=[blind, blind]))
     assert store.get_trial("default", "exp-a").metadata.resource_version == "3"
+    # Another process's store, which has no row of it cached, writes over it too.
+    fresh = Store(store.url)
+    again = _trial("exp-a")
+    fresh.commit("default", "exp", Changes(trials=[again]))
+    fresh.close()
+    assert again.metadata.resource_version == "4"
+    assert again.metadata.uid == stored.metadata.uid
+    assert [t.name for t in store.list_trials("default", "exp")] == ["exp-a"]
     # A version this store never wrote, and an object deleted since it was read.
     blind.metadata.resource_version = "not-a-number"
     with pytest.raises(ConflictError, match="not-a-number"):

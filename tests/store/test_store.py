@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -105,3 +105,19 @@ def test_trial_namespaces_finds_a_trial_by_name_alone(store: Store) -> None:
                 "EXPLAIN QUERY PLAN SELECT namespace FROM trials WHERE name = 'exp-a'"
             ).all()
         assert "USING INDEX ix_trials_name" in " ".join(str(row[-1]) for row in plan), plan
+
+
+def test_an_observation_time_in_another_zone_is_kept_as_the_same_instant(store: Store) -> None:
+    store.create_experiment(experiment("print('loss=1')"))
+    zone = timezone(timedelta(hours=2))
+    when = datetime(2024, 5, 1, 14, 0, 0, 654321, tzinfo=zone)
+    store.commit(
+        "default",
+        "exp",
+        Changes(
+            trials=[_trial("exp-a")],
+            observations={"exp-a": [ObservationPoint("loss", "1", when, 0)]},
+        ),
+    )
+    [point] = store.list_observations("default", "exp-a")
+    assert point.timestamp == when and point.timestamp.utcoffset() == timedelta(0)

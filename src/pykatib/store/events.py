@@ -10,7 +10,7 @@ import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -37,14 +37,13 @@ def record(
     namespace: str,
     recorded: Iterable[Event],
     uid_of: UidOf,
-    created: Container[tuple[str, str]] = (),
 ) -> None:
     """Write ``recorded`` (each one occurrence) about objects of one experiment.
 
     One statement however many events, and no look-up: each is INSERTed (an executemany) and,
     where the experiment has its aggregate key already (unique per experiment), the stored row's
     count and lastTimestamp are bumped instead. The same event twice in one step is one row
-    counted twice (an UPDATE after the INSERT). ``created`` is unused (nothing is looked up).
+    counted twice (an UPDATE after the INSERT).
     """
     rows: dict[str, dict[str, Any]] = {}
     repeats: list[dict[str, Any]] = []

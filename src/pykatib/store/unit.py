@@ -78,7 +78,6 @@ class Unit:
         self.new_trials: TrialRows = {}
         self._stamps: list[tuple[ObjectMeta, str | None, int, datetime | None, bool]] = []
         self._uids: dict[tuple[str, str], str | None] = {("Experiment", owner.name): owner.uid}
-        self._created: set[tuple[str, str]] = set()  # (kind, name) inserted by this unit
 
     def write(self, changes: Changes) -> None:
         conn = self.conn
@@ -96,7 +95,7 @@ class Unit:
         for name, points in changes.observations.items():
             self._insert_observations(self.trial_id(ns, name), points)
         if changes.events:
-            event_log.record(conn, self.owner.id, ns, changes.events, self._uid_of, self._created)
+            event_log.record(conn, self.owner.id, ns, changes.events, self._uid_of)
 
     def done(self) -> None:
         """The transaction has committed: tell the objects written their new metadata."""
@@ -138,6 +137,11 @@ class Unit:
         meta = trial.metadata
         resource = stored_json(trial.to_dict())
         found = self.new_trials.get(key) or self.known_trials.get(key)
+        # Most likely a new trial: on SQLite, inserted without a look first. One stored already
+        # fails the INSERT alone (SQLite keeps the transaction) and is written over below.
+        new = found is None and meta.resource_version is None
+        if new and self.conn.dialect.name == "sqlite" and self._create_trial(trial, resource, True):
+            return
         if found is None:
             row = driver.execute(self.conn, _TRIAL_ROW, {"ns": key[0], "name": key[1]}).fetchone()
             if row is None and meta.resource_version is not None:
@@ -161,7 +165,8 @@ class Unit:
         self.new_trials[key] = (found[0], uid)
         self._written("Trial", meta, uid, version, created)
 
-    def _create_trial(self, trial: Trial, resource: str) -> None:
+    def _create_trial(self, trial: Trial, resource: str, exists_ok: bool = False) -> bool:
+        """INSERT ``trial``; False if that fails and ``exists_ok`` (else ConflictError)."""
         uid, created = str(uuid.uuid4()), now()
         try:
             row_id = driver.inserted_id(
@@ -179,10 +184,12 @@ class Unit:
                 },
             )
         except IntegrityError as err:
+            if exists_ok:
+                return False
             raise _created_meanwhile(f'trial "{trial.namespace}/{trial.name}"') from err
         self.new_trials[(trial.namespace, trial.name)] = (row_id, uid)
-        self._created.add(("Trial", trial.name))
         self._written("Trial", trial.metadata, uid, 1, created)
+        return True
 
     def _write_suggestion(self, changes: Changes) -> None:
         suggestion = changes.suggestion
@@ -220,7 +227,6 @@ class Unit:
             except IntegrityError as err:
                 raise _created_meanwhile(what) from err
             version = 1
-            self._created.add(("Suggestion", self.owner.name))
         else:
             version, uid, created = update_row(
                 self.conn, suggestions, suggestions.c.experiment_id, exp_id, meta, what, values
@@ -249,41 +255,20 @@ class Unit:
         return self.conn.execute(query).scalar()
 
     def _insert_observations(self, trial_id: int, points: list[ObservationPoint]) -> None:
-        if not points:
+        if not points:  # the hot path of metrics collection
             return
-        if self.conn.dialect.name == "sqlite":
-            # The hot path of metrics collection: skip SQLAlchemy's per-row parameter
-            # processing (3x faster), writing timestamps as its SQLite DateTime type does.
-            self.conn.exec_driver_sql(
-                "INSERT INTO observations (trial_id, metric_name, value, numeric_value, "
-                "timestamp, step) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        trial_id,
-                        p.metric_name,
-                        p.value,
-                        _float_or_none(p.value),
-                        _sqlite_time(p.timestamp),
-                        p.step,
-                    )
-                    for p in points
-                ],
-            )
-            return
-        self.conn.execute(
-            insert(observations),
-            [
-                {
-                    "trial_id": trial_id,
-                    "metric_name": p.metric_name,
-                    "value": p.value,
-                    "numeric_value": _float_or_none(p.value),
-                    "timestamp": p.timestamp,
-                    "step": p.step,
-                }
-                for p in points
-            ],
-        )
+        rows = [
+            {
+                "trial_id": trial_id,
+                "metric_name": p.metric_name,
+                "value": p.value,
+                "numeric_value": _float_or_none(p.value),
+                "timestamp": _utc(p.timestamp),
+                "step": p.step,
+            }
+            for p in points
+        ]
+        driver.execute_many(self.conn, _INSERT_OBSERVATION, rows)
 
 
 # Built once: building a statement costs more than running it, and every trial is written.
@@ -303,6 +288,12 @@ _INSERT_TRIAL = insert(trials).values(
             "created_at",
             "resource_version",
         )
+    }
+)
+_INSERT_OBSERVATION = insert(observations).values(
+    {
+        name: bindparam(name)
+        for name in ("trial_id", "metric_name", "value", "numeric_value", "timestamp", "step")
     }
 )
 _SUGGESTION_ROW = select(suggestions.c.experiment_id).where(
@@ -328,10 +319,10 @@ def _created_meanwhile(what: str) -> ConflictError:
     )
 
 
-def _sqlite_time(value: datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+def _utc(value: datetime) -> datetime:
+    """An aware time in UTC, as SQLite and MySQL keep it (they keep no zone: what they are
+    given is read back as UTC)."""
+    return value.astimezone(timezone.utc) if value.tzinfo is not None else value
 
 
 def _float_or_none(value: str) -> float | None:
