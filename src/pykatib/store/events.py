@@ -19,6 +19,7 @@ from sqlalchemy.dialects import sqlite
 
 from pykatib.api.models import API_VERSION, Event, _rfc3339, now
 from pykatib.store import driver
+from pykatib.store.object_meta import dumps
 from pykatib.store.schema import as_utc, events
 
 # (kind, name) -> the object's uid, or None when the store has no such object.
@@ -90,7 +91,7 @@ def _new_row(
         "count": 1,
         "first_timestamp": first,
         "last_timestamp": stamp,
-        "resource": json.dumps(data, separators=(",", ":")),
+        "resource": dumps(data),
     }
 
 

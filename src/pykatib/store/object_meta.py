@@ -47,8 +47,8 @@ class Owner:
         ]
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+# json.dumps with any argument makes an encoder per call (half the cost of a small event's).
+dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def stored_json(data: dict[str, Any], owned: bool = True) -> str:
