@@ -177,7 +177,7 @@ class Controller:
             )
             state.early_stopping = create_rule(exp)
             if state.early_stopping is not None:
-                objective = _metric_names(state)[0]
+                objective = state.metric_names[0]
                 state.series = self.store.objective_series(key[0], key[1], objective)
             for trial in self.store.iter_trials(*key):
                 state.add_trial(trial)  # a completed one is not kept
@@ -268,7 +268,7 @@ class Controller:
                 continue  # early stopped just now
             if run.finished:
                 if trial.status.observation is None:
-                    names = _metric_names(state)
+                    names = state.metric_names
                     trial.status.observation = Observation(
                         metrics=MetricSummary().to_metrics(names)
                     )
@@ -401,14 +401,14 @@ class Controller:
         for point in points:
             summary.add(point)
         changes.observations.setdefault(trial.name, []).extend(points)
-        objective = _metric_names(state)[0]
+        objective = state.metric_names[0]
         series = state.series.setdefault(trial.name, [])
         for point in points:
             if point.metric_name == objective:
                 value = parse_value(point.value)
                 if value is not None:
                     series.append(value)
-        trial.status.observation = Observation(metrics=summary.to_metrics(_metric_names(state)))
+        trial.status.observation = Observation(metrics=summary.to_metrics(state.metric_names))
         return True, True
 
     def _early_stop(self, state: ExperimentState, trial: Trial, changes: Changes) -> None:
@@ -448,7 +448,7 @@ class Controller:
             primary_container_name=trial.spec.primary_container_name,
             primary_pod_labels=trial.spec.primary_pod_labels,
             metrics_collector=trial.spec.metrics_collector or exp.spec.metrics_collector_spec,  # type: ignore[arg-type]
-            metric_names=_metric_names(state),
+            metric_names=state.metric_names,
             working_dir=state.source_dir,
             trial_dir=trial_dir(self.home, exp.namespace, exp.name, trial.name),
             sync_reports=state.early_stopping is not None,
@@ -779,16 +779,6 @@ def _set_attempt_record(trial: Trial, record: dict[str, Any]) -> None:
     annotations = dict(trial.metadata.annotations or {})
     annotations[ATTEMPT_ANNOTATION] = json.dumps(record, separators=(",", ":"))
     trial.metadata.annotations = annotations
-
-
-def _metric_names(state: ExperimentState) -> tuple[str, ...]:
-    objective = state.experiment.spec.objective
-    if objective is None:
-        return ()
-    names = [objective.objective_metric_name or ""]
-    extra = [o.name or "" for o in objective.objectives or []]
-    names += [n for n in [*extra, *(objective.additional_metric_names or [])] if n not in names]
-    return tuple(names)
 
 
 __all__ = ["ConflictError", "Controller", "Terminated"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,18 @@ class ExperimentState:
     @property
     def key(self) -> tuple[str, str]:
         return self.experiment.namespace, self.experiment.name
+
+    @cached_property
+    def metric_names(self) -> tuple[str, ...]:
+        """The objective metric, then the other objectives' and the additional metrics (made
+        once: the objective can't be edited)."""
+        objective = self.experiment.spec.objective
+        if objective is None:
+            return ()
+        names = [objective.objective_metric_name or ""]
+        extra = [o.name or "" for o in objective.objectives or []]
+        names += [n for n in [*extra, *(objective.additional_metric_names or [])] if n not in names]
+        return tuple(names)
 
     def add_trial(self, trial: Trial) -> None:
         self.refresh(trial)
