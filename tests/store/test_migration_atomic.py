@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from pykatib.store import Store
-from pykatib.store import migrate
+from pykatib.store import Store, migrate
 
 
 def test_an_upgrade_that_fails_half_way_leaves_an_empty_database(
