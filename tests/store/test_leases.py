@@ -44,8 +44,12 @@ def test_an_expired_lease_is_taken_over(store: Store) -> None:
 
 def test_the_lease_of_a_dead_process_on_this_host_is_orphaned(store: Store) -> None:
     _created(store)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead = Holder(pid=int(gone.stdout))
     lease = store.acquire_lease("default", "exp", dead, ttl=60)
     assert lease.is_orphaned()
@@ -55,10 +59,10 @@ def test_the_lease_of_a_dead_process_on_this_host_is_orphaned(store: Store) -> N
 
 
 @pytest.mark.reliability(
-    kind='fault',
-    what='a control plane stalled past its lease writes after another took over (SQLite, PostgreSQL, MariaDB)',
-    load='one experiment',
-    lost='nothing; the stale write is refused',
+    kind="fault",
+    what="a control plane stalled past its lease writes after another took over (SQLite, PostgreSQL, MariaDB)",
+    load="one experiment",
+    lost="nothing; the stale write is refused",
 )
 def test_writes_need_the_lease_when_a_holder_is_given(store: Store) -> None:
     """A control plane that stalled past its lease can't write over the one that took over."""
