@@ -188,12 +188,31 @@ class Reader:
             return rows
         trials: dict[int, list[tuple[str, str]]] = {}
         if trial_lists:
-            phases = self._rows(f"{_TRIAL_PHASES} {where} ORDER BY t.id", args)
-            if phases is None:
+            found = self._trial_phases(where, args)
+            if found is None:
                 return None
-            for experiment_id, name, phase in phases:
+            for experiment_id, name, phase in found:
                 trials.setdefault(int(experiment_id), []).append((name, phase))
         return [_experiment(r, trials.get(int(r[6]), ())) for r in rows]
+
+    def _trial_phases(
+        self, where: str, args: Sequence[str]
+    ) -> Iterable[tuple[Any, str, str]] | None:
+        """(experiment id, name, phase) of the experiments' trials, in creation order within a
+        phase (all :func:`with_trial_lists` needs); a row each, or, where the connection can
+        aggregate (``names_in_order``), a row per experiment and phase."""
+        aggregate = getattr(self.conn, "names_in_order", None)
+        if aggregate is None:
+            return self._rows(f"{_TRIAL_PHASES} {where} ORDER BY t.id", args)
+        rows = self._rows(
+            f"SELECT t.experiment_id, t.phase, {aggregate} FROM trials t "
+            f"JOIN experiments e ON e.id = t.experiment_id {where} "
+            "GROUP BY t.experiment_id, t.phase",
+            args,
+        )
+        if rows is None:
+            return None
+        return ((eid, name, phase) for eid, phase, names in rows for name in json.loads(names))
 
     def trial(self, namespace: str, name: str) -> dict[str, Any] | None:
         rows = self._rows(f"{_TRIAL} WHERE t.namespace = ? AND t.name = ?", (namespace, name))
