@@ -82,7 +82,7 @@ def _meta(data: dict[str, Any], uid: str | None, version: int, created: Any) -> 
 
 
 # Katib's trial-name lists by the phase their trials are in (``trials.phase``, the phases of
-# :mod:`pykatib.control.status`), in ExperimentStatus's field order.
+# :mod:`pykatib.api.phase_rule`), in ExperimentStatus's field order.
 TRIAL_LISTS = {
     "running": "runningTrialList",
     "pending": "pendingTrialList",
