@@ -117,7 +117,7 @@ class Controller:
         exp.metadata.namespace = exp.namespace
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                old = self.store.get_experiment(*key)
+                old = self.store.get_experiment(*key, trial_lists=False)
             except NotFoundError:
                 exp.status = type(exp.status)()
                 exp.metadata.generation = 1
@@ -166,7 +166,7 @@ class Controller:
     def state(self, key: Key) -> ExperimentState:
         state = self._states.get(key)
         if state is None:
-            exp = self.store.get_experiment(*key)
+            exp = self.store.get_experiment(*key, trial_lists=False)
             suggestion, algorithm_state = self.store.get_suggestion(*key, assignments=False)
             source = self.store.experiment_source_dir(*key)
             state = ExperimentState(
@@ -194,7 +194,7 @@ class Controller:
 
     def _take_spec(self, state: ExperimentState) -> None:
         """`apply` changed the spec in the store: take the new mutable fields and version."""
-        fresh = self.store.get_experiment(*state.key)
+        fresh = self.store.get_experiment(*state.key, trial_lists=False)
         exp = state.experiment
         for f in EDITABLE_FIELDS:
             setattr(exp.spec, f, getattr(fresh.spec, f))

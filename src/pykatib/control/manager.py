@@ -157,7 +157,7 @@ class Manager:
             if key in held or self._versions.get(key) == version:
                 continue
             try:
-                exp = self.store.get_experiment(*key)
+                exp = self.store.get_experiment(*key, trial_lists=False)
             except NotFoundError:
                 continue
             self._versions[key] = version
