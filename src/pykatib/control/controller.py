@@ -51,6 +51,7 @@ from pykatib.runtime.base import RunRequest, RunStatus, TrialRunner
 from pykatib.runtime.paths import trial_dir, trial_log_path
 from pykatib.store import Changes, Store, default_home
 from pykatib.store.leases import DEFAULT_TTL_SECONDS, Holder, Lease, LeaseLostError
+from pykatib.store.unit import status_json
 from pykatib.suggest.registry import algorithm_settings
 
 log = logging.getLogger("pykatib.control")
@@ -181,7 +182,7 @@ class Controller:
                 state.series = self.store.objective_series(key[0], key[1], objective)
             for trial in self.store.iter_trials(*key):
                 state.add_trial(trial)  # a completed one is not kept
-            state.last_written = state.status_text.of(exp.status)
+            state.last_written = status_json(exp.status)
             self._states[key] = state
             self._generations[key] = self.store.experiment_generation(*key)
         elif time.monotonic() >= self._next_spec_check.get(key, 0.0):
@@ -565,7 +566,7 @@ class Controller:
             self._summarize(state)
 
     def _write(self, state: ExperimentState, changes: Changes) -> None:
-        current = state.status_text.of(state.experiment.status)
+        current = status_json(state.experiment.status)
         if current != state.last_written:
             changes.experiment, changes.experiment_status = state.experiment, current
         holder = self.holder if state.key in self._held else None

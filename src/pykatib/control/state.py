@@ -20,7 +20,6 @@ from typing import Any
 
 from pykatib.api.models import Experiment, Suggestion, Trial
 from pykatib.control import status as st
-from pykatib.control.status_text import StatusText
 from pykatib.earlystop.base import CompletedSeries, EarlyStoppingRule
 from pykatib.metrics.summary import MetricSummary
 from pykatib.suggest.base import Algorithm, TrialResult
@@ -52,7 +51,6 @@ class ExperimentState:
     summary: st.TrialsSummary = field(default_factory=st.TrialsSummary, init=False)
     # The series of the Succeeded and EarlyStopped trials, the ones early stopping compares with.
     completed: CompletedSeries = field(default_factory=CompletedSeries, init=False)
-    status_text: StatusText = field(default_factory=StatusText, init=False)
     _active: set[str] = field(default_factory=set, init=False)
     _history: list[TrialResult | None] = field(default_factory=list, init=False)
     _history_at: dict[str, int] = field(default_factory=dict, init=False)

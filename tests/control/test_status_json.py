@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from pykatib.api.models import Condition, ExperimentStatus
-from pykatib.control.status_text import StatusText
+from pykatib.store.unit import status_json
 
 LISTS = (
     "runningTrialList",
@@ -21,20 +21,19 @@ LISTS = (
 
 
 def test_the_text_is_to_dict_without_the_trial_lists() -> None:
-    maker = StatusText()
     status = ExperimentStatus()
-    assert maker.of(status) == "{}"
+    assert status_json(status) == "{}"
     status.trials, status.trials_succeeded, status.trials_running = 6, 5, 1
     status.conditions = [Condition(type="Running", status="True", reason="R", message="m")]
     status.succeeded_trial_list = [f"t{i}" for i in range(5)]
     status.running_trial_list = ["t5"]
-    text = maker.of(status)
+    text = status_json(status)
     whole = status.to_dict()
     assert {"succeededTrialList", "runningTrialList"} <= set(whole)
     assert json.loads(text) == {k: v for k, v in whole.items() if k not in LISTS}
     assert " " not in text  # compact
     status.succeeded_trial_list = [f"t{i}" for i in range(5000)]
-    assert maker.of(status) == text  # the lists never reach the stored text
+    assert status_json(status) == text  # the lists never reach the stored text
 
 
 def test_every_list_of_the_model_is_left_out() -> None:
@@ -42,4 +41,4 @@ def test_every_list_of_the_model_is_left_out() -> None:
     names = [f for f in ExperimentStatus.model_fields if f.endswith("_trial_list")]
     status = ExperimentStatus(**{name: ["a"] for name in names})
     assert set(status.to_dict()) == set(LISTS)
-    assert StatusText().of(status) == "{}"
+    assert status_json(status) == "{}"
